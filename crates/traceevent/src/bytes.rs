@@ -1,0 +1,111 @@
+//! Byte-order and word-size primitives shared by the page decoder, the field
+//! reader and the print-fmt evaluator. All reads are bounds-checked.
+
+use serde::Serialize;
+
+/// Byte order of the traced kernel (from the trace.dat header or the host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Endian {
+    /// Little endian (x86, most arm64).
+    Little,
+    /// Big endian (s390, some ppc/mips).
+    Big,
+}
+
+impl Endian {
+    /// Byte order of the machine running this code.
+    pub const fn native() -> Self {
+        if cfg!(target_endian = "big") {
+            Endian::Big
+        } else {
+            Endian::Little
+        }
+    }
+
+    /// Reads an unsigned integer of `size` bytes (1, 2, 4 or 8) at `off`.
+    #[inline]
+    pub fn read_uint(self, bytes: &[u8], off: usize, size: usize) -> Option<u64> {
+        let end = off.checked_add(size)?;
+        let b = bytes.get(off..end)?;
+        Some(match (size, self) {
+            (1, _) => u64::from(b[0]),
+            (2, Endian::Little) => u64::from(u16::from_le_bytes([b[0], b[1]])),
+            (2, Endian::Big) => u64::from(u16::from_be_bytes([b[0], b[1]])),
+            (4, Endian::Little) => u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+            (4, Endian::Big) => u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
+            (8, Endian::Little) => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+            (8, Endian::Big) => u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+            _ => return None,
+        })
+    }
+
+    /// Reads a `u32` at `off`.
+    #[inline]
+    pub fn read_u32(self, bytes: &[u8], off: usize) -> Option<u32> {
+        let b: [u8; 4] = bytes.get(off..off.checked_add(4)?)?.try_into().ok()?;
+        Some(match self {
+            Endian::Little => u32::from_le_bytes(b),
+            Endian::Big => u32::from_be_bytes(b),
+        })
+    }
+
+    /// Reads a `u64` at `off`.
+    #[inline]
+    pub fn read_u64(self, bytes: &[u8], off: usize) -> Option<u64> {
+        let b: [u8; 8] = bytes.get(off..off.checked_add(8)?)?.try_into().ok()?;
+        Some(match self {
+            Endian::Little => u64::from_le_bytes(b),
+            Endian::Big => u64::from_be_bytes(b),
+        })
+    }
+}
+
+/// Size of the traced kernel's `long` (and of pointers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum LongSize {
+    /// 32-bit kernel.
+    Four,
+    /// 64-bit kernel.
+    Eight,
+}
+
+impl LongSize {
+    /// Size in bytes (4 or 8).
+    pub const fn bytes(self) -> usize {
+        match self {
+            LongSize::Four => 4,
+            LongSize::Eight => 8,
+        }
+    }
+
+    /// Maps 4 or 8 to a `LongSize`; anything else is `None`.
+    pub const fn from_bytes(n: usize) -> Option<Self> {
+        match n {
+            4 => Some(LongSize::Four),
+            8 => Some(LongSize::Eight),
+            _ => None,
+        }
+    }
+}
+
+/// Sign-extends the low `size` bytes of `v`.
+#[inline]
+pub(crate) fn sign_extend(v: u64, size: usize) -> i64 {
+    match size {
+        1 => v as u8 as i8 as i64,
+        2 => v as u16 as i16 as i64,
+        4 => v as u32 as i32 as i64,
+        _ => v as i64,
+    }
+}
+
+/// Truncates `v` to `size` bytes (zero-extending).
+#[inline]
+pub(crate) fn truncate(v: u64, size: usize) -> u64 {
+    match size {
+        1 => v & 0xff,
+        2 => v & 0xffff,
+        4 => v & 0xffff_ffff,
+        _ => v,
+    }
+}

@@ -1,0 +1,354 @@
+//! Undoing journaled changes (`tracekit reset`), and the explicit
+//! `reset --all` that puts a trace array back to the kernel's defaults.
+//!
+//! Journal undo order: instances are removed first (that disables whatever
+//! was enabled in them), then settings and triggers newest first, then
+//! probes (which fail with EBUSY while enabled anywhere). A setting whose
+//! current value is no longer what tracekit wrote was changed by someone
+//! else since: it is left alone and reported.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+
+use crate::error::Result;
+use crate::journal::{Entry, Owner, OwnerState, Session};
+use crate::root::{Mode, Tracefs, TracefsOptions, WriteMode};
+use crate::{values, Instance};
+
+/// What a restore did.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct RestoreReport {
+    /// Actions performed (`events/sched/sched_switch/enable: 1 -> 0`).
+    pub restored: Vec<String>,
+    /// Actions skipped, with the reason.
+    pub skipped: Vec<String>,
+    /// Actions that failed, with the error.
+    pub failed: Vec<String>,
+}
+
+impl RestoreReport {
+    /// Appends another report.
+    pub fn merge(&mut self, other: RestoreReport) {
+        self.restored.extend(other.restored);
+        self.skipped.extend(other.skipped);
+        self.failed.extend(other.failed);
+    }
+}
+
+fn mark_undone(session: &Session, seq: u64, tfs: &Tracefs) {
+    if !tfs.applies() {
+        return;
+    }
+    if let Ok(mut f) = OpenOptions::new().append(true).open(&session.path) {
+        if let Ok(line) = serde_json::to_string(&Entry::Undone { seq }) {
+            let _ = writeln!(f, "{line}");
+            let _ = f.sync_data();
+        }
+    }
+}
+
+/// A handle on the tracefs a session changed (its own root), in `mode`.
+pub fn tracefs_for(owner: &Owner, current: &Tracefs) -> Result<Tracefs> {
+    if owner.root == current.root() {
+        return Ok(current.clone());
+    }
+    let mode = current.mode();
+    Tracefs::open(TracefsOptions {
+        root: Some(owner.root.clone()),
+        mode,
+        echo: if mode == Mode::Apply {
+            None
+        } else {
+            Some(Box::new(|s: &str| println!("{s}")))
+        },
+        journal: None,
+        mount_if_needed: false,
+    })
+}
+
+/// Undoes everything a session recorded and not yet undone. Returns what was
+/// done; the journal file is removed when nothing is left.
+pub fn restore_session(tfs: &Tracefs, session: &Session) -> RestoreReport {
+    let mut rep = RestoreReport::default();
+    let pending = session.pending();
+    // 1. Instances.
+    for e in pending.iter().rev() {
+        if let Entry::InstanceCreated { seq, name } = e {
+            let dir = tfs.path("instances").join(name);
+            if !dir.exists() {
+                rep.skipped.push(format!("instance {name}: already gone"));
+                mark_undone(session, *seq, tfs);
+                continue;
+            }
+            match tfs.rmdir(&dir) {
+                Ok(()) => {
+                    rep.restored.push(format!("removed instance {name}"));
+                    mark_undone(session, *seq, tfs);
+                }
+                Err(e) => rep.failed.push(format!("instance {name}: {e}")),
+            }
+        }
+    }
+    // 2. Settings and triggers, newest first.
+    for e in pending.iter().rev() {
+        match e {
+            Entry::Set {
+                seq,
+                file,
+                prev,
+                new,
+            } => {
+                let path = tfs.path(file);
+                if file.starts_with("instances/") && !path.exists() {
+                    rep.skipped.push(format!("{file}: instance gone"));
+                    mark_undone(session, *seq, tfs);
+                    continue;
+                }
+                let current = match tfs.read(&path) {
+                    Ok(t) => values::normalize(file, &t),
+                    Err(e) => {
+                        rep.failed.push(format!("{file}: {e}"));
+                        continue;
+                    }
+                };
+                if &current == prev {
+                    rep.skipped.push(format!("{file}: already '{prev}'"));
+                    mark_undone(session, *seq, tfs);
+                    continue;
+                }
+                let expected = session
+                    .readback(*seq)
+                    .map(str::to_string)
+                    .unwrap_or_else(|| values::normalize(file, new));
+                let applied = session.readback(*seq).is_some();
+                if applied && current != expected {
+                    rep.skipped.push(format!(
+                        "{file}: now '{current}', not the '{expected}' tracekit set: changed by someone else since, left alone"
+                    ));
+                    continue;
+                }
+                let value = values::restore_value(file, prev);
+                match tfs.write(&path, &value, WriteMode::Replace) {
+                    Ok(()) => {
+                        rep.restored.push(format!("{file}: '{current}' -> '{prev}'"));
+                        mark_undone(session, *seq, tfs);
+                    }
+                    Err(e) => rep.failed.push(format!("{file}: {e}")),
+                }
+            }
+            Entry::TriggerAdded { seq, file, trigger } => {
+                let path = tfs.path(file);
+                if !path.exists() {
+                    rep.skipped.push(format!("{file}: gone"));
+                    mark_undone(session, *seq, tfs);
+                    continue;
+                }
+                let active = tfs
+                    .read(&path)
+                    .map(|t| values::normalize("trigger", &t))
+                    .unwrap_or_default();
+                let cmd = values::trigger_removal(trigger);
+                let name = cmd.trim_start_matches('!');
+                let base = name.split(':').next().unwrap_or(name);
+                if !active.lines().any(|l| l.starts_with(base)) {
+                    rep.skipped.push(format!("{file}: trigger '{trigger}' no longer active"));
+                    mark_undone(session, *seq, tfs);
+                    continue;
+                }
+                match tfs.write(&path, &cmd, WriteMode::Append) {
+                    Ok(()) => {
+                        rep.restored.push(format!("{file}: removed trigger '{trigger}'"));
+                        mark_undone(session, *seq, tfs);
+                    }
+                    Err(e) => rep.failed.push(format!("{file}: {e}")),
+                }
+            }
+            _ => {}
+        }
+    }
+    // 3. Probes.
+    for e in pending.iter().rev() {
+        if let Entry::ProbeCreated {
+            seq, file, event, ..
+        } = e
+        {
+            let (group, name) = event.split_once('/').unwrap_or(("", event));
+            if !tfs.path(&format!("events/{group}/{name}")).exists() {
+                rep.skipped.push(format!("probe {event}: already gone"));
+                mark_undone(session, *seq, tfs);
+                continue;
+            }
+            match tfs.write(&tfs.path(file), &format!("-:{event}"), WriteMode::Append) {
+                Ok(()) => {
+                    rep.restored.push(format!("deleted probe {event}"));
+                    mark_undone(session, *seq, tfs);
+                }
+                Err(e) => rep.failed.push(format!("probe {event}: {e}")),
+            }
+        }
+    }
+    if tfs.applies() && rep.failed.is_empty() {
+        let _ = std::fs::remove_file(&session.path);
+    }
+    rep
+}
+
+/// What `reset` should do with a session found in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum SessionKind {
+    /// A running tracekit owns it: leave it (it restores itself on exit).
+    Running,
+    /// Left in place on purpose (`set`, `start`): reset restores it.
+    Persistent,
+    /// Its owner died without restoring (crash, SIGKILL): reset repairs it.
+    Stale,
+    /// From an earlier boot: nothing to restore, the file is discarded.
+    OtherBoot,
+}
+
+/// Classifies a journal session.
+pub fn classify(session: &Session) -> SessionKind {
+    match session.owner.state() {
+        OwnerState::OtherBoot => SessionKind::OtherBoot,
+        OwnerState::Alive => SessionKind::Running,
+        OwnerState::Gone if session.persistent() => SessionKind::Persistent,
+        OwnerState::Gone => SessionKind::Stale,
+    }
+}
+
+/// `reset --all` for one trace array: tracing on, nop tracer, every event
+/// disabled with its filters and triggers removed, pid filters and function
+/// filters cleared, graph depth and thresholds zero, `local` clock, default
+/// options. Probes and instances are not touched here.
+pub fn reset_to_defaults(inst: &Instance) -> RestoreReport {
+    let mut rep = RestoreReport::default();
+    let mut step = |what: String, r: Result<()>| match r {
+        Ok(()) => rep.restored.push(what),
+        Err(crate::Error::Unsupported(_)) => rep.skipped.push(format!("{what}: not available")),
+        Err(e) => rep.failed.push(format!("{what}: {e}")),
+    };
+    let tfs = inst.tracefs();
+    let w = |rel: &str, v: &str| tfs.write(&inst.path(rel), v, WriteMode::Replace);
+    step("tracing_on=1".into(), w("tracing_on", "1"));
+    if inst.current_tracer().map(|t| t != "nop").unwrap_or(false) {
+        step("current_tracer=nop".into(), w("current_tracer", "nop"));
+    }
+    step("all events disabled".into(), w("events/enable", "0"));
+    // Filters and triggers of every event.
+    let mut filters = 0;
+    let mut triggers = 0;
+    if let Ok(systems) = std::fs::read_dir(inst.path("events")) {
+        for sys in systems.flatten().filter(|e| e.path().is_dir()) {
+            let sp = sys.path();
+            if let Ok(t) = std::fs::read_to_string(sp.join("filter")) {
+                if !values::normalize("filter", &t).is_empty() {
+                    let _ = tfs.write(&sp.join("filter"), "0", WriteMode::Replace);
+                }
+            }
+            let Ok(evs) = std::fs::read_dir(&sp) else { continue };
+            for ev in evs.flatten().filter(|e| e.path().is_dir()) {
+                let ep = ev.path();
+                if let Ok(t) = std::fs::read_to_string(ep.join("filter")) {
+                    if !values::normalize("filter", &t).is_empty()
+                        && tfs.write(&ep.join("filter"), "0", WriteMode::Replace).is_ok()
+                    {
+                        filters += 1;
+                    }
+                }
+                if let Ok(t) = std::fs::read_to_string(ep.join("trigger")) {
+                    for trig in values::normalize("trigger", &t).lines() {
+                        if tfs
+                            .write(&ep.join("trigger"), &values::trigger_removal(trig), WriteMode::Append)
+                            .is_ok()
+                        {
+                            triggers += 1;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    step(
+        format!("{filters} event filters cleared, {triggers} triggers removed"),
+        Ok(()),
+    );
+    for f in [
+        "set_event_pid",
+        "set_event_notrace_pid",
+        "set_ftrace_filter",
+        "set_ftrace_notrace",
+        "set_ftrace_pid",
+        "set_ftrace_notrace_pid",
+        "set_graph_function",
+        "set_graph_notrace",
+    ] {
+        if inst.has(f) {
+            step(format!("{f} cleared"), w(f, ""));
+        }
+    }
+    for (f, v) in [("max_graph_depth", "0"), ("tracing_thresh", "0")] {
+        if inst.has(f) {
+            step(format!("{f}={v}"), w(f, v));
+        }
+    }
+    if inst.has("function_profile_enabled") {
+        step("function_profile_enabled=0".into(), w("function_profile_enabled", "0"));
+    }
+    if inst.trace_clock().map(|(c, _)| c != "local").unwrap_or(false) {
+        step("trace_clock=local".into(), w("trace_clock", "local"));
+    }
+    for (opt, on) in DEFAULT_OPTIONS {
+        let rel = format!("options/{opt}");
+        if let Ok(cur) = inst.read(&rel) {
+            let want = if *on { "1" } else { "0" };
+            if cur.trim() != want {
+                step(format!("options/{opt}={want}"), w(&rel, want));
+            }
+        }
+    }
+    rep
+}
+
+/// Kernel defaults of the common `options/*` (those not listed are left).
+pub const DEFAULT_OPTIONS: &[(&str, bool)] = &[
+    ("print-parent", true),
+    ("sym-offset", false),
+    ("sym-addr", false),
+    ("verbose", false),
+    ("raw", false),
+    ("hex", false),
+    ("bin", false),
+    ("block", false),
+    ("fields", false),
+    ("trace_printk", true),
+    ("annotate", true),
+    ("userstacktrace", false),
+    ("sym-userobj", false),
+    ("printk-msg-only", false),
+    ("context-info", true),
+    ("latency-format", false),
+    ("record-cmd", true),
+    ("record-tgid", false),
+    ("overwrite", true),
+    ("disable_on_free", false),
+    ("irq-info", true),
+    ("markers", true),
+    ("event-fork", false),
+    ("pause-on-trace", false),
+    ("hash-ptr", true),
+    ("function-trace", true),
+    ("function-fork", false),
+    ("display-graph", false),
+    ("stacktrace", false),
+    ("func_stack_trace", false),
+    ("funcgraph-overrun", false),
+    ("funcgraph-cpu", true),
+    ("funcgraph-overhead", true),
+    ("funcgraph-proc", false),
+    ("funcgraph-duration", true),
+    ("funcgraph-abstime", false),
+    ("funcgraph-irqs", true),
+    ("funcgraph-tail", false),
+    ("sleep-time", true),
+    ("graph-time", true),
+];
