@@ -261,7 +261,12 @@ pub fn probe(tfs: &Tracefs) -> Capabilities {
                 None,
             ),
             Some(Err(Error::Unsupported(u))) => {
-                rows.push("tracers", name, Availability::No, u.reason, Some(cfg), Some(fb))
+                let top = if function_based && ftrace_filter_blocked {
+                    "; at the top level too (set_ftrace_filter is EPERM)"
+                } else {
+                    ""
+                };
+                rows.push("tracers", name, Availability::No, format!("{}{top}", u.reason), Some(cfg), Some(fb))
             }
             Some(Err(e)) => rows.push("tracers", name, Availability::No, e.to_string(), Some(cfg), Some(fb)),
             None if function_based && ftrace_filter_blocked => rows.push(
@@ -275,10 +280,10 @@ pub fn probe(tfs: &Tracefs) -> Capabilities {
             None if testable && tmp.is_ok() => rows.push(
                 "tracers",
                 name,
-                Availability::Partial,
-                "top level only: not offered in instances on this kernel (function_graph in instances needs Linux 6.12+)",
+                Availability::Yes,
+                "top level only: this kernel does not offer it in instances (function_graph in instances needs Linux 6.12+); tracekit uses the top-level buffer, journaled",
                 Some(cfg),
-                Some("record it in the top-level buffer (journaled) "),
+                None,
             ),
             None => rows.push(
                 "tracers",
@@ -411,6 +416,8 @@ pub fn probe(tfs: &Tracefs) -> Capabilities {
         rows.push("system", "lockdown", if mode == "none" { Availability::Yes } else { Availability::Partial }, format!("lockdown mode: {mode}"), None, None);
     }
 
+    const ORDER: &[&str] = &["tracers", "function tracing", "events", "probes", "buffers", "perf", "system"];
+    rows.0.sort_by_key(|c| ORDER.iter().position(|o| *o == c.category).unwrap_or(ORDER.len()));
     if let Ok(inst) = tmp {
         if let Err(e) = inst.destroy() {
             log::warn!("removing the check instance: {e}");

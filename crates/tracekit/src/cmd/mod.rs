@@ -1,0 +1,7 @@
+//! One module per subcommand.
+pub mod check;
+pub mod list;
+pub mod reset;
+pub mod set;
+pub mod show;
+pub mod status;

@@ -1,0 +1,99 @@
+//! `tracekit reset`: undo tracekit's journaled changes; `--all` also puts
+//! tracefs back to kernel defaults (foreign probes and instances only when
+//! asked with `--probes`/`--instances`).
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{bail, Result};
+use tracefs::dynevents;
+use tracefs::journal::{self, StateLock};
+use tracefs::restore::{self, RestoreReport, SessionKind};
+use tracefs::{Instance, WriteMode};
+
+use crate::cli::{GlobalArgs, ResetArgs};
+use crate::context::Ctx;
+
+pub fn run(g: &GlobalArgs, a: &ResetArgs) -> Result<()> {
+    if a.all && !a.yes && !g.dry_run {
+        if !std::io::stdin().is_terminal() {
+            bail!("reset --all changes every tracing setting on this machine; pass --yes to confirm (stdin is not a terminal, so tracekit does not ask)");
+        }
+        eprint!("Reset all of tracefs to kernel defaults? [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            bail!("not confirmed");
+        }
+    }
+    let ctx = Ctx::open(g)?;
+    let _lock = StateLock::acquire(&ctx.state_dir)?;
+    let mut total = RestoreReport::default();
+    let mut sessions_done = 0;
+    for s in journal::scan(&ctx.state_dir)? {
+        if s.path == ctx.journal.path() {
+            continue;
+        }
+        match restore::classify(&s) {
+            SessionKind::Running if !a.force => {
+                eprintln!(
+                    "tracekit: skipping pid {} (`{}`): still running; it restores its changes when it exits (use --force to undo them now)",
+                    s.owner.pid, s.owner.cmdline
+                );
+                continue;
+            }
+            SessionKind::OtherBoot => {
+                if ctx.tfs.applies() {
+                    let _ = std::fs::remove_file(&s.path);
+                }
+                eprintln!("tracekit: discarded journal from an earlier boot: {}", s.path.display());
+                continue;
+            }
+            _ => {}
+        }
+        let tfs = restore::tracefs_for(&s.owner, &ctx.tfs)?;
+        let rep = restore::restore_session(&tfs, &s);
+        sessions_done += 1;
+        total.merge(rep);
+    }
+    if a.all {
+        let inst = Instance::open(&ctx.tfs, a.instance.as_deref())?;
+        if a.instances && a.instance.is_none() {
+            for name in tracefs::list_instances(&ctx.tfs)? {
+                match ctx.tfs.rmdir(&ctx.tfs.path("instances").join(&name)) {
+                    Ok(()) => total.restored.push(format!("removed instance {name}")),
+                    Err(e) => total.failed.push(format!("instance {name}: {e}")),
+                }
+            }
+        }
+        total.merge(restore::reset_to_defaults(&inst));
+        if a.probes && a.instance.is_none() {
+            for p in dynevents::list(&ctx.tfs)? {
+                let file = ctx.tfs.path(p.control_file());
+                match ctx.tfs.write(&file, &p.delete_command(), WriteMode::Append) {
+                    Ok(()) => total.restored.push(format!("deleted probe {}", p.id())),
+                    Err(e) => total.failed.push(format!("probe {}: {e}", p.id())),
+                }
+            }
+        }
+    }
+    ctx.finish(false)?;
+    for r in &total.restored {
+        eprintln!("  restored: {r}");
+    }
+    for r in &total.skipped {
+        eprintln!("  skipped:  {r}");
+    }
+    for r in &total.failed {
+        eprintln!("  FAILED:   {r}");
+    }
+    println!(
+        "{} change(s) restored from {sessions_done} tracekit session(s){}",
+        total.restored.len(),
+        if a.all { " and tracefs reset to defaults" } else { "" }
+    );
+    if !total.failed.is_empty() {
+        bail!("{} change(s) could not be restored (see above)", total.failed.len());
+    }
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! `tracekit set`: apply trace-cmd-style settings and leave them in place.
+//! Everything is validated before the first write; if the kernel rejects a
+//! write half-way, the changes already made are rolled back.
+
+use anyhow::{bail, Context as _, Result};
+use clap::ArgMatches;
+use tracefs::{EventName, Instance};
+
+use crate::cli::{GlobalArgs, SetArgs};
+use crate::context::Ctx;
+
+/// An `-e` with the `-f`/`-R` that followed it.
+#[derive(Debug, Default, PartialEq)]
+pub struct EventSpec {
+    pub selector: String,
+    pub filter: Option<String>,
+    pub triggers: Vec<String>,
+}
+
+/// Pairs each `-f`/`-R` with the nearest preceding `-e` (by position).
+pub fn event_specs(a: &SetArgs, m: &ArgMatches) -> Result<Vec<EventSpec>> {
+    let idx = |id: &str| -> Vec<usize> {
+        m.indices_of(id).map(|i| i.collect()).unwrap_or_default()
+    };
+    let ev_idx = idx("events");
+    let mut specs: Vec<EventSpec> = a
+        .events
+        .iter()
+        .map(|e| EventSpec {
+            selector: e.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let owner = |pos: usize| ev_idx.iter().rposition(|&e| e < pos);
+    for (f, pos) in a.filters.iter().zip(idx("filters")) {
+        let i = owner(pos).context("-f FILTER must follow the -e EVENT it applies to")?;
+        if specs[i].filter.is_some() {
+            bail!("two -f filters for -e {}: combine them with && or ||", specs[i].selector);
+        }
+        specs[i].filter = Some(f.clone());
+    }
+    for (t, pos) in a.triggers.iter().zip(idx("triggers")) {
+        let i = owner(pos).context("-R TRIGGER must follow the -e EVENT it applies to")?;
+        specs[i].triggers.push(t.clone());
+    }
+    Ok(specs)
+}
+
+pub fn run(g: &GlobalArgs, a: &SetArgs, m: &ArgMatches) -> Result<()> {
+    let specs = event_specs(a, m)?;
+    let ctx = Ctx::open(g)?;
+    let res = apply(&ctx, a, &specs);
+    match res {
+        Ok(()) => {
+            ctx.finish(true)?;
+            Ok(())
+        }
+        Err(e) => {
+            ctx.rollback();
+            Err(e)
+        }
+    }
+}
+
+fn apply(ctx: &Ctx, a: &SetArgs, specs: &[EventSpec]) -> Result<()> {
+    // Validate names before touching anything.
+    let inst_exists = match &a.instance {
+        Some(n) => {
+            tracefs::validate_instance_name(n)?;
+            ctx.tfs.path("instances").join(n).is_dir()
+        }
+        None => true,
+    };
+    let probe = if inst_exists {
+        Instance::open(&ctx.tfs, a.instance.as_deref())?
+    } else {
+        Instance::top(&ctx.tfs)
+    };
+    let mut resolved: Vec<(Vec<EventName>, &EventSpec)> = Vec::new();
+    for s in specs {
+        resolved.push((probe.resolve_events(&s.selector)?, s));
+    }
+    if let Some(t) = &a.tracer {
+        let avail = probe.available_tracers()?;
+        if !avail.iter().any(|x| x == t) {
+            // Let the library produce the typed explanation.
+            probe.set_tracer(t).map(|_| ()).or_else(|e| Err(e))?;
+        }
+    }
+    if let Some(c) = &a.clock {
+        let (_, avail) = probe.trace_clock()?;
+        if !avail.iter().any(|x| x == c) {
+            probe.set_clock(c)?;
+        }
+    }
+    for o in &a.options {
+        let name = o.strip_prefix("no").filter(|r| !probe.has(&format!("options/{o}")) && probe.has(&format!("options/{r}"))).unwrap_or(o);
+        if !probe.has(&format!("options/{name}")) {
+            probe.set_option(o)?; // produces the unknown-option error with suggestions
+        }
+    }
+    if let Some(mask) = &a.cpumask {
+        if mask.is_empty() || !mask.chars().all(|c| c.is_ascii_hexdigit() || c == ',') {
+            bail!("invalid CPU mask '{mask}': give a hex mask such as 3 or ff,ffffffff");
+        }
+    }
+
+    // Apply.
+    let inst = match &a.instance {
+        Some(n) => {
+            let (i, created) = Instance::open_or_create(&ctx.tfs, n)?;
+            if created {
+                eprintln!("tracekit: created instance {n}");
+            }
+            i
+        }
+        None => Instance::top(&ctx.tfs),
+    };
+    if let Some(kb) = a.buffer_kb {
+        inst.set_buffer_size_kb(kb)?;
+    }
+    if let Some(c) = &a.clock {
+        inst.set_clock(c)?;
+    }
+    if let Some(mask) = &a.cpumask {
+        inst.set("tracing_cpumask", mask)?;
+    }
+    for o in &a.options {
+        inst.set_option(o)?;
+    }
+    if !a.ftrace_filter.is_empty() {
+        inst.set_list("set_ftrace_filter", &a.ftrace_filter)
+            .context("setting the function filter (-l)")?;
+    }
+    if !a.ftrace_notrace.is_empty() {
+        inst.set_list("set_ftrace_notrace", &a.ftrace_notrace)
+            .context("setting the function notrace filter (-n)")?;
+    }
+    if !a.graph_function.is_empty() {
+        inst.set_list("set_graph_function", &a.graph_function)
+            .context("setting the graph function (-g)")?;
+    }
+    if let Some(d) = a.max_graph_depth {
+        inst.set("max_graph_depth", &d.to_string())?;
+    }
+    if !a.pids.is_empty() {
+        inst.add_pids("set_event_pid", &a.pids)?;
+        let function_tracer = a.tracer.as_deref().map(|t| t.starts_with("function")).unwrap_or(false);
+        if function_tracer && inst.has("set_ftrace_pid") {
+            inst.add_pids("set_ftrace_pid", &a.pids)?;
+        }
+    }
+    if let Some(t) = &a.tracer {
+        inst.set_tracer(t)?;
+    }
+    for (events, spec) in &resolved {
+        for ev in events {
+            if let Some(f) = &spec.filter {
+                inst.set_filter(ev, f)
+                    .with_context(|| format!("setting the filter of {ev}"))?;
+            }
+            for t in &spec.triggers {
+                inst.add_trigger(ev, t)
+                    .with_context(|| format!("adding trigger '{t}' to {ev}"))?;
+            }
+            inst.enable_event(ev, true)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::{CommandFactory, FromArgMatches};
+
+    fn specs(args: &[&str]) -> Result<Vec<EventSpec>> {
+        let m = Cli::command().try_get_matches_from(args).unwrap();
+        let cli = Cli::from_arg_matches(&m).unwrap();
+        let Command::Set(a) = cli.command else { panic!() };
+        event_specs(&a, m.subcommand_matches("set").unwrap())
+    }
+
+    #[test]
+    fn filters_follow_their_event() {
+        let s = specs(&["tracekit", "set", "-e", "sched", "-f", "a == 1", "-e", "irq", "-R", "traceoff", "-R", "stacktrace"]).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].filter.as_deref(), Some("a == 1"));
+        assert!(s[0].triggers.is_empty());
+        assert_eq!(s[1].filter, None);
+        assert_eq!(s[1].triggers, vec!["traceoff", "stacktrace"]);
+        assert!(specs(&["tracekit", "set", "-f", "a == 1", "-e", "sched"]).is_err());
+        assert!(specs(&["tracekit", "set", "-e", "x", "-f", "a", "-f", "b"]).is_err());
+    }
+}
