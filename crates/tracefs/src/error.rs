@@ -113,34 +113,34 @@ pub enum Error {
         hint: String,
     },
     /// Writing a control file failed.
-    #[error("{}", write_message(.path, .value, .source, .kernel))]
+    #[error("{}", write_message(.path, .value, .error, .kernel))]
     Write {
         /// The file written.
         path: PathBuf,
         /// The value written.
         value: String,
         /// The errno of the failed write.
-        source: io::Error,
+        error: io::Error,
         /// The kernel's `error_log` entry for this command, when it wrote one.
         kernel: Option<ErrorLogEntry>,
     },
     /// Reading a control file failed.
-    #[error("reading {}: {source}", .path.display())]
+    #[error("reading {}: {}", .path.display(), errno_text(.error))]
     Read {
         /// The file read.
         path: PathBuf,
         /// The I/O error.
-        source: io::Error,
+        error: io::Error,
     },
     /// Another filesystem operation (mkdir, rmdir, open) failed.
-    #[error("{op} {}: {source}", .path.display())]
+    #[error("{op} {}: {}", .path.display(), errno_text(.error))]
     Io {
         /// What was attempted (`creating instance`, `removing instance`).
         op: &'static str,
         /// The path involved.
         path: PathBuf,
         /// The I/O error.
-        source: io::Error,
+        error: io::Error,
     },
     /// The feature is missing from this kernel or blocked by a policy.
     #[error("{0}")]
@@ -248,7 +248,7 @@ mod tests {
         let err = Error::Write {
             path: "/t/events/sched/sched_switch/filter".into(),
             value: "prev_comm != bash".into(),
-            source: io::Error::from_raw_os_error(libc::EINVAL),
+            error: io::Error::from_raw_os_error(libc::EINVAL),
             kernel: ErrorLogEntry::parse_log("[ 1.0] event filter parse error: error: Invalid value (did you forget quotes)?\n  Command: prev_comm != bash\n                         ^\n").pop(),
         };
         let s = err.to_string();

@@ -20,6 +20,9 @@ pub struct Instance {
     tfs: Tracefs,
     name: Option<String>,
     dir: PathBuf,
+    /// Where reads go: `dir`, except for an instance not created yet in
+    /// `--dry-run`, which reads the top level's files.
+    read_dir: PathBuf,
     owned: bool,
 }
 
@@ -102,6 +105,7 @@ impl Instance {
             tfs: tfs.clone(),
             name: None,
             dir: tfs.root().to_path_buf(),
+            read_dir: tfs.root().to_path_buf(),
             owned: false,
         }
     }
@@ -129,6 +133,7 @@ impl Instance {
         Ok(Instance {
             tfs: tfs.clone(),
             name: Some(name.to_string()),
+            read_dir: dir.clone(),
             dir,
             owned,
         })
@@ -178,6 +183,11 @@ impl Instance {
             inner: Some(Instance {
                 tfs: tfs.clone(),
                 name: Some(name.to_string()),
+                read_dir: if tfs.applies() {
+                    dir.clone()
+                } else {
+                    tfs.root().to_path_buf()
+                },
                 dir,
                 owned: true,
             }),
@@ -236,14 +246,20 @@ impl Instance {
         }
     }
 
+    /// Path a control file is read from (differs from [`Instance::path`]
+    /// only for an instance not yet created in `--dry-run` mode).
+    pub fn read_path(&self, rel: &str) -> PathBuf {
+        self.read_dir.join(rel)
+    }
+
     /// Whether a control file exists.
     pub fn has(&self, rel: &str) -> bool {
-        self.path(rel).exists()
+        self.read_path(rel).exists()
     }
 
     /// Reads a control file.
     pub fn read(&self, rel: &str) -> Result<String> {
-        self.tfs.read(&self.path(rel))
+        self.tfs.read(&self.read_path(rel))
     }
 
     /// Writes a control file (`>`), journaling the previous value first when
@@ -334,7 +350,7 @@ impl Instance {
             });
         }
         self.set("current_tracer", tracer).map_err(|e| match e {
-            Error::Write { source, .. }
+            Error::Write { error: source, .. }
                 if matches!(source.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES)) =>
             {
                 Error::Unsupported(Unsupported {
@@ -417,7 +433,7 @@ impl Instance {
 
     /// `options/*`: every option with its state, sorted by name.
     pub fn options(&self) -> Result<Vec<(String, bool)>> {
-        let dir = self.path("options");
+        let dir = self.read_path("options");
         let rd = std::fs::read_dir(&dir).map_err(|e| self.tfs.classify(&dir, e, true))?;
         let mut v = Vec::new();
         for ent in rd.flatten() {
@@ -451,7 +467,7 @@ impl Instance {
 
     /// Per-CPU ring-buffer statistics.
     pub fn cpu_stats(&self) -> Result<Vec<CpuStats>> {
-        let dir = self.path("per_cpu");
+        let dir = self.read_path("per_cpu");
         let rd = std::fs::read_dir(&dir).map_err(|e| self.tfs.classify(&dir, e, true))?;
         let mut v = Vec::new();
         for ent in rd.flatten() {
@@ -608,7 +624,7 @@ impl Instance {
 
     fn explain_trigger_error(&self, trigger: &str, e: Error) -> Error {
         let cmd = trigger.split([':', ' ']).next().unwrap_or("");
-        let Error::Write { source, kernel: None, .. } = &e else {
+        let Error::Write { error: source, kernel: None, .. } = &e else {
             return e;
         };
         if source.raw_os_error() != Some(libc::EINVAL) {

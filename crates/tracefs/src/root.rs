@@ -225,12 +225,12 @@ impl Tracefs {
                 }),
                 None if reading => Error::Read {
                     path: path.to_path_buf(),
-                    source: e,
+                    error: e,
                 },
                 None => Error::Io {
                     op: "opening",
                     path: path.to_path_buf(),
-                    source: e,
+                    error: e,
                 },
             },
             Some(libc::EPERM) | Some(libc::EACCES) => {
@@ -256,12 +256,12 @@ impl Tracefs {
             }
             _ if reading => Error::Read {
                 path: path.to_path_buf(),
-                source: e,
+                error: e,
             },
             _ => Error::Io {
                 op: "opening",
                 path: path.to_path_buf(),
-                source: e,
+                error: e,
             },
         }
     }
@@ -336,7 +336,7 @@ impl Tracefs {
                     return Err(Error::Write {
                         path: path.to_path_buf(),
                         value: value.to_string(),
-                        source: io::Error::other(format!("short write: {n} of {} bytes", buf.len())),
+                        error: io::Error::other(format!("short write: {n} of {} bytes", buf.len())),
                         kernel: None,
                     })
                 }
@@ -348,7 +348,7 @@ impl Tracefs {
                     return Err(Error::Write {
                         path: path.to_path_buf(),
                         value: value.to_string(),
-                        source: e,
+                        error: e,
                         kernel,
                     });
                 }
@@ -370,7 +370,7 @@ impl Tracefs {
             Some(libc::EEXIST) => Error::Io {
                 op: "creating (already exists)",
                 path: path.to_path_buf(),
-                source: e,
+                error: e,
             },
             _ => self.classify(path, e, false),
         })
@@ -385,7 +385,7 @@ impl Tracefs {
         fs::remove_dir(path).map_err(|e| Error::Io {
             op: "removing",
             path: path.to_path_buf(),
-            source: e,
+            error: e,
         })
     }
 

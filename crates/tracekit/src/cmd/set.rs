@@ -110,7 +110,9 @@ fn apply(ctx: &Ctx, a: &SetArgs, specs: &[EventSpec]) -> Result<()> {
         Some(n) => {
             let (i, created) = Instance::open_or_create(&ctx.tfs, n)?;
             if created {
-                eprintln!("tracekit: created instance {n}");
+                if ctx.tfs.applies() {
+                    eprintln!("tracekit: created instance {n}");
+                }
             }
             i
         }
