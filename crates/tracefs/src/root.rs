@@ -78,6 +78,22 @@ fn looks_mounted(p: &Path) -> bool {
     p.join("tracing_on").exists() || p.join("trace").exists()
 }
 
+/// Mount points of tracefs from `/proc/self/mounts` (visible even when the
+/// mount itself is not accessible to this user).
+fn tracefs_mounts() -> Vec<PathBuf> {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let _dev = it.next()?;
+            let dir = it.next()?;
+            let ty = it.next()?;
+            (ty == "tracefs").then(|| PathBuf::from(dir.replace("\\040", " ")))
+        })
+        .collect()
+}
+
 /// Options for [`Tracefs::open`].
 #[derive(Default)]
 pub struct TracefsOptions {
@@ -122,6 +138,12 @@ impl Tracefs {
             .find(|p| looks_mounted(p))
         {
             r
+        } else if let Some(m) = tracefs_mounts()
+            .into_iter()
+            .find(|m| DEFAULT_ROOTS.iter().any(|d| Path::new(d) == m))
+        {
+            // Mounted, but not accessible to us.
+            return Err(Error::NotPermitted { path: m });
         } else {
             let target = PathBuf::from(DEFAULT_ROOTS[0]);
             if !euid_root {

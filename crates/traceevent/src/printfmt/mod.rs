@@ -7,8 +7,14 @@ mod output;
 mod parse;
 
 pub(crate) use eval::{EvalError, Evaluator};
+
+/// Evaluation environment re-export for renderers.
+pub(crate) mod eval_env {
+    pub(crate) use super::eval::Env;
+}
 pub use output::{bitmap_list, bitmap_string};
 pub(crate) use output::{write_int, write_padded, IntArg};
+pub(crate) use parse::parse_format_string;
 
 use crate::error::Result;
 use crate::format::EventFormat;

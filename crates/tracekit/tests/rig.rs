@@ -1,0 +1,122 @@
+//! Tests in the QEMU rig (`../shared/kvm/`): what this VM's kernel lacks
+//! (function and graph tracers, kprobes, hist triggers, the profiler), and
+//! `reset --all`, which must never run on a shared machine. One boot per
+//! kernel; each check prints `=== name ===` sections.
+
+use testutil::Rig;
+
+use crate::util::bin;
+
+const SCRIPT: &str = r#"
+T=/sys/kernel/tracing
+export TRACEKIT_STATE_DIR=/tmp/tkstate
+echo "=== check ==="; $TK check --json
+echo "=== graph ==="
+$TK set -p function_graph -g do_sys_openat2 --max-graph-depth 3 -O funcgraph-proc; echo "rc=$?"
+cat $T/current_tracer $T/set_graph_function $T/max_graph_depth $T/options/funcgraph-proc
+ls / >/dev/null; echo 0 > $T/tracing_on
+grep -c do_sys_openat2 $T/trace
+echo 1 > $T/tracing_on
+$TK reset; echo "rc=$?"
+cat $T/current_tracer $T/set_graph_function $T/max_graph_depth $T/options/funcgraph-proc
+echo "=== hist ==="
+$TK set -B h -e sched:sched_switch -R 'hist:keys=next_pid'; echo "rc=$?"
+cat $T/instances/h/events/sched/sched_switch/trigger | grep -v '^#'
+$TK reset; echo "rc=$?"; ls $T/instances
+echo "=== badhist ==="
+$TK set -B h2 -e sched:sched_switch -R 'hist:keys=nosuchfield'; echo "rc=$?"
+ls $T/instances
+echo "=== resetall ==="
+mkdir $T/instances/foreign
+echo 'p:foreign/open do_sys_openat2 dfd=%di:s32' >> $T/kprobe_events
+echo 1 > $T/events/sched/sched_switch/enable
+echo 'prev_pid != 0' > $T/events/sched/sched_switch/filter
+echo traceoff > $T/events/sched/sched_wakeup/trigger
+echo function > $T/current_tracer
+echo 1 > $T/options/sym-offset
+echo 42 > $T/set_event_pid
+echo mono > $T/trace_clock
+$TK reset --all; echo "rc=$?"
+$TK reset --all --yes; echo "rc=$?"
+cat $T/current_tracer $T/set_event $T/events/sched/sched_switch/filter $T/options/sym-offset $T/set_event_pid $T/trace_clock
+grep -v '^#' $T/events/sched/sched_wakeup/trigger
+ls $T/instances; cat $T/kprobe_events
+$TK reset --all --yes --instances --probes; echo "rc=$?"
+ls $T/instances; cat $T/kprobe_events; echo end
+"#;
+
+fn script() -> String {
+    format!("TK={}\n{SCRIPT}", bin())
+}
+
+fn features(json: &str) -> serde_json::Value {
+    serde_json::from_str(json).unwrap_or_else(|e| panic!("check --json: {e}\n{json}"))
+}
+
+fn avail(v: &serde_json::Value, name: &str) -> String {
+    v["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == name)
+        .unwrap_or_else(|| panic!("no row {name}"))["available"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn rig_krig_kernel() {
+    let out = Rig::new().timeout(280).run(&script());
+    assert_eq!(out.code, 0, "rig failed:\n{}\n{}", out.stdout, out.stderr);
+    let v = features(out.section("check"));
+    for f in ["function tracer", "function_graph tracer", "kprobes", "hist trigger", "function profiler", "irqsoff tracer", "wakeup tracer", "synthetic events", "BTF", "graph function filters"] {
+        assert_eq!(avail(&v, f), "yes", "{f} in the krig kernel");
+    }
+    let g = out.section("graph");
+    let lines: Vec<&str> = g.lines().collect();
+    assert_eq!(lines[0], "rc=0", "{g}\n{}", out.stderr);
+    assert_eq!(&lines[1..5], ["function_graph", "do_sys_openat2", "3", "1"], "{g}");
+    assert!(lines[5].parse::<u32>().unwrap() > 0, "no do_sys_openat2 in the graph trace: {g}");
+    assert_eq!(lines[6], "rc=0");
+    assert_eq!(&lines[7..], ["nop", "#### all functions enabled ####", "0", "0"], "{g}");
+
+    let h = out.section("hist");
+    assert!(h.starts_with("rc=0\nhist:keys=next_pid"), "{h}");
+    assert!(h.trim_end().ends_with("rc=0"), "instance h not removed: {h}");
+    let b = out.section("badhist");
+    assert!(b.contains("rc=1") && !b.contains("h2"), "{b}\n{}", out.stderr);
+    assert!(out.stderr.contains("hist:sched:sched_switch: error: Couldn't find field"), "{}", out.stderr);
+
+    let r = out.section("resetall");
+    let lines: Vec<&str> = r.lines().collect();
+    assert_eq!(lines[0], "rc=1", "reset --all without --yes must refuse: {r}");
+    assert_eq!(lines[1], "rc=0", "{r}\n{}", out.stderr);
+    // tracer, set_event (empty: no line), filter, sym-offset, set_event_pid (empty), clock
+    assert_eq!(lines[2], "nop", "{r}");
+    assert_eq!(lines[3], "none", "{r}");
+    assert_eq!(lines[4], "0", "{r}");
+    assert!(lines[5].starts_with("[local]"), "{r}");
+    // no trigger lines; the foreign instance and probe survive
+    assert_eq!(lines[6], "foreign", "{r}");
+    assert!(lines[7].starts_with("p:foreign/open do_sys_openat2"), "{r}");
+    assert_eq!(lines[8], "rc=0", "{r}");
+    assert_eq!(lines[9], "end", "explicit --instances --probes removes them: {r}");
+}
+
+#[test]
+fn rig_debian_kernel_fallbacks() {
+    let script = format!(
+        "TK={}\nexport TRACEKIT_STATE_DIR=/tmp/tkstate\necho '=== check ==='; $TK check --json\necho '=== prof ==='; $TK set -p irqsoff; echo rc=$?",
+        bin()
+    );
+    let out = Rig::new().kernel_debian(true).timeout(280).run(&script);
+    assert_eq!(out.code, 0, "rig failed:\n{}\n{}", out.stdout, out.stderr);
+    let v = features(out.section("check"));
+    assert_eq!(avail(&v, "function tracer"), "yes");
+    assert_eq!(avail(&v, "kprobes"), "yes");
+    assert_eq!(avail(&v, "function profiler"), "no");
+    assert_eq!(avail(&v, "irqsoff tracer"), "no");
+    assert!(out.section("prof").contains("rc=1"));
+    assert!(out.stderr.contains("irqsoff tracer is not available: not in /sys/kernel/tracing/available_tracers (enable CONFIG_IRQSOFF_TRACER"), "{}", out.stderr);
+}
