@@ -1,0 +1,711 @@
+//! [`KernelTextRenderer`]: reproduces the kernel's own `trace`/`trace_pipe`
+//! text (`kernel/trace/trace.c` `print_trace_line()` and `trace_output.c`),
+//! including the `latency-format`, `raw`, `hex` and `fields` options, the
+//! internal ftrace events (print, bprint, bputs, kernel_stack, user_stack,
+//! raw_data, function) and the syscall events' own printers.
+
+use super::bprint::bprint;
+use super::{format_print_fmt, Context, Renderer};
+use crate::error::{Error, Result};
+use crate::format::{EventFormat, Field, FieldKind};
+use crate::printfmt::{parse_format_string, Evaluator, Piece};
+use crate::record::{flags as tf, Record};
+use crate::subbuf::Missed;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// How the trace clock's timestamps are printed (per-renderer policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ClockKind {
+    /// Nanosecond clocks (`local global perf mono mono_raw boot tai`):
+    /// `%5lu.%06lu` seconds with rounded microseconds.
+    #[default]
+    Nanoseconds,
+    /// Non-ns clocks (`counter`, `uptime` jiffies, `x86-tsc` cycles): `%12llu`.
+    Counter,
+}
+
+impl ClockKind {
+    /// Maps a `trace_clock` name (with or without `[]`) to its kind.
+    pub fn from_name(name: &str) -> ClockKind {
+        match name.trim().trim_start_matches('[').trim_end_matches(']') {
+            "local" | "global" | "perf" | "mono" | "mono_raw" | "boot" | "tai" => {
+                ClockKind::Nanoseconds
+            }
+            _ => ClockKind::Counter,
+        }
+    }
+}
+
+/// How the kernel prints `syscalls:sys_enter_*` argument values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SyscallStyle {
+    /// Kernels ≥ 6.18: values below 10 in decimal, others as `0x%lx`.
+    #[default]
+    Mixed,
+    /// Older kernels: every value as `%lx`.
+    Hex,
+}
+
+impl SyscallStyle {
+    /// The style of a kernel version (`major`, `minor`).
+    pub fn for_kernel(major: u32, minor: u32) -> SyscallStyle {
+        if (major, minor) >= (6, 18) {
+            SyscallStyle::Mixed
+        } else {
+            SyscallStyle::Hex
+        }
+    }
+}
+
+/// Options of the kernel text renderer (the `options/*` files of tracefs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelTextOptions {
+    /// `latency-format`.
+    pub latency_format: bool,
+    /// `raw`.
+    pub raw: bool,
+    /// `hex`.
+    pub hex: bool,
+    /// `fields`.
+    pub fields: bool,
+    /// `irq-info` (default on).
+    pub irq_info: bool,
+    /// `context-info` (default on).
+    pub context_info: bool,
+    /// `record-tgid`.
+    pub record_tgid: bool,
+    /// `print-parent` (default on), for function events.
+    pub print_parent: bool,
+    /// `sym-offset`, for function/stack symbols.
+    pub sym_offset: bool,
+    /// `sym-addr`, for function/stack symbols.
+    pub sym_addr: bool,
+    /// Trace clock kind.
+    pub clock: ClockKind,
+    /// Syscall argument style of the traced kernel.
+    pub syscall_style: SyscallStyle,
+    /// Buffer start time for `latency-format` timestamps (`time_start`).
+    pub latency_time_start: u64,
+}
+
+impl Default for KernelTextOptions {
+    fn default() -> Self {
+        KernelTextOptions {
+            latency_format: false,
+            raw: false,
+            hex: false,
+            fields: false,
+            irq_info: true,
+            context_info: true,
+            record_tgid: false,
+            print_parent: true,
+            sym_offset: false,
+            sym_addr: false,
+            clock: ClockKind::Nanoseconds,
+            syscall_style: SyscallStyle::default(),
+            latency_time_start: 0,
+        }
+    }
+}
+
+/// Renders records as the kernel's `trace` file shows them.
+#[derive(Debug, Clone, Default)]
+pub struct KernelTextRenderer {
+    opts: KernelTextOptions,
+    evaluator: Evaluator,
+    next_ts: Option<u64>,
+    fallbacks: u64,
+    bprint_cache: HashMap<u64, Vec<Piece>>,
+}
+
+impl KernelTextRenderer {
+    /// A renderer with these options.
+    pub fn new(opts: KernelTextOptions) -> Self {
+        KernelTextRenderer {
+            opts,
+            ..Default::default()
+        }
+    }
+
+    /// The options.
+    pub fn options(&self) -> &KernelTextOptions {
+        &self.opts
+    }
+
+    /// Sets the timestamp of the record that follows the next one rendered
+    /// (for the latency-format delay mark); `None` = last record.
+    pub fn set_next_timestamp(&mut self, ts: Option<u64>) {
+        self.next_ts = ts;
+    }
+
+    /// Number of records whose print fmt could not be evaluated and were
+    /// printed with their raw fields instead.
+    pub fn fallback_count(&self) -> u64 {
+        self.fallbacks
+    }
+
+    fn context(&self, ctx: &Context<'_>, rec: &Record<'_>, out: &mut String) {
+        let pid = rec.pid();
+        let comm = ctx.comm(pid);
+        if self.opts.latency_format {
+            // "%8.8s-%-7d %3d" + flags + " %4lldus%c: "
+            let c: String = comm.chars().take(8).collect();
+            pad_left(out, &c, 8);
+            out.push('-');
+            let mut ib = itoa::Buffer::new();
+            pad_right(out, ib.format(pid), 7);
+            out.push(' ');
+            pad_left(out, ib.format(rec.cpu), 3);
+            lat_flags(out, rec.flags(), rec.preempt_count());
+            let next = self.next_ts.unwrap_or(rec.ts);
+            let abs = rec.ts.wrapping_sub(self.opts.latency_time_start);
+            let rel = next.wrapping_sub(rec.ts);
+            match self.opts.clock {
+                ClockKind::Nanoseconds => {
+                    let abs_us = ns2usecs(abs);
+                    let rel_us = ns2usecs(rel);
+                    out.push(' ');
+                    pad_left(out, ib.format(abs_us as i64), 4);
+                    out.push_str("us");
+                    out.push(find_mark(rel_us.wrapping_mul(1000)));
+                    out.push_str(": ");
+                }
+                ClockKind::Counter => {
+                    out.push(' ');
+                    pad_left(out, ib.format(abs as i64), 4);
+                    out.push_str(": ");
+                }
+            }
+            return;
+        }
+        // "%16s-%-7d "
+        pad_left(out, comm, 16);
+        out.push('-');
+        let mut ib = itoa::Buffer::new();
+        pad_right(out, ib.format(pid), 7);
+        out.push(' ');
+        if self.opts.record_tgid {
+            match ctx.cmdlines.tgid(pid).filter(|&t| t != 0) {
+                Some(t) => {
+                    out.push('(');
+                    pad_left(out, ib.format(t), 7);
+                    out.push_str(") ");
+                }
+                None => out.push_str("(-------) "),
+            }
+        }
+        out.push('[');
+        let cpu = ib.format(rec.cpu);
+        for _ in cpu.len()..3 {
+            out.push('0');
+        }
+        out.push_str(cpu);
+        out.push_str("] ");
+        if self.opts.irq_info {
+            lat_flags(out, rec.flags(), rec.preempt_count());
+        }
+        match self.opts.clock {
+            ClockKind::Nanoseconds => {
+                let t = ns2usecs(rec.ts);
+                let secs = t / 1_000_000;
+                let usec = t % 1_000_000;
+                out.push(' ');
+                pad_left(out, ib.format(secs), 5);
+                out.push('.');
+                let u = ib.format(usec);
+                for _ in u.len()..6 {
+                    out.push('0');
+                }
+                out.push_str(u);
+                out.push_str(": ");
+            }
+            ClockKind::Counter => {
+                out.push(' ');
+                pad_left(out, ib.format(rec.ts), 12);
+                out.push_str(": ");
+            }
+        }
+    }
+
+    fn sym(&self, ctx: &Context<'_>, out: &mut String, ip: u64) {
+        // seq_print_ip_sym()
+        if ip == 0 {
+            out.push('0');
+            return;
+        }
+        match ctx.kallsyms.lookup(ip) {
+            Some(h) => {
+                out.push_str(h.name);
+                if self.opts.sym_offset {
+                    let _ = write!(out, "+0x{:x}/0x{:x}", h.offset, h.size);
+                }
+                if let Some(m) = h.module {
+                    let _ = write!(out, " [{m}]");
+                }
+            }
+            None => {
+                let _ = write!(out, "0x{ip:08x}");
+            }
+        }
+        if self.opts.sym_addr {
+            let _ = write!(out, " <{ip:016x}>");
+        }
+    }
+
+    /// The body of the line for internal ftrace events. Returns false when the
+    /// event has no dedicated printer.
+    fn ftrace_event(&mut self, ctx: &Context<'_>, ev: &EventFormat, rec: &Record<'_>, out: &mut String) -> bool {
+        let u = |name: &str| ev.field(name).and_then(|f| rec.field_u64(f));
+        let long = ctx.registry.long_size().bytes();
+        match ev.name.as_str() {
+            "print" => {
+                let ip = u("ip").unwrap_or(0);
+                if self.opts.raw {
+                    let _ = write!(out, "# {ip:x} ");
+                } else {
+                    self.sym(ctx, out, ip);
+                    out.push_str(": ");
+                }
+                if let Some(b) = ev.field("buf").and_then(|f| rec.field_bytes(f)) {
+                    push_cstr(out, b);
+                }
+                true
+            }
+            "bputs" => {
+                let ip = u("ip").unwrap_or(0);
+                let s = u("str").unwrap_or(0);
+                if self.opts.raw {
+                    let _ = write!(out, "# {ip:x} ");
+                } else {
+                    self.sym(ctx, out, ip);
+                    out.push_str(": ");
+                }
+                match ctx.printk_formats.get(s) {
+                    Some(t) => out.push_str(t),
+                    None => {
+                        let _ = write!(out, "(0x{s:x})");
+                    }
+                }
+                true
+            }
+            "bprint" => {
+                let ip = u("ip").unwrap_or(0);
+                let fmt_addr = u("fmt").unwrap_or(0);
+                if self.opts.raw {
+                    let _ = write!(out, ": {ip:x} : ");
+                } else {
+                    self.sym(ctx, out, ip);
+                    out.push_str(": ");
+                }
+                let Some(fmt) = ctx.printk_formats.get(fmt_addr) else {
+                    let _ = writeln!(out, "[UNKNOWN BPRINT FORMAT 0x{fmt_addr:x}]");
+                    return true;
+                };
+                let pieces = self
+                    .bprint_cache
+                    .entry(fmt_addr)
+                    .or_insert_with(|| parse_format_string(fmt).unwrap_or_else(|_| vec![Piece::Lit(fmt.into())]));
+                let buf = ev.field("buf").and_then(|f| rec.field_bytes(f)).unwrap_or(&[]);
+                let kall = ctx.kallsyms;
+                let sym = |o: &mut String, a: u64, off: bool| match kall.lookup(a) {
+                    Some(h) if a != 0 => {
+                        o.push_str(h.name);
+                        if off {
+                            let _ = write!(o, "+0x{:x}/0x{:x}", h.offset, h.size);
+                        }
+                    }
+                    _ => {
+                        let _ = write!(o, "0x{a:x}");
+                    }
+                };
+                bprint(out, pieces, buf, rec.endian, ctx.registry.long_size(), &sym);
+                true
+            }
+            "kernel_stack" => {
+                out.push_str("<stack trace>\n");
+                let Some(f) = ev.field("caller") else { return true };
+                let end = rec.payload.len();
+                let mut off = f.offset;
+                while off + long <= end {
+                    let Some(ip) = rec.endian.read_uint(rec.payload, off, long) else { break };
+                    let all_ones = if long == 8 { u64::MAX } else { u64::from(u32::MAX) };
+                    if ip == all_ones {
+                        break;
+                    }
+                    out.push_str(" => ");
+                    self.sym(ctx, out, ip);
+                    out.push('\n');
+                    off += long;
+                }
+                true
+            }
+            "user_stack" => {
+                out.push_str("<user stack trace>\n");
+                let Some(f) = ev.field("caller") else { return true };
+                let n = match f.kind {
+                    FieldKind::Array { len, .. } => len,
+                    _ => 8,
+                };
+                for i in 0..n {
+                    let Some(ip) = rec.endian.read_uint(rec.payload, f.offset + i * long, long) else { break };
+                    if ip == 0 {
+                        break;
+                    }
+                    let _ = writeln!(out, " =>  <{ip:016x}>");
+                }
+                true
+            }
+            "raw_data" => {
+                let id = u("id").unwrap_or(0);
+                let _ = write!(out, "# {id:x} buf:");
+                if let Some(f) = ev.field("buf") {
+                    for b in rec.payload.get(f.offset..).unwrap_or(&[]) {
+                        let _ = write!(out, " {b:02x}");
+                    }
+                }
+                out.push('\n');
+                true
+            }
+            "function" => {
+                let ip = u("ip").unwrap_or(0);
+                let parent = u("parent_ip").unwrap_or(0);
+                if self.opts.raw {
+                    let _ = writeln!(out, "{ip:x} {parent:x}");
+                    return true;
+                }
+                self.sym(ctx, out, ip);
+                if self.opts.print_parent {
+                    out.push_str(" <-");
+                    self.sym(ctx, out, parent);
+                }
+                out.push('\n');
+                true
+            }
+            "context_switch" | "wakeup" => {
+                let g = |n: &str| ev.field(n).and_then(|f| rec.field_i64(f)).unwrap_or(0);
+                let state = |s: i64| -> char {
+                    b"RSDTtXZPI".get(usize::try_from(s).unwrap_or(usize::MAX)).map(|&c| c as char).unwrap_or('?')
+                };
+                let next_pid = g("next_pid") as i32;
+                let _ = writeln!(
+                    out,
+                    " {:7}:{:3}:{} {} [{:03}] {:7}:{:3}:{} {}",
+                    g("prev_pid"),
+                    g("prev_prio"),
+                    state(g("prev_state")),
+                    if ev.name == "wakeup" { "  +" } else { "==>" },
+                    g("next_cpu"),
+                    next_pid,
+                    g("next_prio"),
+                    state(g("next_state")),
+                    ctx.comm(next_pid)
+                );
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn syscall(&self, ev: &EventFormat, rec: &Record<'_>, out: &mut String) -> bool {
+        if let Some(name) = ev.name.strip_prefix("sys_enter_") {
+            let _ = write!(out, "sys_{name}(");
+            let args: Vec<&Field> = ev.fields.iter().filter(|f| f.name != "__syscall_nr").collect();
+            for (i, f) in args.iter().enumerate() {
+                let v = rec.field_u64(f).unwrap_or(0);
+                let sep = if i + 1 == args.len() { "" } else { ", " };
+                match self.opts.syscall_style {
+                    SyscallStyle::Mixed if v < 10 => {
+                        let _ = write!(out, "{}: {v}{sep}", f.name);
+                    }
+                    SyscallStyle::Mixed => {
+                        let _ = write!(out, "{}: 0x{v:x}{sep}", f.name);
+                    }
+                    SyscallStyle::Hex => {
+                        let _ = write!(out, "{}: {v:x}{sep}", f.name);
+                    }
+                }
+            }
+            out.push_str(")\n");
+            return true;
+        }
+        if let Some(name) = ev.name.strip_prefix("sys_exit_") {
+            let ret = ev.field("ret").and_then(|f| rec.field_u64(f)).unwrap_or(0);
+            let _ = writeln!(out, "sys_{name} -> 0x{ret:x}");
+            return true;
+        }
+        false
+    }
+
+    fn fields_body(&self, ev: &EventFormat, rec: &Record<'_>, out: &mut String) {
+        if ev.system == "ftrace" {
+            let _ = writeln!(out, "UNKNOWN TYPE {}", ev.id);
+            return;
+        }
+        let _ = write!(out, "{}:", ev.name);
+        if ev.fields.is_empty() {
+            out.push_str("No fields found\n");
+            return;
+        }
+        let ent = rec.payload.len();
+        for f in &ev.fields {
+            let _ = write!(out, " {}=", f.name);
+            if f.offset + f.size > ent {
+                out.push_str("<OVERFLOW>");
+                continue;
+            }
+            let is_char = f.type_name.contains("char");
+            match f.kind {
+                FieldKind::DataLoc { .. } | FieldKind::RelLoc { .. } => {
+                    let Some(b) = rec.field_bytes(f) else {
+                        out.push_str("<OVERFLOW>");
+                        continue;
+                    };
+                    if is_char {
+                        push_cstr(out, b);
+                    } else if f.type_name.contains("cpumask_t") {
+                        out.push_str("<INVALID-TYPE>");
+                    } else {
+                        for (i, x) in b.iter().enumerate() {
+                            if i > 0 {
+                                out.push(',');
+                            }
+                            let _ = write!(out, "{x:02x}");
+                        }
+                    }
+                }
+                FieldKind::Array { .. } | FieldKind::FlexArray { .. } if is_char => {
+                    push_cstr(out, rec.field_bytes(f).unwrap_or(&[]));
+                }
+                _ if f.kind == FieldKind::Pointer && is_char => {
+                    let v = rec.field_u64(f).unwrap_or(0);
+                    let _ = write!(out, "(0x{v:016x})");
+                }
+                _ => {
+                    let v = rec.endian.read_uint(rec.payload, f.offset, f.size);
+                    match (f.size, v) {
+                        (1, Some(v)) => {
+                            let c = v as u8;
+                            if (0x20..0x7f).contains(&c) {
+                                let _ = write!(out, "'{}'", c as char);
+                            }
+                            let _ = write!(out, "({c})");
+                        }
+                        (2, Some(v)) => {
+                            let _ = write!(out, "0x{v:x} ({v})");
+                        }
+                        (4, Some(v)) => {
+                            let _ = write!(out, "0x{v:x} ({})", v as u32 as i32);
+                        }
+                        (8, Some(v)) => {
+                            let _ = write!(out, "0x{v:x} ({})", v as i64);
+                        }
+                        _ => out.push_str("<INVALID-SIZE>"),
+                    }
+                }
+            }
+        }
+        out.push('\n');
+    }
+}
+
+/// Writes libtraceevent-style ` name=value` pairs for every event field
+/// (the fallback when a print fmt cannot be evaluated).
+pub fn write_raw_fields(ev: &EventFormat, rec: &Record<'_>, out: &mut String) {
+    for f in &ev.fields {
+        let _ = write!(out, " {}=", f.name);
+        match f.kind {
+            FieldKind::Int | FieldKind::Pointer => {
+                let Some(v) = rec.field_u64(f) else {
+                    out.push_str("<OVERFLOW>");
+                    continue;
+                };
+                if f.kind == FieldKind::Pointer {
+                    let _ = write!(out, "0x{v:x}");
+                } else if f.signed {
+                    let _ = write!(out, "{}", crate::bytes::sign_extend(v, f.size));
+                } else {
+                    let _ = write!(out, "{v}");
+                }
+            }
+            _ => {
+                let Some(b) = rec.field_bytes(f) else {
+                    out.push_str("<OVERFLOW>");
+                    continue;
+                };
+                let text = b.split(|&c| c == 0).next().unwrap_or(&[]);
+                if f.is_char() && !text.is_empty() && text.iter().all(|c| c.is_ascii_graphic() || *c == b' ') {
+                    push_cstr(out, text);
+                } else {
+                    out.push_str("ARRAY[");
+                    for (i, x) in b.iter().enumerate() {
+                        if i > 0 {
+                            out.push_str(", ");
+                        }
+                        let _ = write!(out, "{x:02x}");
+                    }
+                    out.push(']');
+                }
+            }
+        }
+    }
+}
+
+impl Renderer for KernelTextRenderer {
+    fn render(&mut self, ctx: &Context<'_>, rec: &Record<'_>, out: &mut String) -> Result<()> {
+        let Some(ev) = ctx.registry.get(rec.id) else {
+            return Err(Error::UnknownEvent {
+                cpu: rec.cpu,
+                offset: rec.offset,
+                id: u32::from(rec.id),
+            });
+        };
+        let ev: &EventFormat = ev;
+        if self.opts.hex {
+            if self.opts.context_info {
+                hex_field(out, u64::from(rec.pid() as u32), 4);
+                hex_field(out, u64::from(rec.cpu), 4);
+                hex_field(out, rec.ts, 8);
+            }
+            let _ = writeln!(out, "type: {}", rec.id);
+            out.push('\n');
+            return Ok(());
+        }
+        if self.opts.raw {
+            if self.opts.context_info {
+                let _ = write!(out, "{} {} {} ", rec.pid(), rec.cpu, rec.ts);
+            }
+            if ev.system == "ftrace" && matches!(ev.name.as_str(), "print" | "bprint" | "raw_data" | "function" | "bputs") {
+                self.ftrace_event(ctx, ev, rec, out);
+                return Ok(());
+            }
+            let _ = writeln!(out, "type: {}", rec.id);
+            return Ok(());
+        }
+        if self.opts.context_info {
+            self.context(ctx, rec, out);
+        }
+        if self.opts.fields {
+            self.fields_body(ev, rec, out);
+            return Ok(());
+        }
+        if ev.system == "ftrace" && self.ftrace_event(ctx, ev, rec, out) {
+            return Ok(());
+        }
+        if ev.system == "syscalls" && self.syscall(ev, rec, out) {
+            return Ok(());
+        }
+        out.push_str(&ev.name);
+        out.push_str(": ");
+        if format_print_fmt(ev, &mut self.evaluator, ctx, rec, out).is_err() {
+            self.fallbacks += 1;
+            out.push_str("[FAILED TO PARSE]");
+            write_raw_fields(ev, rec, out);
+        }
+        out.push('\n');
+        Ok(())
+    }
+
+    fn render_lost(&mut self, cpu: u32, missed: Missed, out: &mut String) {
+        match missed {
+            Missed::None => {}
+            Missed::Unknown => {
+                let _ = writeln!(out, "CPU:{cpu} [LOST EVENTS]");
+            }
+            Missed::Count(n) => {
+                let _ = writeln!(out, "CPU:{cpu} [LOST {n} EVENTS]");
+            }
+        }
+    }
+}
+
+fn hex_field(out: &mut String, v: u64, bytes: usize) {
+    let _ = write!(out, "{:0w$x} ", v, w = bytes * 2);
+}
+
+#[inline]
+fn ns2usecs(ns: u64) -> u64 {
+    ns.wrapping_add(500) / 1000
+}
+
+fn find_mark(d: u64) -> char {
+    const MARKS: [(u64, char); 6] = [
+        (1_000_000_000, '$'),
+        (100_000_000, '@'),
+        (10_000_000, '*'),
+        (1_000_000, '#'),
+        (100_000, '!'),
+        (10_000, '+'),
+    ];
+    MARKS.iter().find(|(v, _)| d > *v).map(|m| m.1).unwrap_or(' ')
+}
+
+/// The five irq-info characters (`trace_print_lat_fmt`).
+pub(crate) fn lat_flags(out: &mut String, flags: u8, pc: u8) {
+    let nmi = flags & tf::NMI != 0;
+    let hard = flags & tf::HARDIRQ != 0;
+    let soft = flags & tf::SOFTIRQ != 0;
+    let bh = flags & tf::BH_OFF != 0;
+    let irqs = flags & tf::IRQS_OFF != 0;
+    out.push(if irqs && bh {
+        'D'
+    } else if irqs {
+        'd'
+    } else if bh {
+        'b'
+    } else {
+        '.'
+    });
+    let nr = flags & tf::NEED_RESCHED != 0;
+    let lazy = flags & tf::NEED_RESCHED_LAZY != 0;
+    let pr = flags & tf::PREEMPT_RESCHED != 0;
+    out.push(match (nr, lazy, pr) {
+        (true, true, true) => 'B',
+        (true, false, true) => 'N',
+        (false, true, true) => 'L',
+        (true, true, false) => 'b',
+        (true, false, false) => 'n',
+        (false, false, true) => 'p',
+        (false, true, false) => 'l',
+        _ => '.',
+    });
+    out.push(if nmi && hard {
+        'Z'
+    } else if nmi {
+        'z'
+    } else if hard && soft {
+        'H'
+    } else if hard {
+        'h'
+    } else if soft {
+        's'
+    } else {
+        '.'
+    });
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(if pc & 0xf != 0 { HEX[(pc & 0xf) as usize] as char } else { '.' });
+    out.push(if pc & 0xf0 != 0 { HEX[(pc >> 4) as usize] as char } else { '.' });
+}
+
+fn pad_left(out: &mut String, s: &str, w: usize) {
+    let n = s.chars().count();
+    for _ in n..w {
+        out.push(' ');
+    }
+    out.push_str(s);
+}
+
+fn pad_right(out: &mut String, s: &str, w: usize) {
+    out.push_str(s);
+    for _ in s.len()..w {
+        out.push(' ');
+    }
+}
+
+fn push_cstr(out: &mut String, b: &[u8]) {
+    let b = b.split(|&c| c == 0).next().unwrap_or(&[]);
+    match std::str::from_utf8(b) {
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str(&String::from_utf8_lossy(b)),
+    }
+}
