@@ -150,14 +150,15 @@ pub(crate) fn c_type_size(t: &str, long_size: LongSize) -> Option<usize> {
     let l = long_size.bytes();
     Some(match t {
         "char" | "signed char" | "unsigned char" | "u8" | "s8" | "__u8" | "__s8" | "bool"
-        | "_Bool" | "uint8_t" | "int8_t" => 1,
+        | "_Bool" | "uint8_t" | "int8_t" | "uchar" | "u_char" => 1,
         "short" | "short int" | "signed short" | "unsigned short" | "unsigned short int"
-        | "u16" | "s16" | "__u16" | "__s16" | "__be16" | "__le16" | "uint16_t" | "int16_t" => 2,
+        | "u16" | "s16" | "__u16" | "__s16" | "__be16" | "__le16" | "uint16_t" | "int16_t"
+        | "ushort" | "u_short" => 2,
         "int" | "signed int" | "signed" | "unsigned int" | "unsigned" | "u32" | "s32"
         | "__u32" | "__s32" | "__be32" | "__le32" | "uint32_t" | "int32_t" | "pid_t"
-        | "gfp_t" | "uid_t" | "gid_t" | "dev_t" | "fmode_t" => 4,
+        | "gfp_t" | "uid_t" | "gid_t" | "dev_t" | "fmode_t" | "uint" | "u_int" => 4,
         "long" | "long int" | "signed long" | "unsigned long" | "unsigned long int"
-        | "size_t" | "ssize_t" | "uintptr_t" | "local_t" => l,
+        | "size_t" | "ssize_t" | "uintptr_t" | "local_t" | "ulong" | "u_long" => l,
         "long long" | "long long int" | "signed long long" | "unsigned long long"
         | "unsigned long long int" | "u64" | "s64" | "__u64" | "__s64" | "__be64"
         | "__le64" | "uint64_t" | "int64_t" | "loff_t" | "sector_t" | "ktime_t" => 8,
@@ -475,7 +476,7 @@ impl HeaderEvent {
             if l.is_empty() || l.starts_with('#') {
                 continue;
             }
-            let (k, v) = l.split_once(':').ok_or_else(|| Error::Format {
+            let (k, v) = l.split_once(':').or_else(|| l.split_once("==")).ok_or_else(|| Error::Format {
                 event: "header_event".into(),
                 line: i + 1,
                 reason: "missing ':'".into(),
@@ -493,7 +494,7 @@ impl HeaderEvent {
                 "padding" => h.padding = n,
                 "time_extend" => h.time_extend = n,
                 "time_stamp" => h.time_stamp = n,
-                "data max type_len" => h.data_max_type_len = n,
+                "data max type_len" | "data max type_len  " => h.data_max_type_len = n,
                 _ => {}
             }
         }

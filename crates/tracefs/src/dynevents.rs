@@ -114,7 +114,12 @@ impl DynamicEvent {
 pub fn list(tfs: &Tracefs) -> Result<Vec<DynamicEvent>> {
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    for f in ["dynamic_events", "kprobe_events", "uprobe_events", "synthetic_events"] {
+    for f in [
+        "dynamic_events",
+        "kprobe_events",
+        "uprobe_events",
+        "synthetic_events",
+    ] {
         let p = tfs.path(f);
         if !p.exists() {
             continue;
@@ -136,7 +141,9 @@ pub fn list(tfs: &Tracefs) -> Result<Vec<DynamicEvent>> {
 /// or in a `tracekit*` group.
 pub fn is_ours(ev: &DynamicEvent, sessions: &[Session]) -> bool {
     ev.group.starts_with(TRACEKIT_GROUP_PREFIX)
-        || sessions.iter().any(|s| s.probes().iter().any(|p| *p == ev.id()))
+        || sessions
+            .iter()
+            .any(|s| s.probes().iter().any(|p| *p == ev.id()))
 }
 
 #[cfg(test)]

@@ -122,7 +122,7 @@ pub enum Error {
         /// The errno of the failed write.
         error: io::Error,
         /// The kernel's `error_log` entry for this command, when it wrote one.
-        kernel: Option<ErrorLogEntry>,
+        kernel: Option<Box<ErrorLogEntry>>,
     },
     /// Reading a control file failed.
     #[error("reading {}: {}", .path.display(), errno_text(.error))]
@@ -144,7 +144,7 @@ pub enum Error {
     },
     /// The feature is missing from this kernel or blocked by a policy.
     #[error("{0}")]
-    Unsupported(Unsupported),
+    Unsupported(Box<Unsupported>),
     /// Access was refused and we are not root.
     #[error("permission denied on {}: run tracekit as root (or add your user to the group owning tracefs)", .path.display())]
     NotPermitted {
@@ -188,7 +188,7 @@ fn write_message(
     path: &std::path::Path,
     value: &str,
     source: &io::Error,
-    kernel: &Option<ErrorLogEntry>,
+    kernel: &Option<Box<ErrorLogEntry>>,
 ) -> String {
     let shown = value.trim_end_matches('\n');
     let mut s = format!(
@@ -223,6 +223,23 @@ fn unknown_message(kind: &str, name: &str, suggestions: &[String]) -> String {
     s
 }
 
+impl Error {
+    /// A missing or blocked feature.
+    pub fn unsupported(
+        feature: impl Into<String>,
+        reason: impl Into<String>,
+        kernel_config: Option<&str>,
+        fallback: Option<&str>,
+    ) -> Error {
+        Error::Unsupported(Box::new(Unsupported {
+            feature: feature.into(),
+            reason: reason.into(),
+            kernel_config: kernel_config.map(str::to_string),
+            fallback: fallback.map(str::to_string),
+        }))
+    }
+}
+
 /// Result alias for this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -249,7 +266,7 @@ mod tests {
             path: "/t/events/sched/sched_switch/filter".into(),
             value: "prev_comm != bash".into(),
             error: io::Error::from_raw_os_error(libc::EINVAL),
-            kernel: ErrorLogEntry::parse_log("[ 1.0] event filter parse error: error: Invalid value (did you forget quotes)?\n  Command: prev_comm != bash\n                         ^\n").pop(),
+            kernel: ErrorLogEntry::parse_log("[ 1.0] event filter parse error: error: Invalid value (did you forget quotes)?\n  Command: prev_comm != bash\n                         ^\n").pop().map(Box::new),
         };
         let s = err.to_string();
         assert!(s.starts_with("writing 'prev_comm != bash' to /t/events/sched/sched_switch/filter failed: Invalid argument\n  kernel: event filter parse error: error: Invalid value"), "{s}");

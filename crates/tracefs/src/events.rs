@@ -41,7 +41,10 @@ impl fmt::Display for EventName {
 
 /// Parses `available_events` (`system:event` per line).
 pub fn parse_available(text: &str) -> Vec<EventName> {
-    let mut v: Vec<EventName> = text.lines().filter_map(|l| EventName::parse(l.trim())).collect();
+    let mut v: Vec<EventName> = text
+        .lines()
+        .filter_map(|l| EventName::parse(l.trim()))
+        .collect();
     v.sort();
     v
 }
@@ -194,7 +197,11 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 
 /// Up to `max` names close to `wanted` (edit distance, then shared prefix
 /// or substring), best first.
-pub fn suggest<'a>(wanted: &str, names: impl IntoIterator<Item = &'a str>, max: usize) -> Vec<String> {
+pub fn suggest<'a>(
+    wanted: &str,
+    names: impl IntoIterator<Item = &'a str>,
+    max: usize,
+) -> Vec<String> {
     let w = wanted.to_lowercase();
     let mut scored: Vec<(usize, String)> = names
         .into_iter()
@@ -244,7 +251,10 @@ mod tests {
         assert_eq!(select(&a, "sched").len(), 2);
         assert_eq!(select(&a, "sched:*").len(), 2);
         assert_eq!(select(&a, "sched:sched_switch").len(), 1);
-        assert_eq!(select(&a, "sched_switch")[0].to_string(), "sched:sched_switch");
+        assert_eq!(
+            select(&a, "sched_switch")[0].to_string(),
+            "sched:sched_switch"
+        );
         assert_eq!(select(&a, "all").len(), 5);
         assert_eq!(select(&a, "*:*open*").len(), 2);
         assert_eq!(select(&a, "kprobes").len(), 1);
@@ -253,9 +263,19 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        let names = ["sched:sched_switch", "sched:sched_wakeup", "irq:irq_handler_entry"];
-        assert_eq!(suggest("sched:sched_swich", names, 3), vec!["sched:sched_switch"]);
-        assert_eq!(suggest("functon", ["function", "function_graph", "nop"], 3), vec!["function"]);
+        let names = [
+            "sched:sched_switch",
+            "sched:sched_wakeup",
+            "irq:irq_handler_entry",
+        ];
+        assert_eq!(
+            suggest("sched:sched_swich", names, 3),
+            vec!["sched:sched_switch"]
+        );
+        assert_eq!(
+            suggest("functon", ["function", "function_graph", "nop"], 3),
+            vec!["function"]
+        );
         assert!(suggest("zzzzzz", names, 3).is_empty());
     }
 }

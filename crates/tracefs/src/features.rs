@@ -18,7 +18,9 @@ pub fn file_feature(rel: &str) -> Option<(&'static str, &'static str)> {
             ("function profiler", "CONFIG_FUNCTION_PROFILER")
         }
         (
-            "set_ftrace_filter" | "set_ftrace_notrace" | "available_filter_functions"
+            "set_ftrace_filter"
+            | "set_ftrace_notrace"
+            | "available_filter_functions"
             | "enabled_functions",
             _,
         ) => ("function filters", "CONFIG_DYNAMIC_FTRACE"),
@@ -75,9 +77,7 @@ pub fn tracer_config(tracer: &str) -> &'static str {
 pub fn tracer_fallback(tracer: &str) -> &'static str {
     match tracer {
         "function" => "syscall tracepoints (syscalls:sys_enter_*/sys_exit_*) and uprobes",
-        "function_graph" => {
-            "the function tracer if available, else syscall enter/exit tracepoints"
-        }
+        "function_graph" => "the function tracer if available, else syscall enter/exit tracepoints",
         "irqsoff" | "preemptoff" | "preemptirqsoff" => {
             "irq/softirq and sched tracepoints with latencies computed by tracekit"
         }

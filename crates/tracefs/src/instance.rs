@@ -156,12 +156,12 @@ impl Instance {
         validate_instance_name(name)?;
         let instances = tfs.path("instances");
         if !instances.is_dir() {
-            return Err(Error::Unsupported(Unsupported {
+            return Err(Error::Unsupported(Box::new(Unsupported {
                 feature: "instances".into(),
                 reason: format!("{} does not exist", instances.display()),
                 kernel_config: Some("Linux 3.10 or newer with CONFIG_TRACING".into()),
                 fallback: Some("the top-level buffer, with every change journaled".into()),
-            }));
+            })));
         }
         let dir = instances.join(name);
         let mut seq = None;
@@ -325,6 +325,12 @@ impl Instance {
     /// Sets `current_tracer` (clears the buffer). Unknown tracers are
     /// rejected with close names, or explained when the kernel lacks them.
     pub fn set_tracer(&self, tracer: &str) -> Result<()> {
+        self.check_tracer(tracer)?;
+        self.write_tracer(tracer)
+    }
+
+    /// Checks that `tracer` can be selected here, without changing anything.
+    pub fn check_tracer(&self, tracer: &str) -> Result<()> {
         let avail = self.available_tracers()?;
         if !avail.iter().any(|t| t == tracer) {
             if features::KNOWN_TRACERS.contains(&tracer) {
@@ -333,7 +339,7 @@ impl Instance {
                 } else {
                     ""
                 };
-                return Err(Error::Unsupported(Unsupported {
+                return Err(Error::Unsupported(Box::new(Unsupported {
                     feature: format!("{tracer} tracer"),
                     reason: format!(
                         "not in {}{where_}",
@@ -341,7 +347,7 @@ impl Instance {
                     ),
                     kernel_config: Some(features::tracer_config(tracer).into()),
                     fallback: Some(features::tracer_fallback(tracer).into()),
-                }));
+                })));
             }
             return Err(Error::Unknown {
                 kind: "tracer",
@@ -349,11 +355,15 @@ impl Instance {
                 suggestions: events::suggest(tracer, avail.iter().map(String::as_str), 3),
             });
         }
+        Ok(())
+    }
+
+    fn write_tracer(&self, tracer: &str) -> Result<()> {
         self.set("current_tracer", tracer).map_err(|e| match e {
             Error::Write { error: source, .. }
                 if matches!(source.raw_os_error(), Some(libc::EPERM) | Some(libc::EACCES)) =>
             {
-                Error::Unsupported(Unsupported {
+                Error::Unsupported(Box::new(Unsupported {
                     feature: format!("{tracer} tracer"),
                     reason: format!(
                         "writing it to {} is refused even for root (EPERM): blocked by a kernel policy such as lockdown",
@@ -361,7 +371,7 @@ impl Instance {
                     ),
                     kernel_config: None,
                     fallback: Some(features::tracer_fallback(tracer).into()),
-                })
+                }))
             }
             e => e,
         })
@@ -382,11 +392,20 @@ impl Instance {
     /// `trace_clock`: (selected, available).
     pub fn trace_clock(&self) -> Result<(String, Vec<String>)> {
         let t = self.read("trace_clock")?;
-        Ok((values::selected(&t).unwrap_or_default(), values::choices(&t)))
+        Ok((
+            values::selected(&t).unwrap_or_default(),
+            values::choices(&t),
+        ))
     }
 
     /// Selects a trace clock (clears the buffer).
     pub fn set_clock(&self, clock: &str) -> Result<()> {
+        self.check_clock(clock)?;
+        self.set("trace_clock", clock)
+    }
+
+    /// Checks that `clock` exists, without changing anything.
+    pub fn check_clock(&self, clock: &str) -> Result<()> {
         let (_, avail) = self.trace_clock()?;
         if !avail.iter().any(|c| c == clock) {
             return Err(Error::Unknown {
@@ -403,7 +422,7 @@ impl Instance {
                 },
             });
         }
-        self.set("trace_clock", clock)
+        Ok(())
     }
 
     /// `buffer_size_kb` per CPU (the expanded size); None when CPUs differ.
@@ -449,6 +468,13 @@ impl Instance {
 
     /// Sets an option: `NAME` enables, `noNAME` disables (trace-cmd `-O`).
     pub fn set_option(&self, option: &str) -> Result<()> {
+        let (rel, on) = self.check_option(option)?;
+        self.set(&rel, if on { "1" } else { "0" })
+    }
+
+    /// Resolves `NAME`/`noNAME` to its `options/NAME` file and state,
+    /// without changing anything.
+    pub fn check_option(&self, option: &str) -> Result<(String, bool)> {
         let (name, on) = match option.strip_prefix("no") {
             Some(rest) if !self.has(&format!("options/{option}")) => (rest, false),
             _ => (option, true),
@@ -462,7 +488,7 @@ impl Instance {
                 suggestions: events::suggest(name, names.iter().map(String::as_str), 3),
             });
         }
-        self.set(&rel, if on { "1" } else { "0" })
+        Ok((rel, on))
     }
 
     /// Per-CPU ring-buffer statistics.
@@ -534,8 +560,7 @@ impl Instance {
             systems.dedup();
             names.extend(systems);
             let probe_hint = matches!(selector.split(':').next(), Some("kprobes" | "uprobes"));
-            let mut suggestions =
-                events::suggest(selector, names.iter().map(String::as_str), 3);
+            let mut suggestions = events::suggest(selector, names.iter().map(String::as_str), 3);
             if suggestions.is_empty() && probe_hint {
                 suggestions.push("create the probe first with `tracekit probe add`".into());
             }
@@ -569,13 +594,20 @@ impl Instance {
 
     /// The event's filter (`events/S/E/filter`), empty when none.
     pub fn filter(&self, ev: &EventName) -> Result<String> {
-        Ok(values::normalize("filter", &self.read(&format!("{}/filter", ev.dir()))?))
+        Ok(values::normalize(
+            "filter",
+            &self.read(&format!("{}/filter", ev.dir()))?,
+        ))
     }
 
     /// Sets an event filter; `0` or empty clears it. The kernel's parse
     /// error (with caret) is reported on rejection.
     pub fn set_filter(&self, ev: &EventName, filter: &str) -> Result<()> {
-        let f = if filter.trim().is_empty() { "0" } else { filter };
+        let f = if filter.trim().is_empty() {
+            "0"
+        } else {
+            filter
+        };
         self.set(&format!("{}/filter", ev.dir()), f)
     }
 
@@ -624,7 +656,12 @@ impl Instance {
 
     fn explain_trigger_error(&self, trigger: &str, e: Error) -> Error {
         let cmd = trigger.split([':', ' ']).next().unwrap_or("");
-        let Error::Write { error: source, kernel: None, .. } = &e else {
+        let Error::Write {
+            error: source,
+            kernel: None,
+            ..
+        } = &e
+        else {
             return e;
         };
         if source.raw_os_error() != Some(libc::EINVAL) {
@@ -646,17 +683,21 @@ impl Instance {
         // Only a missing feature if the kernel does not list the command.
         let listed = self
             .read("events/sched/sched_switch/trigger")
-            .map(|t| t.lines().take(3).any(|l| l.split_whitespace().any(|w| w == cmd)))
+            .map(|t| {
+                t.lines()
+                    .take(3)
+                    .any(|l| l.split_whitespace().any(|w| w == cmd))
+            })
             .unwrap_or(true);
         if listed {
             return e;
         }
-        Error::Unsupported(Unsupported {
+        Error::Unsupported(Box::new(Unsupported {
             feature: feature.into(),
             reason: format!("the kernel does not list '{cmd}' among its triggers"),
             kernel_config: Some(config.into()),
             fallback: Some(fallback.into()),
-        })
+        }))
     }
 }
 
@@ -698,13 +739,17 @@ pub struct OwnedInstance {
 impl OwnedInstance {
     /// The instance.
     pub fn instance(&self) -> &Instance {
-        self.inner.as_ref().expect("OwnedInstance used after keep/destroy")
+        self.inner
+            .as_ref()
+            .expect("OwnedInstance used after keep/destroy")
     }
 
     /// Keeps the instance after this guard goes away (`tracekit start`,
     /// `tracekit set -B`); it stays in the journal for `reset`.
     pub fn keep(mut self) -> Instance {
-        self.inner.take().expect("OwnedInstance used after keep/destroy")
+        self.inner
+            .take()
+            .expect("OwnedInstance used after keep/destroy")
     }
 
     /// Removes the instance now, reporting errors.

@@ -232,10 +232,7 @@ impl Journal {
 
     /// Whether anything has been recorded.
     pub fn is_empty(&self) -> bool {
-        self.file
-            .lock()
-            .map(|g| g.is_none())
-            .unwrap_or(true)
+        self.file.lock().map(|g| g.is_none()).unwrap_or(true)
     }
 
     /// Reads back this process's own session.

@@ -39,4 +39,7 @@ pub use error::{Error, ErrorLogEntry, Result, Unsupported};
 pub use events::EventName;
 pub use instance::{list_instances, validate_instance_name, CpuStats, Instance, OwnedInstance};
 pub use journal::Journal;
-pub use root::{echo_command, shell_quote, Mode, Tracefs, TracefsOptions, WriteMode, SHARED_PROBE_FILES};
+pub use root::{
+    echo_command, shell_quote, EchoSink, Mode, Tracefs, TracefsOptions, WriteMode,
+    SHARED_PROBE_FILES,
+};

@@ -130,7 +130,8 @@ pub fn restore_session(tfs: &Tracefs, session: &Session) -> RestoreReport {
                 let value = values::restore_value(file, prev);
                 match tfs.write(&path, &value, WriteMode::Replace) {
                     Ok(()) => {
-                        rep.restored.push(format!("{file}: '{current}' -> '{prev}'"));
+                        rep.restored
+                            .push(format!("{file}: '{current}' -> '{prev}'"));
                         mark_undone(session, *seq, tfs);
                     }
                     Err(e) => rep.failed.push(format!("{file}: {e}")),
@@ -151,13 +152,15 @@ pub fn restore_session(tfs: &Tracefs, session: &Session) -> RestoreReport {
                 let name = cmd.trim_start_matches('!');
                 let base = name.split(':').next().unwrap_or(name);
                 if !active.lines().any(|l| l.starts_with(base)) {
-                    rep.skipped.push(format!("{file}: trigger '{trigger}' no longer active"));
+                    rep.skipped
+                        .push(format!("{file}: trigger '{trigger}' no longer active"));
                     mark_undone(session, *seq, tfs);
                     continue;
                 }
                 match tfs.write(&path, &cmd, WriteMode::Append) {
                     Ok(()) => {
-                        rep.restored.push(format!("{file}: removed trigger '{trigger}'"));
+                        rep.restored
+                            .push(format!("{file}: removed trigger '{trigger}'"));
                         mark_undone(session, *seq, tfs);
                     }
                     Err(e) => rep.failed.push(format!("{file}: {e}")),
@@ -245,12 +248,16 @@ pub fn reset_to_defaults(inst: &Instance) -> RestoreReport {
                     let _ = tfs.write(&sp.join("filter"), "0", WriteMode::Replace);
                 }
             }
-            let Ok(evs) = std::fs::read_dir(&sp) else { continue };
+            let Ok(evs) = std::fs::read_dir(&sp) else {
+                continue;
+            };
             for ev in evs.flatten().filter(|e| e.path().is_dir()) {
                 let ep = ev.path();
                 if let Ok(t) = std::fs::read_to_string(ep.join("filter")) {
                     if !values::normalize("filter", &t).is_empty()
-                        && tfs.write(&ep.join("filter"), "0", WriteMode::Replace).is_ok()
+                        && tfs
+                            .write(&ep.join("filter"), "0", WriteMode::Replace)
+                            .is_ok()
                     {
                         filters += 1;
                     }
@@ -258,7 +265,11 @@ pub fn reset_to_defaults(inst: &Instance) -> RestoreReport {
                 if let Ok(t) = std::fs::read_to_string(ep.join("trigger")) {
                     for trig in values::normalize("trigger", &t).lines() {
                         if tfs
-                            .write(&ep.join("trigger"), &values::trigger_removal(trig), WriteMode::Append)
+                            .write(
+                                &ep.join("trigger"),
+                                &values::trigger_removal(trig),
+                                WriteMode::Append,
+                            )
                             .is_ok()
                         {
                             triggers += 1;
@@ -292,9 +303,16 @@ pub fn reset_to_defaults(inst: &Instance) -> RestoreReport {
         }
     }
     if inst.has("function_profile_enabled") {
-        step("function_profile_enabled=0".into(), w("function_profile_enabled", "0"));
+        step(
+            "function_profile_enabled=0".into(),
+            w("function_profile_enabled", "0"),
+        );
     }
-    if inst.trace_clock().map(|(c, _)| c != "local").unwrap_or(false) {
+    if inst
+        .trace_clock()
+        .map(|(c, _)| c != "local")
+        .unwrap_or(false)
+    {
         step("trace_clock=local".into(), w("trace_clock", "local"));
     }
     for (opt, on) in DEFAULT_OPTIONS {

@@ -44,7 +44,8 @@ pub const SHARED_PROBE_FILES: &[&str] = &[
     "synthetic_events",
 ];
 
-type EchoSink = Box<dyn FnMut(&str) + Send>;
+/// Receiver of the shell commands printed in `--dry-run`/`--explain` mode.
+pub type EchoSink = Box<dyn FnMut(&str) + Send>;
 
 struct Inner {
     root: PathBuf,
@@ -102,7 +103,7 @@ pub struct TracefsOptions {
     /// How to carry out changes.
     pub mode: Mode,
     /// Where `--dry-run`/`--explain` commands go (default: stdout).
-    pub echo: Option<Box<dyn FnMut(&str) + Send>>,
+    pub echo: Option<EchoSink>,
     /// The journal recording changes made outside tracekit's own instances.
     pub journal: Option<Arc<Journal>>,
     /// Mount tracefs at `/sys/kernel/tracing` if it is not mounted (root only).
@@ -128,7 +129,10 @@ impl Tracefs {
         let root = if let Some(r) = explicit {
             if !r.is_dir() {
                 return Err(Error::NotMounted {
-                    hint: format!("{} (from TRACEFS or --tracefs) is not a directory", r.display()),
+                    hint: format!(
+                        "{} (from TRACEFS or --tracefs) is not a directory",
+                        r.display()
+                    ),
                 });
             }
             r
@@ -239,12 +243,12 @@ impl Tracefs {
         let rel = self.rel(path).to_string_lossy().into_owned();
         match e.raw_os_error() {
             Some(libc::ENOENT) => match file_feature(&rel) {
-                Some((feature, config)) => Error::Unsupported(Unsupported {
+                Some((feature, config)) => Error::Unsupported(Box::new(Unsupported {
                     feature: feature.to_string(),
                     reason: format!("{} does not exist", path.display()),
                     kernel_config: Some(config.to_string()),
                     fallback: None,
-                }),
+                })),
                 None if reading => Error::Read {
                     path: path.to_path_buf(),
                     error: e,
@@ -260,7 +264,7 @@ impl Tracefs {
                     let feature = file_feature(&rel)
                         .map(|(f, _)| f.to_string())
                         .unwrap_or_else(|| rel.clone());
-                    Error::Unsupported(Unsupported {
+                    Error::Unsupported(Box::new(Unsupported {
                         feature,
                         reason: format!(
                             "{} refuses access even to root ({}): blocked by a kernel policy (e.g. lockdown or an LSM), not a missing config option",
@@ -269,7 +273,7 @@ impl Tracefs {
                         ),
                         kernel_config: None,
                         fallback: None,
-                    })
+                    }))
                 } else {
                     Error::NotPermitted {
                         path: path.to_path_buf(),
@@ -371,7 +375,7 @@ impl Tracefs {
                         path: path.to_path_buf(),
                         value: value.to_string(),
                         error: e,
-                        kernel,
+                        kernel: kernel.map(Box::new),
                     });
                 }
             }
@@ -499,14 +503,21 @@ mod tests {
     #[test]
     fn echo_commands_quote() {
         assert_eq!(
-            echo_command("sched:sched_switch", Path::new("/t/set_event"), WriteMode::Replace),
+            echo_command(
+                "sched:sched_switch",
+                Path::new("/t/set_event"),
+                WriteMode::Replace
+            ),
             "echo sched:sched_switch > /t/set_event"
         );
         assert_eq!(
             echo_command("prev_comm == 'a b'", Path::new("/t/x"), WriteMode::Append),
             "echo 'prev_comm == '\\''a b'\\''' >> /t/x"
         );
-        assert_eq!(echo_command("", Path::new("/t/trace"), WriteMode::Replace), "echo > /t/trace");
+        assert_eq!(
+            echo_command("", Path::new("/t/trace"), WriteMode::Replace),
+            "echo > /t/trace"
+        );
     }
 
     #[test]
@@ -535,7 +546,11 @@ mod tests {
     fn refuses_hazards() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("tracing_on"), "1\n").unwrap();
-        std::fs::write(dir.path().join("uprobe_events"), "p:other/x /bin/true:0x10\n").unwrap();
+        std::fs::write(
+            dir.path().join("uprobe_events"),
+            "p:other/x /bin/true:0x10\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("free_buffer"), "").unwrap();
         let t = Tracefs::at(dir.path()).unwrap();
         let e = t

@@ -127,7 +127,9 @@ pub fn array_status(inst: &Instance, owned: bool) -> Result<ArrayStatus> {
         systems.sort_by_key(|e| e.file_name());
         for sys in systems {
             let sname = sys.file_name().to_string_lossy().into_owned();
-            let Ok(evs) = std::fs::read_dir(sys.path()) else { continue };
+            let Ok(evs) = std::fs::read_dir(sys.path()) else {
+                continue;
+            };
             let mut evs: Vec<_> = evs.flatten().filter(|e| e.path().is_dir()).collect();
             evs.sort_by_key(|e| e.file_name());
             for ev in evs {
@@ -150,11 +152,7 @@ pub fn array_status(inst: &Instance, owned: bool) -> Result<ArrayStatus> {
         .options()
         .unwrap_or_default()
         .into_iter()
-        .filter(|(n, on)| {
-            DEFAULT_OPTIONS
-                .iter()
-                .any(|(dn, don)| dn == n && don != on)
-        })
+        .filter(|(n, on)| DEFAULT_OPTIONS.iter().any(|(dn, don)| dn == n && don != on))
         .collect();
     Ok(ArrayStatus {
         instance: inst.name().map(str::to_string),
@@ -197,7 +195,12 @@ pub fn status(tfs: &Tracefs, sessions: &[Session], only: Option<Option<&str>>) -
         Some(n) => vec![n.map(str::to_string)],
         None => {
             let mut v = vec![None];
-            v.extend(list_instances(tfs).unwrap_or_default().into_iter().map(Some));
+            v.extend(
+                list_instances(tfs)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(Some),
+            );
             v
         }
     };

@@ -83,10 +83,7 @@ pub fn normalize(rel: &str, text: &str) -> String {
                 first.to_string()
             }
         }
-        "enable" => text
-            .trim()
-            .trim_end_matches('*')
-            .to_string(),
+        "enable" => text.trim().trim_end_matches('*').to_string(),
         "trigger" => text
             .lines()
             .map(str::trim)
@@ -122,30 +119,33 @@ mod tests {
 
     #[test]
     fn readbacks() {
-        assert_eq!(selected("[local] global counter\n").as_deref(), Some("local"));
+        assert_eq!(
+            selected("[local] global counter\n").as_deref(),
+            Some("local")
+        );
         assert_eq!(choices("[local] global\n"), vec!["local", "global"]);
         assert_eq!(buffer_kb("7 (expanded: 1408)\n"), Some(1408));
         assert_eq!(buffer_kb("1410\n"), Some(1410));
         assert_eq!(buffer_kb("X\n"), None);
         assert_eq!(normalize("events/sched/sched_switch/filter", "none\n"), "");
         assert_eq!(normalize("events/sched/sched_switch/enable", "1*\n"), "1");
+        assert_eq!(normalize("instances/a/set_event_pid", "12\n3\n"), "12 3");
         assert_eq!(
-            normalize("instances/a/set_event_pid", "12\n3\n"),
-            "12 3"
-        );
-        assert_eq!(
-            normalize(
-                "set_ftrace_filter",
-                "#### all functions enabled ####\n"
-            ),
+            normalize("set_ftrace_filter", "#### all functions enabled ####\n"),
             ""
         );
         assert_eq!(normalize("trace_clock", "[mono] local"), "mono");
         assert_eq!(
-            normalize("events/sched/sched_switch/trigger", "# Available triggers:\n# traceon traceoff\ntraceoff:unlimited\n"),
+            normalize(
+                "events/sched/sched_switch/trigger",
+                "# Available triggers:\n# traceon traceoff\ntraceoff:unlimited\n"
+            ),
             "traceoff:unlimited"
         );
         assert_eq!(restore_value("events/x/y/filter", ""), "0");
-        assert_eq!(trigger_removal("stacktrace:5 if prev_pid == 1"), "!stacktrace:5");
+        assert_eq!(
+            trigger_removal("stacktrace:5 if prev_pid == 1"),
+            "!stacktrace:5"
+        );
     }
 }

@@ -35,7 +35,13 @@ pub struct GlobalArgs {
     #[arg(long, global = true, env = "TRACEFS", value_name = "DIR")]
     pub tracefs: Option<PathBuf>,
     /// Where the journal of tracekit's changes lives.
-    #[arg(long, global = true, env = "TRACEKIT_STATE_DIR", value_name = "DIR", default_value = "/run/tracekit")]
+    #[arg(
+        long,
+        global = true,
+        env = "TRACEKIT_STATE_DIR",
+        value_name = "DIR",
+        default_value = "/run/tracekit"
+    )]
     pub state_dir: PathBuf,
 }
 
@@ -43,10 +49,14 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Report what this kernel's tracing can do, why not, and the fallback tracekit uses.
-    #[command(after_help = "Examples:\n  tracekit check\n  tracekit check --json | jq '.features[] | select(.available==\"no\")'")]
+    #[command(
+        after_help = "Examples:\n  tracekit check\n  tracekit check --json | jq '.features[] | select(.available==\"no\")'"
+    )]
     Check(CheckArgs),
     /// List events, tracers, options, filterable functions, event formats or probes.
-    #[command(after_help = "Examples:\n  tracekit list -e 'sched:*'\n  tracekit list -t -o\n  tracekit list -F sched:sched_switch\n  tracekit list -f 'vfs_*'\n  tracekit list --probes --json")]
+    #[command(
+        after_help = "Examples:\n  tracekit list -e 'sched:*'\n  tracekit list -t -o\n  tracekit list -F sched:sched_switch\n  tracekit list -f 'vfs_*'\n  tracekit list --probes --json"
+    )]
     List(ListArgs),
     /// Print a trace buffer (trace, or the consuming trace_pipe with --pipe).
     #[command(after_help = "Examples:\n  tracekit show\n  tracekit show -B mine --pipe")]
@@ -55,13 +65,19 @@ pub enum Command {
     #[command(after_help = "Examples:\n  tracekit status\n  tracekit status -B mine --json")]
     Status(StatusArgs),
     /// Apply settings to the top level or an instance and leave them in place (journaled; undo with reset).
-    #[command(after_help = "Examples:\n  tracekit set -e sched:sched_switch -f 'prev_pid != 0' -e irq\n  tracekit set -B mine -p nop -C mono -b 4096 -O noirq-info\n  tracekit set -e sched:sched_switch -R 'stacktrace:5 if prev_state == 1'\n  tracekit --dry-run set -P 1234 -e syscalls")]
-    Set(SetArgs),
+    #[command(
+        after_help = "Examples:\n  tracekit set -e sched:sched_switch -f 'prev_pid != 0' -e irq\n  tracekit set -B mine -p nop -C mono -b 4096 -O noirq-info\n  tracekit set -e sched:sched_switch -R 'stacktrace:5 if prev_state == 1'\n  tracekit --dry-run set -P 1234 -e syscalls"
+    )]
+    Set(Box<SetArgs>),
     /// Undo what tracekit changed (from its journal); --all resets tracefs to defaults.
-    #[command(after_help = "Examples:\n  tracekit reset\n  tracekit reset --all --yes\n  tracekit reset --all -B mine")]
+    #[command(
+        after_help = "Examples:\n  tracekit reset\n  tracekit reset --all --yes\n  tracekit reset --all -B mine"
+    )]
     Reset(ResetArgs),
     /// Print shell completions.
-    #[command(after_help = "Example:\n  tracekit completions bash > /etc/bash_completion.d/tracekit")]
+    #[command(
+        after_help = "Example:\n  tracekit completions bash > /etc/bash_completion.d/tracekit"
+    )]
     Completions(CompletionsArgs),
 }
 
@@ -217,10 +233,14 @@ mod tests {
     #[test]
     fn list_flags_take_optional_values() {
         let c = Cli::try_parse_from(["tracekit", "list", "-e"]).unwrap();
-        let Command::List(l) = c.command else { panic!() };
+        let Command::List(l) = c.command else {
+            panic!()
+        };
         assert_eq!(l.events.as_deref(), Some("all"));
         let c = Cli::try_parse_from(["tracekit", "list", "-e", "sched:*", "-t"]).unwrap();
-        let Command::List(l) = c.command else { panic!() };
+        let Command::List(l) = c.command else {
+            panic!()
+        };
         assert_eq!(l.events.as_deref(), Some("sched:*"));
         assert!(l.tracers);
     }

@@ -25,7 +25,10 @@ fn main() -> ExitCode {
         Command::Show(a) => cmd::show::run(&cli.global, a),
         Command::Status(a) => cmd::status::run(&cli.global, a),
         Command::Set(a) => {
-            let sub = matches.subcommand_matches("set").cloned().unwrap_or_default();
+            let sub = matches
+                .subcommand_matches("set")
+                .cloned()
+                .unwrap_or_default();
             cmd::set::run(&cli.global, a, &sub)
         }
         Command::Reset(a) => cmd::reset::run(&cli.global, a),

@@ -38,11 +38,23 @@ fn check_matches_the_kernel() {
     let exists = |rel: &str| root.join(rel).exists();
     assert_eq!(avail("kprobes") == "yes", exists("kprobe_events"));
     assert_eq!(avail("uprobes") == "yes", exists("uprobe_events"));
-    assert_eq!(avail("hist trigger") == "yes", exists("events/sched/sched_switch/hist"));
-    assert_eq!(avail("synthetic events") == "yes", exists("synthetic_events"));
-    assert_eq!(avail("function profiler") == "yes", exists("function_profile_enabled"));
+    assert_eq!(
+        avail("hist trigger") == "yes",
+        exists("events/sched/sched_switch/hist")
+    );
+    assert_eq!(
+        avail("synthetic events") == "yes",
+        exists("synthetic_events")
+    );
+    assert_eq!(
+        avail("function profiler") == "yes",
+        exists("function_profile_enabled")
+    );
     let tracers = read(&root, "available_tracers");
-    assert_eq!(avail("blk tracer") == "yes", tracers.split_whitespace().any(|t| t == "blk"));
+    assert_eq!(
+        avail("blk tracer") == "yes",
+        tracers.split_whitespace().any(|t| t == "blk")
+    );
     let eperm = std::fs::File::open(root.join("set_ftrace_filter"))
         .err()
         .and_then(|e| e.raw_os_error())
@@ -52,7 +64,10 @@ fn check_matches_the_kernel() {
         assert_eq!(avail("function tracer"), "no");
         let why = feature(&v, "function tracer")["detail"].as_str().unwrap();
         assert!(why.contains("EPERM"), "{why}");
-        assert!(feature(&v, "function tracer")["fallback"].as_str().unwrap().contains("syscalls"));
+        assert!(feature(&v, "function tracer")["fallback"]
+            .as_str()
+            .unwrap()
+            .contains("syscalls"));
         assert_eq!(avail("function filters"), "no");
     }
     if !exists("kprobe_events") {
@@ -71,7 +86,13 @@ fn check_matches_the_kernel() {
         })
         .collect();
     assert!(leftover.is_empty());
-    assert!(!state.path().join("journal").exists() || std::fs::read_dir(state.path().join("journal")).unwrap().next().is_none());
+    assert!(
+        !state.path().join("journal").exists()
+            || std::fs::read_dir(state.path().join("journal"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
 }
 
 #[test]
@@ -81,21 +102,48 @@ fn set_status_reset_in_a_private_instance() {
     let name = unique_name("tkset");
     let mut c = tk(state.path());
     c.args([
-        "set", "-B", &name, "-e", "sched:sched_switch", "-f", "prev_pid != 0", "-e", "irq",
-        "-C", "mono", "-O", "noirq-info", "-b", "256", "-R", "stacktrace:3",
+        "set",
+        "-B",
+        &name,
+        "-e",
+        "sched:sched_switch",
+        "-f",
+        "prev_pid != 0",
+        "-e",
+        "irq",
+        "-C",
+        "mono",
+        "-O",
+        "noirq-info",
+        "-b",
+        "256",
+        "-R",
+        "stacktrace:3",
     ]);
     let (ok, _, err) = run(c);
     assert!(ok, "{err}");
     let dir = format!("instances/{name}");
-    assert_eq!(read(&root, &format!("{dir}/events/sched/sched_switch/enable")), "1");
-    assert_eq!(read(&root, &format!("{dir}/events/sched/sched_switch/filter")), "prev_pid != 0");
+    assert_eq!(
+        read(&root, &format!("{dir}/events/sched/sched_switch/enable")),
+        "1"
+    );
+    assert_eq!(
+        read(&root, &format!("{dir}/events/sched/sched_switch/filter")),
+        "prev_pid != 0"
+    );
     assert!(read(&root, &format!("{dir}/events/irq/irq_handler_entry/enable")).starts_with('1'));
     assert!(read(&root, &format!("{dir}/trace_clock")).contains("[mono]"));
     assert_eq!(read(&root, &format!("{dir}/options/irq-info")), "0");
     // The kernel rounds up to whole sub-buffers.
-    let kb: u64 = read(&root, &format!("{dir}/buffer_size_kb")).parse().unwrap();
+    let kb: u64 = read(&root, &format!("{dir}/buffer_size_kb"))
+        .parse()
+        .unwrap();
     assert!((256..256 + 16).contains(&kb), "buffer_size_kb {kb}");
-    assert!(read(&root, &format!("{dir}/events/irq/irq_handler_entry/trigger")).contains("stacktrace:count="));
+    assert!(read(
+        &root,
+        &format!("{dir}/events/irq/irq_handler_entry/trigger")
+    )
+    .contains("stacktrace:count="));
 
     let mut c = tk(state.path());
     c.args(["status", "-B", &name, "--json"]);
@@ -106,8 +154,16 @@ fn set_status_reset_in_a_private_instance() {
     assert_eq!(arr["instance"], name.as_str());
     assert_eq!(arr["tracekit_owned"], true);
     assert_eq!(arr["clock"], "mono");
-    assert!(arr["events"].as_array().unwrap().iter().any(|e| e == "sched:sched_switch"));
-    assert!(arr["filters"].as_array().unwrap().iter().any(|f| f[1] == "prev_pid != 0"));
+    assert!(arr["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e == "sched:sched_switch"));
+    assert!(arr["filters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|f| f[1] == "prev_pid != 0"));
 
     let mut c = tk(state.path());
     c.args(["status"]);
@@ -130,12 +186,28 @@ fn rejected_filter_shows_the_kernel_caret_and_changes_nothing() {
     let state = StateDir::new();
     let name = unique_name("tkbad");
     let mut c = tk(state.path());
-    c.args(["set", "-B", &name, "-e", "sched:sched_wakeup", "-e", "sched:sched_switch", "-f", "prev_comm != bash"]);
+    c.args([
+        "set",
+        "-B",
+        &name,
+        "-e",
+        "sched:sched_wakeup",
+        "-e",
+        "sched:sched_switch",
+        "-f",
+        "prev_comm != bash",
+    ]);
     let (ok, _, err) = run(c);
     assert!(!ok);
     assert!(err.contains("writing 'prev_comm != bash' to "), "{err}");
-    assert!(err.contains("sched_switch/filter failed: Invalid argument"), "{err}");
-    assert!(err.contains("Invalid value (did you forget quotes)?"), "{err}");
+    assert!(
+        err.contains("sched_switch/filter failed: Invalid argument"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Invalid value (did you forget quotes)?"),
+        "{err}"
+    );
     assert!(err.contains("Command: prev_comm != bash"), "{err}");
     let caret = err.lines().find(|l| l.trim() == "^").expect("caret line");
     let cmd = err.lines().find(|l| l.contains("Command: ")).unwrap();
@@ -159,10 +231,22 @@ fn unknown_names_get_suggestions_and_change_nothing() {
     let state = StateDir::new();
     let name = unique_name("tkunk");
     for (args, want) in [
-        (vec!["-e", "sched:sched_swich"], "unknown event 'sched:sched_swich'; did you mean sched:sched_switch"),
-        (vec!["-p", "functon"], "unknown tracer 'functon'; did you mean function"),
-        (vec!["-O", "irq-inf"], "unknown option 'irq-inf'; did you mean irq-info"),
-        (vec!["-C", "monoo"], "unknown clock 'monoo'; did you mean mono"),
+        (
+            vec!["-e", "sched:sched_swich"],
+            "unknown event 'sched:sched_swich'; did you mean sched:sched_switch",
+        ),
+        (
+            vec!["-p", "functon"],
+            "unknown tracer 'functon'; did you mean function",
+        ),
+        (
+            vec!["-O", "irq-inf"],
+            "unknown option 'irq-inf'; did you mean irq-info",
+        ),
+        (
+            vec!["-C", "monoo"],
+            "unknown clock 'monoo'; did you mean mono",
+        ),
         (vec!["-p", "wakeup_rt"], "wakeup_rt tracer is not available"),
     ] {
         let mut c = tk(state.path());
@@ -173,7 +257,10 @@ fn unknown_names_get_suggestions_and_change_nothing() {
             continue;
         }
         assert!(err.contains(want), "{args:?}: {err}");
-        assert!(!root.join(format!("instances/{name}")).exists(), "{args:?} created the instance");
+        assert!(
+            !root.join(format!("instances/{name}")).exists(),
+            "{args:?} created the instance"
+        );
     }
     assert!(testutil_journal_empty(state.path()));
 }
@@ -184,7 +271,18 @@ fn dry_run_prints_echo_commands_and_changes_nothing() {
     let state = StateDir::new();
     let name = unique_name("tkdry");
     let mut c = tk(state.path());
-    c.args(["--dry-run", "set", "-B", &name, "-e", "sched:sched_switch", "-f", "prev_pid != 0", "-O", "noirq-info"]);
+    c.args([
+        "--dry-run",
+        "set",
+        "-B",
+        &name,
+        "-e",
+        "sched:sched_switch",
+        "-f",
+        "prev_pid != 0",
+        "-O",
+        "noirq-info",
+    ]);
     let (ok, out, err) = run(c);
     assert!(ok, "{err}");
     let r = root.display();
@@ -196,11 +294,28 @@ fn dry_run_prints_echo_commands_and_changes_nothing() {
     assert!(testutil_journal_empty(state.path()));
     // --explain prints the same and does it.
     let mut c = tk(state.path());
-    c.args(["--explain", "set", "-B", &name, "-e", "sched:sched_switch", "-f", "prev_pid != 0", "-O", "noirq-info"]);
+    c.args([
+        "--explain",
+        "set",
+        "-B",
+        &name,
+        "-e",
+        "sched:sched_switch",
+        "-f",
+        "prev_pid != 0",
+        "-O",
+        "noirq-info",
+    ]);
     let (ok, out2, err) = run(c);
     assert!(ok, "{err}");
     assert_eq!(out2, expected);
-    assert_eq!(read(&root, &format!("instances/{name}/events/sched/sched_switch/enable")), "1");
+    assert_eq!(
+        read(
+            &root,
+            &format!("instances/{name}/events/sched/sched_switch/enable")
+        ),
+        "1"
+    );
     let mut c = tk(state.path());
     c.arg("reset");
     assert!(run(c).0);
@@ -220,13 +335,23 @@ fn list_shows_events_tracers_options_and_formats() {
     c.args(["list", "-t", "-o"]);
     let (ok, out, _) = run(c);
     assert!(ok);
-    assert!(out.contains("tracers:") && out.contains("nop") && out.contains("options:") && out.contains("irq-info"), "{out}");
+    assert!(
+        out.contains("tracers:")
+            && out.contains("nop")
+            && out.contains("options:")
+            && out.contains("irq-info"),
+        "{out}"
+    );
     let mut c = tk(state.path());
     c.args(["list", "-F", "sched:sched_switch"]);
     let (ok, out, _) = run(c);
     assert!(ok);
     assert!(out.contains("name: sched_switch"), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("char prev_comm[16]") && l.contains(" 16 ")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("char prev_comm[16]") && l.contains(" 16 ")),
+        "{out}"
+    );
     assert!(out.contains("print fmt: \"prev_comm=%s"), "{out}");
     let mut c = tk(state.path());
     c.args(["list", "-F", "sched:sched_swich"]);
@@ -249,7 +374,15 @@ fn sigkill_mid_set_then_reset_restores() {
     ];
     let before: Vec<String> = files.iter().map(|f| read(&root, f)).collect();
     let mut child = tk(state.path())
-        .args(["set", "-O", "sym-offset", "-e", "sched:sched_wakeup", "-f", "pid != 0"])
+        .args([
+            "set",
+            "-O",
+            "sym-offset",
+            "-e",
+            "sched:sched_wakeup",
+            "-f",
+            "pid != 0",
+        ])
         .env("TRACEKIT_TEST_PAUSE_AFTER_CHANGES", "2")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -275,7 +408,10 @@ fn sigkill_mid_set_then_reset_restores() {
     c.args(["status"]);
     let (ok, out, err) = run(c);
     assert!(ok);
-    assert!(err.contains("ended without restoring 2 tracefs change(s)"), "{err}");
+    assert!(
+        err.contains("ended without restoring 2 tracefs change(s)"),
+        "{err}"
+    );
     assert!(out.contains("STALE"), "{out}");
     let mut c = tk(state.path());
     c.arg("reset");
@@ -297,7 +433,9 @@ fn foreign_probes_and_instances_are_never_touched() {
     let foreign_inst = unique_name("foreign");
     std::fs::create_dir(root.join("instances").join(&foreign_inst)).unwrap();
     std::fs::write(
-        root.join("instances").join(&foreign_inst).join("events/sched/sched_switch/enable"),
+        root.join("instances")
+            .join(&foreign_inst)
+            .join("events/sched/sched_switch/enable"),
         "1",
     )
     .unwrap();
@@ -306,7 +444,10 @@ fn foreign_probes_and_instances_are_never_touched() {
     let has_uprobes = root.join("uprobe_events").exists();
     if has_uprobes {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().append(true).open(root.join("uprobe_events")).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(root.join("uprobe_events"))
+            .unwrap();
         f.write_all(format!("{def}\n").as_bytes()).unwrap();
     }
     let mine = unique_name("mine");
@@ -323,13 +464,29 @@ fn foreign_probes_and_instances_are_never_touched() {
     c.args(["list", "--probes"]);
     let (_, out, _) = run(c);
     assert!(root.join("instances").join(&foreign_inst).exists());
-    assert_eq!(read(&root, &format!("instances/{foreign_inst}/events/sched/sched_switch/enable")), "1");
+    assert_eq!(
+        read(
+            &root,
+            &format!("instances/{foreign_inst}/events/sched/sched_switch/enable")
+        ),
+        "1"
+    );
     assert!(!root.join("instances").join(&mine).exists());
     if has_uprobes {
-        assert!(read(&root, "uprobe_events").contains(&format!("{group}/x")), "foreign probe deleted");
-        assert!(out.lines().any(|l| l.starts_with("foreign") && l.contains(&format!("{group}/x"))), "{out}");
+        assert!(
+            read(&root, "uprobe_events").contains(&format!("{group}/x")),
+            "foreign probe deleted"
+        );
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("foreign") && l.contains(&format!("{group}/x"))),
+            "{out}"
+        );
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().append(true).open(root.join("uprobe_events")).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(root.join("uprobe_events"))
+            .unwrap();
         f.write_all(format!("-:{group}/x\n").as_bytes()).unwrap();
     }
     std::fs::remove_dir(root.join("instances").join(&foreign_inst)).unwrap();
@@ -363,9 +520,17 @@ fn not_root_is_explained() {
     require_live_tracefs();
     let state = StateDir::new();
     let mut c = std::process::Command::new("setpriv");
-    c.args(["--reuid", "65534", "--regid", "65534", "--clear-groups", bin(), "--state-dir"])
-        .arg(state.path())
-        .arg("status");
+    c.args([
+        "--reuid",
+        "65534",
+        "--regid",
+        "65534",
+        "--clear-groups",
+        bin(),
+        "--state-dir",
+    ])
+    .arg(state.path())
+    .arg("status");
     let (ok, _, err) = run(c);
     assert!(!ok);
     assert!(err.contains("run tracekit as root"), "{err}");

@@ -17,12 +17,12 @@ cat $T/current_tracer $T/set_graph_function $T/max_graph_depth $T/options/funcgr
 ls / >/dev/null; echo 0 > $T/tracing_on
 grep -c do_sys_openat2 $T/trace
 echo 1 > $T/tracing_on
-$TK reset; echo "rc=$?"
+$TK reset >/dev/null; echo "rc=$?"
 cat $T/current_tracer $T/set_graph_function $T/max_graph_depth $T/options/funcgraph-proc
 echo "=== hist ==="
 $TK set -B h -e sched:sched_switch -R 'hist:keys=next_pid'; echo "rc=$?"
 cat $T/instances/h/events/sched/sched_switch/trigger | grep -v '^#'
-$TK reset; echo "rc=$?"; ls $T/instances
+$TK reset >/dev/null; echo "rc=$?"; ls $T/instances
 echo "=== badhist ==="
 $TK set -B h2 -e sched:sched_switch -R 'hist:keys=nosuchfield'; echo "rc=$?"
 ls $T/instances
@@ -36,12 +36,12 @@ echo function > $T/current_tracer
 echo 1 > $T/options/sym-offset
 echo 42 > $T/set_event_pid
 echo mono > $T/trace_clock
-$TK reset --all; echo "rc=$?"
-$TK reset --all --yes; echo "rc=$?"
+$TK reset --all >/dev/null; echo "rc=$?"
+$TK reset --all --yes >/dev/null; echo "rc=$?"
 cat $T/current_tracer $T/set_event $T/events/sched/sched_switch/filter $T/options/sym-offset $T/set_event_pid $T/trace_clock
 grep -v '^#' $T/events/sched/sched_wakeup/trigger
 ls $T/instances; cat $T/kprobe_events
-$TK reset --all --yes --instances --probes; echo "rc=$?"
+$TK reset --all --yes --instances --probes >/dev/null; echo "rc=$?"
 ls $T/instances; cat $T/kprobe_events; echo end
 "#;
 
@@ -70,27 +70,64 @@ fn rig_krig_kernel() {
     let out = Rig::new().timeout(280).run(&script());
     assert_eq!(out.code, 0, "rig failed:\n{}\n{}", out.stdout, out.stderr);
     let v = features(out.section("check"));
-    for f in ["function tracer", "function_graph tracer", "kprobes", "hist trigger", "function profiler", "irqsoff tracer", "wakeup tracer", "synthetic events", "BTF", "graph function filters"] {
+    for f in [
+        "function tracer",
+        "function_graph tracer",
+        "kprobes",
+        "hist trigger",
+        "function profiler",
+        "irqsoff tracer",
+        "wakeup tracer",
+        "synthetic events",
+        "BTF",
+        "graph function filters",
+    ] {
         assert_eq!(avail(&v, f), "yes", "{f} in the krig kernel");
     }
     let g = out.section("graph");
     let lines: Vec<&str> = g.lines().collect();
     assert_eq!(lines[0], "rc=0", "{g}\n{}", out.stderr);
-    assert_eq!(&lines[1..5], ["function_graph", "do_sys_openat2", "3", "1"], "{g}");
-    assert!(lines[5].parse::<u32>().unwrap() > 0, "no do_sys_openat2 in the graph trace: {g}");
+    assert_eq!(
+        &lines[1..5],
+        ["function_graph", "do_sys_openat2", "3", "1"],
+        "{g}"
+    );
+    assert!(
+        lines[5].parse::<u32>().unwrap() > 0,
+        "no do_sys_openat2 in the graph trace: {g}"
+    );
     assert_eq!(lines[6], "rc=0");
-    assert_eq!(&lines[7..], ["nop", "#### all functions enabled ####", "0", "0"], "{g}");
+    assert_eq!(
+        &lines[7..],
+        ["nop", "#### all functions enabled ####", "0", "0"],
+        "{g}"
+    );
 
     let h = out.section("hist");
     assert!(h.starts_with("rc=0\nhist:keys=next_pid"), "{h}");
-    assert!(h.trim_end().ends_with("rc=0"), "instance h not removed: {h}");
+    assert!(
+        h.trim_end().ends_with("rc=0"),
+        "instance h not removed: {h}"
+    );
     let b = out.section("badhist");
-    assert!(b.contains("rc=1") && !b.contains("h2"), "{b}\n{}", out.stderr);
-    assert!(out.stderr.contains("hist:sched:sched_switch: error: Couldn't find field"), "{}", out.stderr);
+    assert!(
+        b.contains("rc=1") && !b.contains("h2"),
+        "{b}\n{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("hist:sched:sched_switch: error: Couldn't find field"),
+        "{}",
+        out.stderr
+    );
 
     let r = out.section("resetall");
     let lines: Vec<&str> = r.lines().collect();
-    assert_eq!(lines[0], "rc=1", "reset --all without --yes must refuse: {r}");
+    assert_eq!(
+        lines[0], "rc=1",
+        "reset --all without --yes must refuse: {r}"
+    );
     assert_eq!(lines[1], "rc=0", "{r}\n{}", out.stderr);
     // tracer, set_event (empty: no line), filter, sym-offset, set_event_pid (empty), clock
     assert_eq!(lines[2], "nop", "{r}");
@@ -101,7 +138,10 @@ fn rig_krig_kernel() {
     assert_eq!(lines[6], "foreign", "{r}");
     assert!(lines[7].starts_with("p:foreign/open do_sys_openat2"), "{r}");
     assert_eq!(lines[8], "rc=0", "{r}");
-    assert_eq!(lines[9], "end", "explicit --instances --probes removes them: {r}");
+    assert_eq!(
+        lines[9], "end",
+        "explicit --instances --probes removes them: {r}"
+    );
 }
 
 #[test]

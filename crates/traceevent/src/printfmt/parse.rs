@@ -382,7 +382,7 @@ impl<'a> Parser<'a> {
             if *p == "(" {
                 // cast?
                 if let Some(Tok::Ident(id)) = self.peek_at(1) {
-                    if is_type_word(id) {
+                    if is_type_word(id) || self.looks_like_cast() {
                         self.pos += 1;
                         let ty = self.ctype()?;
                         self.expect(")")?;
@@ -401,6 +401,26 @@ impl<'a> Parser<'a> {
         }
         let p = self.primary()?;
         self.postfix(p)
+    }
+
+    /// `( ident [ident|*]* )` followed by the start of an operand: a cast to
+    /// a typedef the parser does not know (`(uint)REC->x`).
+    fn looks_like_cast(&self) -> bool {
+        let mut i = 1;
+        let mut idents = 0;
+        loop {
+            match self.peek_at(i) {
+                Some(Tok::Ident(id)) if id != "REC" && id != "sizeof" => idents += 1,
+                Some(Tok::Punct("*")) if idents > 0 => {}
+                Some(Tok::Punct(")")) if idents > 0 => break,
+                _ => return false,
+            }
+            i += 1;
+        }
+        matches!(
+            self.peek_at(i + 1),
+            Some(Tok::Ident(_) | Tok::Num { .. } | Tok::Str(_) | Tok::Punct("(" | "!" | "~"))
+        )
     }
 
     /// Skips a balanced `{...}`/`(...)`/`[...]` group starting at the current token.
@@ -612,19 +632,31 @@ impl<'a> Parser<'a> {
                 return Ok(v);
             }
             self.expect("{")?;
+            if self.eat("}") {
+                continue;
+            }
             let val = self.expr()?;
             self.expect(",")?;
-            let name = match self.bump() {
-                Some(Tok::Str(mut s)) => {
+            let name = match self.peek() {
+                Some(Tok::Str(_)) => {
+                    let mut s = String::new();
                     while let Some(Tok::Str(n)) = self.peek() {
                         s.push_str(n);
                         self.pos += 1;
                     }
-                    s
+                    Some(s)
                 }
-                _ => return Err((self.off(), "expected string in symbol table".into())),
+                _ => {
+                    // `{ 0, ((void *)0) }` / `{ -1, NULL }` terminators
+                    let e = self.expr()?;
+                    if Self::const_eval(&e) != Some(0) {
+                        return Err((self.off(), "expected string in symbol table".into()));
+                    }
+                    None
+                }
             };
             self.expect("}")?;
+            let Some(name) = name else { continue };
             v.push((Self::const_eval(&val), name.into()));
             if v.len() > 4096 {
                 return Err((self.off(), "symbol table too large".into()));

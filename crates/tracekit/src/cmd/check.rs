@@ -26,7 +26,12 @@ pub fn run(g: &GlobalArgs, a: &CheckArgs) -> Result<()> {
     let mut last = "";
     for c in &caps.features {
         if c.category != last {
-            t.add_row(vec![format!("[{}]", c.category), String::new(), String::new(), String::new()]);
+            t.add_row(vec![
+                format!("[{}]", c.category),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
             last = c.category;
         }
         let mut why = c.detail.clone();

@@ -17,11 +17,18 @@ pub fn run(g: &GlobalArgs, a: &ListArgs) -> Result<()> {
         && a.format.is_none()
         && !a.probes;
     let mut out = serde_json::Map::new();
-    let headers = nothing || [a.events.is_some(), a.tracers, a.options, a.functions.is_some(), a.probes]
+    let headers = nothing
+        || [
+            a.events.is_some(),
+            a.tracers,
+            a.options,
+            a.functions.is_some(),
+            a.probes,
+        ]
         .iter()
         .filter(|b| **b)
         .count()
-        > 1;
+            > 1;
     let mut text = String::new();
     let section = |title: &str, body: String, text: &mut String| {
         if headers {
@@ -35,14 +42,22 @@ pub fn run(g: &GlobalArgs, a: &ListArgs) -> Result<()> {
         }
     };
 
-    if let Some(glob) = a.events.as_deref().or(if nothing { Some("all") } else { None }) {
+    if let Some(glob) = a
+        .events
+        .as_deref()
+        .or(if nothing { Some("all") } else { None })
+    {
         let evs = if glob == "all" {
             inst.available_events()?
         } else {
             inst.resolve_events(glob)?
         };
         let names: Vec<String> = evs.iter().map(|e| e.to_string()).collect();
-        section("events", names.iter().map(|n| format!("{n}\n")).collect(), &mut text);
+        section(
+            "events",
+            names.iter().map(|n| format!("{n}\n")).collect(),
+            &mut text,
+        );
         out.insert("events".into(), json!(names));
     }
     if a.tracers || nothing {
@@ -50,21 +65,39 @@ pub fn run(g: &GlobalArgs, a: &ListArgs) -> Result<()> {
         let cur = inst.current_tracer().unwrap_or_default();
         let body = tracers
             .iter()
-            .map(|t| if *t == cur { format!("{t} (current)\n") } else { format!("{t}\n") })
+            .map(|t| {
+                if *t == cur {
+                    format!("{t} (current)\n")
+                } else {
+                    format!("{t}\n")
+                }
+            })
             .collect();
         section("tracers", body, &mut text);
-        out.insert("tracers".into(), json!({"available": tracers, "current": cur}));
+        out.insert(
+            "tracers".into(),
+            json!({"available": tracers, "current": cur}),
+        );
     }
     if a.options || nothing {
         let opts = inst.options()?;
         let body = opts
             .iter()
-            .map(|(n, on)| if *on { format!("{n}\n") } else { format!("no{n}\n") })
+            .map(|(n, on)| {
+                if *on {
+                    format!("{n}\n")
+                } else {
+                    format!("no{n}\n")
+                }
+            })
             .collect();
         section("options", body, &mut text);
         out.insert(
             "options".into(),
-            json!(opts.iter().map(|(n, on)| json!({"name": n, "enabled": on})).collect::<Vec<_>>()),
+            json!(opts
+                .iter()
+                .map(|(n, on)| json!({"name": n, "enabled": on}))
+                .collect::<Vec<_>>()),
         );
     }
     if let Some(glob) = &a.functions {
@@ -77,7 +110,11 @@ pub fn run(g: &GlobalArgs, a: &ListArgs) -> Result<()> {
             .filter_map(|l| l.split_whitespace().next())
             .filter(|f| events::glob_match(glob, f))
             .collect();
-        section("functions", names.iter().map(|n| format!("{n}\n")).collect(), &mut text);
+        section(
+            "functions",
+            names.iter().map(|n| format!("{n}\n")).collect(),
+            &mut text,
+        );
         out.insert("functions".into(), json!(names));
     }
     if a.probes {
@@ -86,7 +123,11 @@ pub fn run(g: &GlobalArgs, a: &ListArgs) -> Result<()> {
         let body = probes
             .iter()
             .map(|p| {
-                let who = if dynevents::is_ours(p, &sessions) { "tracekit" } else { "foreign " };
+                let who = if dynevents::is_ours(p, &sessions) {
+                    "tracekit"
+                } else {
+                    "foreign "
+                };
                 format!("{who} {}\n", p.definition)
             })
             .collect();
@@ -119,7 +160,10 @@ pub fn run(g: &GlobalArgs, a: &ListArgs) -> Result<()> {
         };
         let table = format_table(&fmt);
         text.push_str(&table);
-        out.insert("format".into(), json!({"event": name.to_string(), "text": fmt}));
+        out.insert(
+            "format".into(),
+            json!({"event": name.to_string(), "text": fmt}),
+        );
     }
     ctx.finish(false)?;
     if a.json {
@@ -156,7 +200,12 @@ fn format_table(fmt: &str) -> String {
                     .unwrap_or("")
                     .to_string()
             };
-            rows.push((decl.to_string(), get("offset:"), get("size:"), get("signed:")));
+            rows.push((
+                decl.to_string(),
+                get("offset:"),
+                get("size:"),
+                get("signed:"),
+            ));
         } else if line.starts_with("name:") || line.starts_with("ID:") {
             header.push(line.to_string());
         }
@@ -164,9 +213,15 @@ fn format_table(fmt: &str) -> String {
     let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(5).max(5);
     let mut s = header.join("\n");
     s.push('\n');
-    s.push_str(&format!("{:<w$}  {:>6}  {:>4}  {}\n", "field", "offset", "size", "signed"));
+    s.push_str(&format!(
+        "{:<w$}  {:>6}  {:>4}  {}\n",
+        "field", "offset", "size", "signed"
+    ));
     for (d, o, z, sg) in rows {
-        s.push_str(&format!("{d:<w$}  {o:>6}  {z:>4}  {}\n", if sg == "1" { "yes" } else { "no" }));
+        s.push_str(&format!(
+            "{d:<w$}  {o:>6}  {z:>4}  {}\n",
+            if sg == "1" { "yes" } else { "no" }
+        ));
     }
     s.push_str(&format!("print fmt: {print_fmt}\n"));
     s

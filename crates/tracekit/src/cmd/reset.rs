@@ -46,7 +46,10 @@ pub fn run(g: &GlobalArgs, a: &ResetArgs) -> Result<()> {
                 if ctx.tfs.applies() {
                     let _ = std::fs::remove_file(&s.path);
                 }
-                eprintln!("tracekit: discarded journal from an earlier boot: {}", s.path.display());
+                eprintln!(
+                    "tracekit: discarded journal from an earlier boot: {}",
+                    s.path.display()
+                );
                 continue;
             }
             _ => {}
@@ -90,10 +93,17 @@ pub fn run(g: &GlobalArgs, a: &ResetArgs) -> Result<()> {
     println!(
         "{} change(s) restored from {sessions_done} tracekit session(s){}",
         total.restored.len(),
-        if a.all { " and tracefs reset to defaults" } else { "" }
+        if a.all {
+            " and tracefs reset to defaults"
+        } else {
+            ""
+        }
     );
     if !total.failed.is_empty() {
-        bail!("{} change(s) could not be restored (see above)", total.failed.len());
+        bail!(
+            "{} change(s) could not be restored (see above)",
+            total.failed.len()
+        );
     }
     Ok(())
 }

@@ -19,9 +19,8 @@ pub struct EventSpec {
 
 /// Pairs each `-f`/`-R` with the nearest preceding `-e` (by position).
 pub fn event_specs(a: &SetArgs, m: &ArgMatches) -> Result<Vec<EventSpec>> {
-    let idx = |id: &str| -> Vec<usize> {
-        m.indices_of(id).map(|i| i.collect()).unwrap_or_default()
-    };
+    let idx =
+        |id: &str| -> Vec<usize> { m.indices_of(id).map(|i| i.collect()).unwrap_or_default() };
     let ev_idx = idx("events");
     let mut specs: Vec<EventSpec> = a
         .events
@@ -35,7 +34,10 @@ pub fn event_specs(a: &SetArgs, m: &ArgMatches) -> Result<Vec<EventSpec>> {
     for (f, pos) in a.filters.iter().zip(idx("filters")) {
         let i = owner(pos).context("-f FILTER must follow the -e EVENT it applies to")?;
         if specs[i].filter.is_some() {
-            bail!("two -f filters for -e {}: combine them with && or ||", specs[i].selector);
+            bail!(
+                "two -f filters for -e {}: combine them with && or ||",
+                specs[i].selector
+            );
         }
         specs[i].filter = Some(f.clone());
     }
@@ -81,23 +83,13 @@ fn apply(ctx: &Ctx, a: &SetArgs, specs: &[EventSpec]) -> Result<()> {
         resolved.push((probe.resolve_events(&s.selector)?, s));
     }
     if let Some(t) = &a.tracer {
-        let avail = probe.available_tracers()?;
-        if !avail.iter().any(|x| x == t) {
-            // Let the library produce the typed explanation.
-            probe.set_tracer(t).map(|_| ()).or_else(|e| Err(e))?;
-        }
+        probe.check_tracer(t)?;
     }
     if let Some(c) = &a.clock {
-        let (_, avail) = probe.trace_clock()?;
-        if !avail.iter().any(|x| x == c) {
-            probe.set_clock(c)?;
-        }
+        probe.check_clock(c)?;
     }
     for o in &a.options {
-        let name = o.strip_prefix("no").filter(|r| !probe.has(&format!("options/{o}")) && probe.has(&format!("options/{r}"))).unwrap_or(o);
-        if !probe.has(&format!("options/{name}")) {
-            probe.set_option(o)?; // produces the unknown-option error with suggestions
-        }
+        probe.check_option(o)?;
     }
     if let Some(mask) = &a.cpumask {
         if mask.is_empty() || !mask.chars().all(|c| c.is_ascii_hexdigit() || c == ',') {
@@ -109,10 +101,8 @@ fn apply(ctx: &Ctx, a: &SetArgs, specs: &[EventSpec]) -> Result<()> {
     let inst = match &a.instance {
         Some(n) => {
             let (i, created) = Instance::open_or_create(&ctx.tfs, n)?;
-            if created {
-                if ctx.tfs.applies() {
-                    eprintln!("tracekit: created instance {n}");
-                }
+            if created && ctx.tfs.applies() {
+                eprintln!("tracekit: created instance {n}");
             }
             i
         }
@@ -147,7 +137,11 @@ fn apply(ctx: &Ctx, a: &SetArgs, specs: &[EventSpec]) -> Result<()> {
     }
     if !a.pids.is_empty() {
         inst.add_pids("set_event_pid", &a.pids)?;
-        let function_tracer = a.tracer.as_deref().map(|t| t.starts_with("function")).unwrap_or(false);
+        let function_tracer = a
+            .tracer
+            .as_deref()
+            .map(|t| t.starts_with("function"))
+            .unwrap_or(false);
         if function_tracer && inst.has("set_ftrace_pid") {
             inst.add_pids("set_ftrace_pid", &a.pids)?;
         }
@@ -180,13 +174,29 @@ mod tests {
     fn specs(args: &[&str]) -> Result<Vec<EventSpec>> {
         let m = Cli::command().try_get_matches_from(args).unwrap();
         let cli = Cli::from_arg_matches(&m).unwrap();
-        let Command::Set(a) = cli.command else { panic!() };
+        let Command::Set(a) = cli.command else {
+            panic!()
+        };
         event_specs(&a, m.subcommand_matches("set").unwrap())
     }
 
     #[test]
     fn filters_follow_their_event() {
-        let s = specs(&["tracekit", "set", "-e", "sched", "-f", "a == 1", "-e", "irq", "-R", "traceoff", "-R", "stacktrace"]).unwrap();
+        let s = specs(&[
+            "tracekit",
+            "set",
+            "-e",
+            "sched",
+            "-f",
+            "a == 1",
+            "-e",
+            "irq",
+            "-R",
+            "traceoff",
+            "-R",
+            "stacktrace",
+        ])
+        .unwrap();
         assert_eq!(s.len(), 2);
         assert_eq!(s[0].filter.as_deref(), Some("a == 1"));
         assert!(s[0].triggers.is_empty());

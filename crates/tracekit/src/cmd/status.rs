@@ -3,9 +3,9 @@
 use std::fmt::Write as _;
 
 use anyhow::Result;
+use tracefs::journal;
 use tracefs::restore::SessionKind;
 use tracefs::status::{self, ArrayStatus};
-use tracefs::journal;
 
 use crate::cli::{GlobalArgs, StatusArgs};
 use crate::context::Ctx;
@@ -92,7 +92,15 @@ fn list_or_none(s: &mut String, title: &str, v: &[String]) {
 fn render_array(s: &mut String, a: &ArrayStatus) {
     match &a.instance {
         Some(n) => {
-            let _ = writeln!(s, "Instance: {n}{}", if a.tracekit_owned { " (created by tracekit)" } else { "" });
+            let _ = writeln!(
+                s,
+                "Instance: {n}{}",
+                if a.tracekit_owned {
+                    " (created by tracekit)"
+                } else {
+                    ""
+                }
+            );
         }
         None => {
             let _ = writeln!(s, "Top level:");
@@ -132,7 +140,11 @@ fn render_array(s: &mut String, a: &ArrayStatus) {
     list_or_none(s, "Events", &a.events);
     let filters: Vec<String> = a.filters.iter().map(|(e, f)| format!("{e}: {f}")).collect();
     list_or_none(s, "Filters", &filters);
-    let triggers: Vec<String> = a.triggers.iter().map(|(e, t)| format!("{e}: {t}")).collect();
+    let triggers: Vec<String> = a
+        .triggers
+        .iter()
+        .map(|(e, t)| format!("{e}: {t}"))
+        .collect();
     list_or_none(s, "Triggers", &triggers);
     list_or_none(s, "Event PID filter", &a.event_pids);
     list_or_none(s, "Event notrace PID filter", &a.event_notrace_pids);
