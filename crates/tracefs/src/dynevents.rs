@@ -167,3 +167,68 @@ mod tests {
         assert_eq!(e.kind, ProbeKind::Eprobe);
     }
 }
+
+/// Creates a dynamic event by appending `definition` (`p:GROUP/EVENT …`) to
+/// `file` (`kprobe_events`, `uprobe_events` or `dynamic_events`); journaled
+/// first, so `tracekit reset` deletes it even if this process dies. Never
+/// truncates the file. Returns the created event as the kernel lists it.
+pub fn create(tfs: &Tracefs, file: &str, definition: &str) -> Result<DynamicEvent> {
+    let parsed = DynamicEvent::parse(definition).ok_or_else(|| crate::Error::Invalid {
+        what: "probe definition",
+        value: definition.to_string(),
+        why: "expected TYPE:GROUP/EVENT PLACE [ARGS] (name the group and event explicitly)".into(),
+    })?;
+    if !crate::root::SHARED_PROBE_FILES.contains(&file) {
+        return Err(crate::Error::Invalid {
+            what: "probe file",
+            value: file.to_string(),
+            why: "use kprobe_events, uprobe_events, dynamic_events or synthetic_events".into(),
+        });
+    }
+    let mut seq = None;
+    if let (Some(j), true) = (tfs.journal(), tfs.applies()) {
+        let s = j.next_seq();
+        j.record(&crate::journal::Entry::ProbeCreated {
+            seq: s,
+            file: file.to_string(),
+            event: parsed.id(),
+            definition: definition.to_string(),
+        })?;
+        seq = Some(s);
+    }
+    if let Err(e) = tfs.write(&tfs.path(file), definition, crate::WriteMode::Append) {
+        if let (Some(j), Some(s)) = (tfs.journal(), seq) {
+            let _ = j.record(&crate::journal::Entry::Undone { seq: s });
+        }
+        return Err(e);
+    }
+    Ok(parsed)
+}
+
+/// Deletes one of tracekit's dynamic events (`-:GROUP/EVENT` appended).
+/// Refuses events that are not tracekit's unless `force`.
+pub fn destroy(tfs: &Tracefs, ev: &DynamicEvent, sessions: &[Session], force: bool) -> Result<()> {
+    if !force && !is_ours(ev, sessions) {
+        return Err(crate::Error::Refused(format!(
+            "{} was not created by tracekit; it is left alone",
+            ev.id()
+        )));
+    }
+    tfs.write(
+        &tfs.path(ev.control_file()),
+        &ev.delete_command(),
+        crate::WriteMode::Append,
+    )?;
+    if let (Some(j), true) = (tfs.journal(), tfs.applies()) {
+        if let Ok(Some(s)) = j.session() {
+            for e in s.pending() {
+                if let crate::journal::Entry::ProbeCreated { seq, event, .. } = e {
+                    if *event == ev.id() {
+                        j.record(&crate::journal::Entry::Undone { seq: *seq })?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}

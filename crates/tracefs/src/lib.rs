@@ -28,6 +28,7 @@ pub mod dynevents;
 mod error;
 pub mod events;
 pub mod features;
+pub mod files;
 mod instance;
 pub mod journal;
 pub mod restore;

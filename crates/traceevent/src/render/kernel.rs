@@ -116,6 +116,7 @@ pub struct KernelTextRenderer {
     evaluator: Evaluator,
     next_ts: Option<u64>,
     fallbacks: u64,
+    last_fallback: Option<String>,
     bprint_cache: HashMap<u64, Vec<Piece>>,
 }
 
@@ -143,6 +144,11 @@ impl KernelTextRenderer {
     /// printed with their raw fields instead.
     pub fn fallback_count(&self) -> u64 {
         self.fallbacks
+    }
+
+    /// Why the most recent fallback happened (`event: reason`).
+    pub fn last_fallback_reason(&self) -> Option<&str> {
+        self.last_fallback.as_deref()
     }
 
     fn context(&self, ctx: &Context<'_>, rec: &Record<'_>, out: &mut String) {
@@ -584,6 +590,9 @@ impl Renderer for KernelTextRenderer {
         }
         if self.opts.context_info {
             self.context(ctx, rec, out);
+        } else if ev.system == "ftrace" && ev.name == "raw_data" {
+            // observed on 6.18: without context-info the kernel prints nothing for raw_data
+            return Ok(());
         }
         if self.opts.fields {
             self.fields_body(ev, rec, out);
@@ -597,8 +606,9 @@ impl Renderer for KernelTextRenderer {
         }
         out.push_str(&ev.name);
         out.push_str(": ");
-        if format_print_fmt(ev, &mut self.evaluator, ctx, rec, out).is_err() {
+        if let Err(e) = format_print_fmt(ev, &mut self.evaluator, ctx, rec, out) {
             self.fallbacks += 1;
+            self.last_fallback = Some(format!("{}:{}: {e}", ev.system, ev.name));
             out.push_str("[FAILED TO PARSE]");
             write_raw_fields(ev, rec, out);
         }
