@@ -340,7 +340,11 @@ fn run_differential() {
         for (o, v) in opts {
             set(o, v);
         }
-        texts.push((name, read_tracefs(&cap.inst.path.join("trace")), ro));
+        let t = read_tracefs(&cap.inst.path.join("trace"));
+        if let Ok(d) = std::env::var("TK_DUMP_DIR") {
+            let _ = std::fs::write(format!("{d}/{name}.txt"), &t);
+        }
+        texts.push((name, t, ro));
     }
     set("fields", "0");
     set("latency-format", "1");

@@ -146,28 +146,6 @@ pub fn is_ours(ev: &DynamicEvent, sessions: &[Session]) -> bool {
             .any(|s| s.probes().iter().any(|p| *p == ev.id()))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_listed_definitions() {
-        let k = DynamicEvent::parse("p:kprobes/myopen do_sys_openat2 dfd=%di:s32").unwrap();
-        assert_eq!(k.kind, ProbeKind::Kprobe);
-        assert_eq!(k.id(), "kprobes/myopen");
-        assert_eq!(k.delete_command(), "-:kprobes/myopen");
-        let u = DynamicEvent::parse("r:tcuprobes/libc_open_ret /usr/lib/x86_64-linux-gnu/libc.so.6:0x00000000000f7f30 ret=$retval:s32").unwrap();
-        assert_eq!(u.kind, ProbeKind::Uretprobe);
-        assert_eq!(u.control_file(), "uprobe_events");
-        let s = DynamicEvent::parse("wakeup_lat pid_t pid; u64 lat").unwrap();
-        assert_eq!(s.kind, ProbeKind::Synthetic);
-        assert_eq!(s.name, "wakeup_lat");
-        assert!(DynamicEvent::parse("").is_none());
-        let e = DynamicEvent::parse("e:eprobes/x sched.sched_switch").unwrap();
-        assert_eq!(e.kind, ProbeKind::Eprobe);
-    }
-}
-
 /// Creates a dynamic event by appending `definition` (`p:GROUP/EVENT …`) to
 /// `file` (`kprobe_events`, `uprobe_events` or `dynamic_events`); journaled
 /// first, so `tracekit reset` deletes it even if this process dies. Never
@@ -231,4 +209,26 @@ pub fn destroy(tfs: &Tracefs, ev: &DynamicEvent, sessions: &[Session], force: bo
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_listed_definitions() {
+        let k = DynamicEvent::parse("p:kprobes/myopen do_sys_openat2 dfd=%di:s32").unwrap();
+        assert_eq!(k.kind, ProbeKind::Kprobe);
+        assert_eq!(k.id(), "kprobes/myopen");
+        assert_eq!(k.delete_command(), "-:kprobes/myopen");
+        let u = DynamicEvent::parse("r:tcuprobes/libc_open_ret /usr/lib/x86_64-linux-gnu/libc.so.6:0x00000000000f7f30 ret=$retval:s32").unwrap();
+        assert_eq!(u.kind, ProbeKind::Uretprobe);
+        assert_eq!(u.control_file(), "uprobe_events");
+        let s = DynamicEvent::parse("wakeup_lat pid_t pid; u64 lat").unwrap();
+        assert_eq!(s.kind, ProbeKind::Synthetic);
+        assert_eq!(s.name, "wakeup_lat");
+        assert!(DynamicEvent::parse("").is_none());
+        let e = DynamicEvent::parse("e:eprobes/x sched.sched_switch").unwrap();
+        assert_eq!(e.kind, ProbeKind::Eprobe);
+    }
 }
