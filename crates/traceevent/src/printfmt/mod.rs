@@ -189,6 +189,29 @@ impl PrintFmt {
         parse::parse(text, ev)
     }
 
+    /// Indices (into `EventFormat::fields`) of fields passed directly, possibly
+    /// through a cast, to a `%pS`/`%ps`/`%pB` conversion.
+    pub fn symbol_fields(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        let mut arg = 0usize;
+        for p in &self.pieces {
+            let Piece::Conv(c) = p else { continue };
+            arg += usize::from(c.width == Count::Star) + usize::from(c.precision == Count::Star);
+            let is_sym = c.conv == b'p' && matches!(c.pext.as_bytes().first(), Some(b'S' | b's' | b'B' | b'F' | b'f'));
+            if is_sym {
+                let mut e = self.args.get(arg);
+                while let Some(Expr::Cast(_, inner)) = e {
+                    e = Some(&**inner);
+                }
+                if let Some(Expr::Field(i)) = e {
+                    out.push(*i);
+                }
+            }
+            arg += 1;
+        }
+        out
+    }
+
     /// Number of argument expressions.
     pub fn arg_count(&self) -> usize {
         self.args.len()

@@ -443,7 +443,7 @@ impl KernelTextRenderer {
         false
     }
 
-    fn fields_body(&self, ev: &EventFormat, rec: &Record<'_>, out: &mut String) {
+    fn fields_body(&self, ctx: &Context<'_>, ev: &EventFormat, rec: &Record<'_>, out: &mut String) {
         if ev.system == "ftrace" {
             let _ = writeln!(out, "UNKNOWN TYPE {}", ev.id);
             return;
@@ -454,7 +454,8 @@ impl KernelTextRenderer {
             return;
         }
         let ent = rec.payload.len();
-        for f in &ev.fields {
+        let sym_fields = ev.print_fmt.as_ref().map(|p| p.symbol_fields()).unwrap_or_default();
+        for (idx, f) in ev.fields.iter().enumerate() {
             let _ = write!(out, " {}=", f.name);
             if f.offset + f.size > ent {
                 out.push_str("<OVERFLOW>");
@@ -483,9 +484,27 @@ impl KernelTextRenderer {
                 FieldKind::Array { .. } | FieldKind::FlexArray { .. } if is_char => {
                     push_cstr(out, rec.field_bytes(f).unwrap_or(&[]));
                 }
-                _ if f.kind == FieldKind::Pointer && is_char => {
+                _ if f.kind == FieldKind::Pointer && matches!(f.type_name.as_str(), "char *" | "const char *") => {
+                    // 6.18 prints the address of the field inside the ring buffer
+                    // here, which user space cannot know; print the pointer value.
                     let v = rec.field_u64(f).unwrap_or(0);
                     let _ = write!(out, "(0x{v:016x})");
+                }
+                _ if sym_fields.contains(&idx) && matches!(f.size, 4 | 8) => {
+                    // FILTER_TRACE_FN: "%pS (%d)"
+                    let v = rec.field_u64(f).unwrap_or(0);
+                    match ctx.kallsyms.lookup(v) {
+                        Some(h) if v != 0 => {
+                            let _ = write!(out, "{}+0x{:x}/0x{:x}", h.name, h.offset, h.size);
+                            if let Some(m) = h.module {
+                                let _ = write!(out, " [{m}]");
+                            }
+                        }
+                        _ => {
+                            let _ = write!(out, "0x{v:x}");
+                        }
+                    }
+                    let _ = write!(out, " ({})", v as u32 as i32);
                 }
                 _ => {
                     let v = rec.endian.read_uint(rec.payload, f.offset, f.size);
@@ -595,7 +614,7 @@ impl Renderer for KernelTextRenderer {
             return Ok(());
         }
         if self.opts.fields {
-            self.fields_body(ev, rec, out);
+            self.fields_body(ctx, ev, rec, out);
             return Ok(());
         }
         if ev.system == "ftrace" && self.ftrace_event(ctx, ev, rec, out) {
