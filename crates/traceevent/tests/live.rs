@@ -357,6 +357,10 @@ fn run_differential() {
         ("fields", &[("hex", "0"), ("fields", "1")], KernelTextOptions { fields: true, ..base.clone() }),
     ];
     for (name, opts, ro) in variants {
+        if let Some((o, _)) = opts.iter().find(|(o, _)| !cap.inst.path.join("options").join(o).exists()) {
+            eprintln!("[{name}] skipped: this kernel has no option '{o}'");
+            continue;
+        }
         for (o, v) in opts {
             set(o, v);
         }
@@ -366,7 +370,11 @@ fn run_differential() {
         }
         texts.push((name, t, ro));
     }
-    set("fields", "0");
+    if cap.inst.path.join("options/fields").exists() {
+        set("fields", "0");
+    }
+    set("hex", "0");
+    set("raw", "0");
     set("latency-format", "1");
     texts.push(("latency-format", read_tracefs(&cap.inst.path.join("trace")), KernelTextOptions { latency_format: true, ..base.clone() }));
     set("latency-format", "0");

@@ -31,6 +31,7 @@ pub mod features;
 pub mod files;
 mod instance;
 pub mod journal;
+pub mod probe;
 pub mod raw;
 pub mod restore;
 mod root;

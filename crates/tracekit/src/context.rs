@@ -116,3 +116,34 @@ impl Ctx {
         }
     }
 }
+
+/// Blocks SIGINT, SIGTERM and SIGHUP until dropped; a signal that arrived
+/// meanwhile is delivered then.
+pub struct BlockSignals {
+    old: libc::sigset_t,
+}
+
+impl BlockSignals {
+    pub fn new() -> BlockSignals {
+        // SAFETY: plain libc signal-mask calls on stack-allocated sets.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::sigaddset(&mut set, libc::SIGHUP);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+            BlockSignals { old }
+        }
+    }
+}
+
+impl Drop for BlockSignals {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved in `new`.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut());
+        }
+    }
+}

@@ -112,9 +112,19 @@ fn conv_to(n: i128, size: u8, signed: bool) -> i128 {
     }
 }
 
+/// Evaluates a constant expression to (value, size, signed).
+pub(crate) fn const_eval_typed(e: &Expr) -> Option<(i128, u8, bool)> {
+    go(e, 0)
+}
+
 /// Evaluates an expression that references no record data (symbol tables).
 pub(crate) fn const_eval(e: &Expr) -> Option<u64> {
-    fn go(e: &Expr, depth: usize) -> Option<(i128, u8, bool)> {
+    let (n, size, signed) = go(e, 0)?;
+    let bits = truncate(n as u64, size as usize);
+    Some(if signed { sign_extend(bits, size as usize) as u64 } else { bits })
+}
+
+fn go(e: &Expr, depth: usize) -> Option<(i128, u8, bool)> {
         if depth > 64 {
             return None;
         }
@@ -149,10 +159,6 @@ pub(crate) fn const_eval(e: &Expr) -> Option<u64> {
             }
             _ => None,
         }
-    }
-    let (n, size, signed) = go(e, 0)?;
-    let bits = truncate(n as u64, size as usize);
-    Some(if signed { sign_extend(bits, size as usize) as u64 } else { bits })
 }
 
 /// Tables and machine parameters needed for evaluation.
@@ -180,20 +186,19 @@ impl Evaluator {
         out: &mut String,
     ) -> EResult<()> {
         self.scratch.clear();
-        let mut args = fmt.args.iter();
+        let args = &fmt.args;
+        let mut ai = 0usize;
         for piece in &fmt.pieces {
             match piece {
                 Piece::Lit(s) => out.push_str(s),
                 Piece::Conv(c) => {
-                    let mut next = |scratch: &mut String| -> EResult<Val<'_>> {
-                        let e = args.next().ok_or(EvalError::MissingArg)?;
-                        env.eval(e, ev, payload, scratch)
-                    };
                     let width = match c.width {
                         Count::None => None,
                         Count::Fixed(n) => Some(n),
                         Count::Star => {
-                            let v = next(&mut self.scratch)?;
+                            let e = args.get(ai).ok_or(EvalError::MissingArg)?;
+                            ai += 1;
+                            let v = env.eval(e, ev, payload, &mut self.scratch)?;
                             let (n, _, _) = num(&v)?;
                             Some((n as i32).clamp(0, 4096) as usize)
                         }
@@ -202,9 +207,10 @@ impl Evaluator {
                         Count::None => None,
                         Count::Fixed(n) => Some(n),
                         Count::Star => {
-                            let v = next(&mut self.scratch)?;
-                            let (n, _, _) = num(&v)?;
-                            let n = n as i32;
+                            let e = args.get(ai).ok_or(EvalError::MissingArg)?;
+                            ai += 1;
+                            let v = env.eval(e, ev, payload, &mut self.scratch)?;
+                            let n = num(&v)?.0 as i32;
                             if n < 0 {
                                 None
                             } else {
@@ -212,7 +218,19 @@ impl Evaluator {
                             }
                         }
                     };
-                    let v = next(&mut self.scratch)?;
+                    let e = args.get(ai).ok_or(EvalError::MissingArg)?;
+                    ai += 1;
+                    // Fast path: a plain field argument to an integer or %s conversion.
+                    if let Expr::Field(i) = e {
+                        if c.width == Count::None && c.precision == Count::None && c.pext.is_empty() {
+                            if let Some(f) = ev.fields.get(*i) {
+                                if env.fast_field(c, f, payload, out) {
+                                    continue;
+                                }
+                            }
+                        }
+                    }
+                    let v = env.eval(e, ev, payload, &mut self.scratch)?;
                     env.format(c, width, precision, v, &self.scratch, out)?;
                 }
             }
@@ -222,6 +240,28 @@ impl Evaluator {
 }
 
 impl<'e> Env<'e> {
+    /// Formats a plain field for a simple conversion; false if not applicable.
+    #[inline]
+    fn fast_field(&self, c: &Conv, f: &Field, payload: &[u8], out: &mut String) -> bool {
+        match (c.conv, f.kind) {
+            (b's', FieldKind::Array { elem_size: 1, .. }) if f.is_char() => {
+                let Some(b) = payload.get(f.offset..f.offset + f.size) else { return false };
+                push_cstr(out, b, None);
+                true
+            }
+            (b'd' | b'i' | b'u' | b'x' | b'X', FieldKind::Int) if !c.flags.alt && !c.flags.plus && !c.flags.space => {
+                let Some(v) = self.endian.read_uint(payload, f.offset, f.size) else { return false };
+                let val = Val::Int { v, size: f.size as u8, signed: f.signed };
+                let signed = matches!(c.conv, b'd' | b'i');
+                let Ok(a) = self.int_arg(c, &val, signed) else { return false };
+                let base = if matches!(c.conv, b'x' | b'X') { 16 } else { 10 };
+                write_int(out, a, base, c.conv == b'X', signed, c.flags, None, None);
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn field_val<'a>(&self, f: &Field, payload: &'a [u8]) -> EResult<Val<'a>> {
         match f.kind {
             FieldKind::Int | FieldKind::Pointer => {

@@ -749,6 +749,25 @@ impl<'a> Parser<'a> {
                     entries,
                 }))
             }
+            "__print_dynamic_array" | "__print_rel_dynamic_array" => {
+                // __print_array(__get_dynamic_array(f), len / el, el)
+                let f = self.field_arg()?;
+                self.expect(",")?;
+                let el = Box::new(self.expr()?);
+                self.expect(")")?;
+                Ok(match f {
+                    Some(i) => {
+                        let arr = Box::new(Expr::Helper(Helper::GetDynArray(i)));
+                        let count = Box::new(Expr::Binary(
+                            BinOp::Div,
+                            Box::new(Expr::Helper(Helper::GetDynArrayLen(i))),
+                            el.clone(),
+                        ));
+                        Expr::Helper(Helper::PrintArray { arr, count, el_size: el })
+                    }
+                    None => Expr::Unknown("__print_dynamic_array on unknown field".into()),
+                })
+            }
             _ => {
                 let mut args = self.call_args()?;
                 let n = args.len();
@@ -765,23 +784,6 @@ impl<'a> Parser<'a> {
                         count: take(1),
                         el_size: take(2),
                     }),
-                    "__print_dynamic_array" if n == 2 => {
-                        // __print_array(__get_dynamic_array(f), len / el, el)
-                        let f = take(0);
-                        let el = take(1);
-                        match *f {
-                            Expr::Field(i) | Expr::Helper(Helper::GetDynArray(i)) => {
-                                let arr = Box::new(Expr::Helper(Helper::GetDynArray(i)));
-                                let count = Box::new(Expr::Binary(
-                                    BinOp::Div,
-                                    Box::new(Expr::Helper(Helper::GetDynArrayLen(i))),
-                                    el.clone(),
-                                ));
-                                Expr::Helper(Helper::PrintArray { arr, count, el_size: el })
-                            }
-                            _ => Expr::Unknown("__print_dynamic_array on unknown field".into()),
-                        }
-                    }
                     "__print_hex_dump" if n == 7 => Expr::Helper(Helper::PrintHexDump {
                         prefix: take(0),
                         prefix_type: take(1),
@@ -796,8 +798,7 @@ impl<'a> Parser<'a> {
                         Expr::Helper(Helper::NsWithoutSecs(take(0)))
                     }
                     "__builtin_expect" if n == 2 => *take(0),
-                    "__print_hex" | "__print_hex_str" | "__print_array" | "__print_dynamic_array"
-                    | "__print_hex_dump" | "__print_ns_to_secs" | "__print_ns_without_secs"
+                    "__print_hex" | "__print_hex_str" | "__print_array" | "__print_hex_dump" | "__print_ns_to_secs" | "__print_ns_without_secs"
                     | "__builtin_expect" => return bad(),
                     _ => Expr::Unknown(format!("function {id}()").into()),
                 })
@@ -955,7 +956,53 @@ pub(crate) fn parse(text: &str, ev: &EventFormat) -> Result<PrintFmt> {
             return Err(err(p.off(), "expected ',' between arguments".into()));
         }
         let e = p.expr().map_err(|(o, r)| err(o, r))?;
-        args.push(e);
+        args.push(fold(e));
     }
     Ok(PrintFmt { pieces, args })
+}
+
+/// Folds constant subexpressions (the kernel's state masks in sched_switch are
+/// long constant chains) so they are not recomputed for every record.
+fn fold(e: Expr) -> Expr {
+    fold_depth(e, 0)
+}
+
+fn fold_depth(e: Expr, depth: usize) -> Expr {
+    if depth > MAX_DEPTH * 4 {
+        return e;
+    }
+    let f = |x: Box<Expr>| Box::new(fold_depth(*x, depth + 1));
+    let e = match e {
+        Expr::Unary(op, a) => Expr::Unary(op, f(a)),
+        Expr::Binary(op, a, b) => Expr::Binary(op, f(a), f(b)),
+        Expr::Ternary(c, a, b) => {
+            let c = f(c);
+            if let Some(v) = super::eval::const_eval(&c) {
+                return if v != 0 { fold_depth(*a, depth + 1) } else { fold_depth(*b, depth + 1) };
+            }
+            Expr::Ternary(c, f(a), f(b))
+        }
+        Expr::Cast(t, a) => Expr::Cast(t, f(a)),
+        Expr::Index(a, i) => Expr::Index(f(a), f(i)),
+        Expr::AddrOf(a) => Expr::AddrOf(f(a)),
+        Expr::Helper(h) => Expr::Helper(match h {
+            Helper::PrintFlags { val, delim, entries } => Helper::PrintFlags { val: f(val), delim, entries },
+            Helper::PrintSymbolic { val, entries } => Helper::PrintSymbolic { val: f(val), entries },
+            Helper::PrintHex { buf, len, compact } => Helper::PrintHex { buf: f(buf), len: f(len), compact },
+            Helper::PrintArray { arr, count, el_size } => Helper::PrintArray { arr: f(arr), count: f(count), el_size: f(el_size) },
+            Helper::NsToSecs(a) => Helper::NsToSecs(f(a)),
+            Helper::NsWithoutSecs(a) => Helper::NsWithoutSecs(f(a)),
+            other => other,
+        }),
+        other => other,
+    };
+    if matches!(e, Expr::Unary(..) | Expr::Binary(..) | Expr::Cast(..)) {
+        if let Some((n, size, signed)) = super::eval::const_eval_typed(&e) {
+            // casts to pointers keep their pointer-ness out of folding
+            if !matches!(e, Expr::Cast(t, _) if t.pointer) {
+                return Expr::Int { v: crate::bytes::truncate(n as u64, size as usize), size, signed };
+            }
+        }
+    }
+    e
 }

@@ -51,6 +51,9 @@ pub fn event_specs(a: &SetArgs, m: &ArgMatches) -> Result<Vec<EventSpec>> {
 pub fn run(g: &GlobalArgs, a: &SetArgs, m: &ArgMatches) -> Result<()> {
     let specs = event_specs(a, m)?;
     let ctx = Ctx::open(g)?;
+    // SIGINT/SIGTERM/SIGHUP wait until the settings are applied (or rolled
+    // back) and journaled, so an interrupted `set` never leaves half a change.
+    let _blocked = crate::context::BlockSignals::new();
     let res = apply(&ctx, a, &specs);
     match res {
         Ok(()) => {

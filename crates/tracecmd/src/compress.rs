@@ -1,0 +1,86 @@
+//! Decompression of v7 compressed sections and CPU-data chunks
+//! (`zstd`, `zlib`, or `none`), with the output size bounded by the size the
+//! file declares so a corrupt header cannot make us allocate without limit.
+
+use crate::error::{Error, Result};
+use std::io::Read;
+
+/// Largest decompressed block accepted (sections and chunks).
+pub const MAX_BLOCK: usize = 1 << 30;
+
+/// Compression algorithm of a v7 file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// Not compressed.
+    None,
+    /// Zstandard frames.
+    Zstd,
+    /// zlib streams (`compress2`).
+    Zlib,
+}
+
+impl Algorithm {
+    /// Maps the name stored in the file header.
+    pub fn from_name(name: &str) -> Result<Algorithm> {
+        match name {
+            "none" | "" => Ok(Algorithm::None),
+            "zstd" => Ok(Algorithm::Zstd),
+            "zlib" => Ok(Algorithm::Zlib),
+            other => Err(Error::Unsupported(format!("compression algorithm '{other}'"))),
+        }
+    }
+
+    /// Name as stored in the file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::None => "none",
+            Algorithm::Zstd => "zstd",
+            Algorithm::Zlib => "zlib",
+        }
+    }
+
+    /// Decompresses `data` (declared to expand to `usize` bytes) into `out`
+    /// (cleared first). `section`/`offset` name the block in errors.
+    pub fn decompress_into(
+        self,
+        data: &[u8],
+        usize_: u32,
+        out: &mut Vec<u8>,
+        section: &str,
+        offset: u64,
+    ) -> Result<()> {
+        let want = usize_ as usize;
+        let err = |reason: String| Error::Decompress {
+            section: section.to_string(),
+            offset,
+            algorithm: self.name().to_string(),
+            reason,
+        };
+        if want > MAX_BLOCK {
+            return Err(err(format!("declared size {want} is too large")));
+        }
+        out.clear();
+        match self {
+            Algorithm::None => out.extend_from_slice(data),
+            Algorithm::Zstd => {
+                out.reserve(want);
+                let mut dec = zstd::stream::read::Decoder::with_buffer(data).map_err(|e| err(e.to_string()))?;
+                (&mut dec)
+                    .take(want as u64 + 1)
+                    .read_to_end(out)
+                    .map_err(|e| err(e.to_string()))?;
+            }
+            Algorithm::Zlib => {
+                out.reserve(want);
+                flate2::read::ZlibDecoder::new(data)
+                    .take(want as u64 + 1)
+                    .read_to_end(out)
+                    .map_err(|e| err(e.to_string()))?;
+            }
+        }
+        if out.len() != want {
+            return Err(err(format!("got {} bytes, expected {want}", out.len())));
+        }
+        Ok(())
+    }
+}
