@@ -28,7 +28,7 @@ fn build_pages(n_pages: usize) -> (Vec<u8>, usize) {
             page[off..off + 4].copy_from_slice(&hdr.to_le_bytes());
             let r = &mut page[off + 4..off + 68];
             r[0..2].copy_from_slice(&372u16.to_le_bytes());
-            r[2] = if i % 3 == 0 { 1 } else { 0 };
+            r[2] = u8::from(i.is_multiple_of(3));
             r[3] = (i % 3) as u8;
             let pid = 1000 + ((p * 64 + i) % 50) as i32;
             r[4..8].copy_from_slice(&pid.to_le_bytes());
@@ -55,7 +55,8 @@ fn build_pages(n_pages: usize) -> (Vec<u8>, usize) {
 
 fn main() {
     let mut reg = EventRegistry::new(LongSize::Eight, Endian::Little);
-    reg.add_format("sched", FORMAT).expect("sched_switch format parses");
+    reg.add_format("sched", FORMAT)
+        .expect("sched_switch format parses");
     let mut cmdlines = Cmdlines::new();
     for pid in 1000..1040 {
         cmdlines.insert(pid, "bench-task");
@@ -73,7 +74,12 @@ fn main() {
             renderer.render(&ctx, &rec, &mut s).expect("render");
         }
         print!("{s}");
-        assert_eq!(renderer.fallback_count(), 0, "{:?}", renderer.last_fallback_reason());
+        assert_eq!(
+            renderer.fallback_count(),
+            0,
+            "{:?}",
+            renderer.last_fallback_reason()
+        );
     }
     let mut run = || {
         let t = Instant::now();
@@ -90,7 +96,9 @@ fn main() {
         t.elapsed()
     };
     run(); // warm-up
-    let mut rates: Vec<f64> = (0..7).map(|_| events as f64 / run().as_secs_f64()).collect();
+    let mut rates: Vec<f64> = (0..7)
+        .map(|_| events as f64 / run().as_secs_f64())
+        .collect();
     rates.sort_by(|a, b| a.total_cmp(b));
     let median = rates[rates.len() / 2];
     println!(
@@ -111,5 +119,8 @@ fn main() {
         }
     }
     let e = t.elapsed();
-    println!("decode only: {:.2} M events/s ({n})", events as f64 / e.as_secs_f64() / 1e6);
+    println!(
+        "decode only: {:.2} M events/s ({n})",
+        events as f64 / e.as_secs_f64() / 1e6
+    );
 }

@@ -33,8 +33,12 @@ impl Endian {
             (2, Endian::Big) => u64::from(u16::from_be_bytes([b[0], b[1]])),
             (4, Endian::Little) => u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
             (4, Endian::Big) => u64::from(u32::from_be_bytes([b[0], b[1], b[2], b[3]])),
-            (8, Endian::Little) => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
-            (8, Endian::Big) => u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+            (8, Endian::Little) => {
+                u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+            }
+            (8, Endian::Big) => {
+                u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+            }
             _ => return None,
         })
     }

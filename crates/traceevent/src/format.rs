@@ -70,8 +70,10 @@ impl Field {
     /// True when the element type is `char`-like (printable as a string).
     pub fn is_char(&self) -> bool {
         let t = self.type_name.trim_start_matches("const ").trim();
-        matches!(t, "char" | "unsigned char" | "signed char" | "u8" | "__u8" | "s8")
-            && !self.type_name.contains('*')
+        matches!(
+            t,
+            "char" | "unsigned char" | "signed char" | "u8" | "__u8" | "s8"
+        ) && !self.type_name.contains('*')
     }
 
     /// True for `char` element types only (not `u8`), used for `%s`-like rendering.
@@ -107,7 +109,11 @@ impl Field {
             .strip_prefix("field:")
             .ok_or("missing 'field:'")?;
         let mut parts = rest.split(';');
-        let decl = parts.next().ok_or("missing declaration")?.trim().to_string();
+        let decl = parts
+            .next()
+            .ok_or("missing declaration")?
+            .trim()
+            .to_string();
         let (mut offset, mut size, mut signed) = (None, None, false);
         for p in parts {
             let p = p.trim();
@@ -154,14 +160,27 @@ pub(crate) fn c_type_size(t: &str, long_size: LongSize) -> Option<usize> {
         "short" | "short int" | "signed short" | "unsigned short" | "unsigned short int"
         | "u16" | "s16" | "__u16" | "__s16" | "__be16" | "__le16" | "uint16_t" | "int16_t"
         | "ushort" | "u_short" => 2,
-        "int" | "signed int" | "signed" | "unsigned int" | "unsigned" | "u32" | "s32"
-        | "__u32" | "__s32" | "__be32" | "__le32" | "uint32_t" | "int32_t" | "pid_t"
-        | "gfp_t" | "uid_t" | "gid_t" | "dev_t" | "fmode_t" | "uint" | "u_int" => 4,
-        "long" | "long int" | "signed long" | "unsigned long" | "unsigned long int"
-        | "size_t" | "ssize_t" | "uintptr_t" | "local_t" | "ulong" | "u_long" => l,
-        "long long" | "long long int" | "signed long long" | "unsigned long long"
-        | "unsigned long long int" | "u64" | "s64" | "__u64" | "__s64" | "__be64"
-        | "__le64" | "uint64_t" | "int64_t" | "loff_t" | "sector_t" | "ktime_t" => 8,
+        "int" | "signed int" | "signed" | "unsigned int" | "unsigned" | "u32" | "s32" | "__u32"
+        | "__s32" | "__be32" | "__le32" | "uint32_t" | "int32_t" | "pid_t" | "gfp_t" | "uid_t"
+        | "gid_t" | "dev_t" | "fmode_t" | "uint" | "u_int" => 4,
+        "long" | "long int" | "signed long" | "unsigned long" | "unsigned long int" | "size_t"
+        | "ssize_t" | "uintptr_t" | "local_t" | "ulong" | "u_long" => l,
+        "long long"
+        | "long long int"
+        | "signed long long"
+        | "unsigned long long"
+        | "unsigned long long int"
+        | "u64"
+        | "s64"
+        | "__u64"
+        | "__s64"
+        | "__be64"
+        | "__le64"
+        | "uint64_t"
+        | "int64_t"
+        | "loff_t"
+        | "sector_t"
+        | "ktime_t" => 8,
         _ => return None,
     })
 }
@@ -240,8 +259,8 @@ fn parse_decl(
             let n = parse_usize(dim).filter(|&n| n > 0);
             let (len, elem_size) = match (n, known) {
                 (Some(n), Some(es)) if n.checked_mul(es) == Some(size) => (n, es),
-                (Some(n), _) if size % n == 0 => (n, size / n),
-                (_, Some(es)) if size % es == 0 => (size / es, es),
+                (Some(n), _) if size.is_multiple_of(n) => (n, size / n),
+                (_, Some(es)) if size.is_multiple_of(es) => (size / es, es),
                 _ => (size, 1),
             };
             return Ok(mk(name, ty, FieldKind::Array { len, elem_size }));
@@ -310,8 +329,7 @@ impl EventFormat {
                 let v: u32 = v.trim().parse().map_err(|_| err(lineno, "bad ID", n))?;
                 id = Some(u16::try_from(v).map_err(|_| err(lineno, "ID above 65535", n))?);
             } else if l.trim_start().starts_with("field:") {
-                let f =
-                    Field::parse_line(l, long_size).map_err(|r| err(lineno, &r, n))?;
+                let f = Field::parse_line(l, long_size).map_err(|r| err(lineno, &r, n))?;
                 seen_field = true;
                 if in_common && f.name.starts_with("common_") {
                     common_fields.push(f);
@@ -323,7 +341,8 @@ impl EventFormat {
                 if seen_field {
                     in_common = false;
                 }
-            } else if let Some(rest) = text.get(start..).and_then(|t| t.strip_prefix("print fmt:")) {
+            } else if let Some(rest) = text.get(start..).and_then(|t| t.strip_prefix("print fmt:"))
+            {
                 let rest = rest.strip_prefix(' ').unwrap_or(rest);
                 print_fmt_text = Some(rest.trim_end_matches(['\n', '\r']).to_string());
                 break;
@@ -476,11 +495,14 @@ impl HeaderEvent {
             if l.is_empty() || l.starts_with('#') {
                 continue;
             }
-            let (k, v) = l.split_once(':').or_else(|| l.split_once("==")).ok_or_else(|| Error::Format {
-                event: "header_event".into(),
-                line: i + 1,
-                reason: "missing ':'".into(),
-            })?;
+            let (k, v) = l
+                .split_once(':')
+                .or_else(|| l.split_once("=="))
+                .ok_or_else(|| Error::Format {
+                    event: "header_event".into(),
+                    line: i + 1,
+                    reason: "missing ':'".into(),
+                })?;
             let num = |v: &str| -> Option<u32> {
                 v.split(|c: char| !c.is_ascii_digit())
                     .find(|s| !s.is_empty())

@@ -51,7 +51,13 @@ impl<'a> Record<'a> {
     }
 
     /// Builds a record from parts. Fails if the payload is shorter than 8 bytes.
-    pub fn new(ts: u64, cpu: u32, payload: &'a [u8], offset: usize, endian: Endian) -> Result<Record<'a>> {
+    pub fn new(
+        ts: u64,
+        cpu: u32,
+        payload: &'a [u8],
+        offset: usize,
+        endian: Endian,
+    ) -> Result<Record<'a>> {
         let id = endian
             .read_uint(payload, 0, 2)
             .filter(|_| payload.len() >= 8)
@@ -59,7 +65,10 @@ impl<'a> Record<'a> {
                 cpu,
                 offset,
                 event: String::from("?"),
-                reason: format!("payload of {} bytes is shorter than the common header", payload.len()),
+                reason: format!(
+                    "payload of {} bytes is shorter than the common header",
+                    payload.len()
+                ),
             })? as u16;
         Ok(Record {
             ts,
@@ -118,7 +127,12 @@ pub(crate) fn field_uint(payload: &[u8], f: &Field, endian: Endian) -> Option<u6
 
 /// Resolves a `__data_loc` (absolute) or `__rel_loc` (relative) locator.
 #[inline]
-pub(crate) fn dyn_loc(payload: &[u8], f: &Field, endian: Endian, rel: bool) -> Option<(usize, usize)> {
+pub(crate) fn dyn_loc(
+    payload: &[u8],
+    f: &Field,
+    endian: Endian,
+    rel: bool,
+) -> Option<(usize, usize)> {
     let v = endian.read_u32(payload, f.offset)?;
     let mut off = (v & 0xffff) as usize;
     let len = (v >> 16) as usize;
@@ -132,7 +146,12 @@ pub(crate) fn dyn_loc(payload: &[u8], f: &Field, endian: Endian, rel: bool) -> O
 pub(crate) fn field_bytes<'a>(payload: &'a [u8], f: &Field, endian: Endian) -> Option<&'a [u8]> {
     match f.kind {
         FieldKind::DataLoc { .. } | FieldKind::RelLoc { .. } => {
-            let (off, len) = dyn_loc(payload, f, endian, matches!(f.kind, FieldKind::RelLoc { .. }))?;
+            let (off, len) = dyn_loc(
+                payload,
+                f,
+                endian,
+                matches!(f.kind, FieldKind::RelLoc { .. }),
+            )?;
             payload.get(off..off.checked_add(len)?)
         }
         FieldKind::FlexArray { .. } => payload.get(f.offset..),

@@ -65,7 +65,8 @@ impl EventRegistry {
         if self.by_id.len() <= id {
             self.by_id.resize(id + 1, None);
         }
-        self.by_name.insert(format!("{}:{}", ev.system, ev.name), ev.id);
+        self.by_name
+            .insert(format!("{}:{}", ev.system, ev.name), ev.id);
         if let Some(slot) = self.by_id.get_mut(id) {
             *slot = Some(ev);
         }

@@ -200,7 +200,9 @@ impl<'a> Iterator for Records<'a> {
                     let Some(len) = array0 else {
                         return self.fail("truncated padding event");
                     };
-                    let Some(next) = (len as usize).checked_add(4).and_then(|l| l.checked_add(pos))
+                    let Some(next) = (len as usize)
+                        .checked_add(4)
+                        .and_then(|l| l.checked_add(pos))
                     else {
                         return self.fail("impossible padding length");
                     };
@@ -246,8 +248,7 @@ impl<'a> Iterator for Records<'a> {
                     } else {
                         (pos + 4, type_len as usize * 4)
                     };
-                    let Some(end) = start.checked_add(len).filter(|&e| e <= self.data.len())
-                    else {
+                    let Some(end) = start.checked_add(len).filter(|&e| e <= self.data.len()) else {
                         return self.fail("event extends beyond commit");
                     };
                     self.ts = self.ts.wrapping_add(delta);
@@ -344,10 +345,19 @@ mod tests {
         let mut d = hdr(0, 0).to_vec();
         d.extend_from_slice(&1000u32.to_le_bytes());
         let p = page(0, d.len() as u64, &d, 64);
-        let sb = SubBuffer::parse(&p, LongSize::Eight, Endian::Little).unwrap().with_cpu(3);
+        let sb = SubBuffer::parse(&p, LongSize::Eight, Endian::Little)
+            .unwrap()
+            .with_cpu(3);
         let v: Vec<_> = sb.records().collect();
         assert_eq!(v.len(), 1);
-        assert!(matches!(v[0], Err(Error::SubBuffer { cpu: Some(3), offset: 16, .. })));
+        assert!(matches!(
+            v[0],
+            Err(Error::SubBuffer {
+                cpu: Some(3),
+                offset: 16,
+                ..
+            })
+        ));
         let p = page(0, 5000, &d, 64);
         assert!(SubBuffer::parse(&p, LongSize::Eight, Endian::Little).is_err());
         assert!(SubBuffer::parse(&[0; 10], LongSize::Eight, Endian::Little).is_err());

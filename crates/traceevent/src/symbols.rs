@@ -104,11 +104,7 @@ impl Kallsyms {
         // first alias
         let first = self.syms.partition_point(|s| s.addr < hit_addr);
         let s = self.syms.get(first)?;
-        let size = self
-            .syms
-            .get(idx)
-            .map(|n| n.addr - s.addr)
-            .unwrap_or(0);
+        let size = self.syms.get(idx).map(|n| n.addr - s.addr).unwrap_or(0);
         if size == 0 && addr - s.addr > 0x10_0000 {
             return None; // far beyond the last symbol
         }

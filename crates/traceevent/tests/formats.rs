@@ -19,13 +19,17 @@ fn every_live_format_parses_and_matches_oracle() {
         let ev = EventFormat::parse(sys, text, hp.long_size())
             .unwrap_or_else(|e| panic!("{sys}/{name}: {e}"));
         if let Err(e) = &ev.print_fmt {
-            panic!("{sys}/{name}: print fmt does not parse: {e}\n{}", ev.print_fmt_text);
+            panic!(
+                "{sys}/{name}: print fmt does not parse: {e}\n{}",
+                ev.print_fmt_text
+            );
         }
         if ev.print_fmt.as_ref().unwrap().has_unknown() {
             unknown_fmt += 1;
         }
-        let oracle = tracepoint_decode::PerfEventFormat::parse(hp.long_size() == LongSize::Eight, sys, text)
-            .unwrap_or_else(|| panic!("oracle cannot parse {sys}/{name}"));
+        let oracle =
+            tracepoint_decode::PerfEventFormat::parse(hp.long_size() == LongSize::Eight, sys, text)
+                .unwrap_or_else(|| panic!("oracle cannot parse {sys}/{name}"));
         assert_eq!(u32::from(ev.id), oracle.id(), "{sys}/{name}");
         let ours: Vec<_> = ev.common_fields.iter().chain(ev.fields.iter()).collect();
         assert_eq!(ours.len(), oracle.fields().len(), "{sys}/{name}");
@@ -58,14 +62,25 @@ fn corpus_formats_parse_and_pages_decode() {
     let dir = common::corpus_dir();
     for (file, expected) in CORPUS {
         let t = common::tracedat::read(&dir.join(file));
-        let endian = if t.little { Endian::Little } else { Endian::Big };
+        let endian = if t.little {
+            Endian::Little
+        } else {
+            Endian::Big
+        };
         let hp = HeaderPage::parse(&t.header_page).unwrap_or_else(|e| panic!("{file}: {e}"));
         HeaderEvent::parse(&t.header_event).unwrap_or_else(|e| panic!("{file}: {e}"));
         let mut reg = EventRegistry::new(common::long_size_of(t.long_size), endian);
         reg.set_header_page(hp);
         for (sys, text) in &t.formats {
-            let ev = reg.add_format(sys, text).unwrap_or_else(|e| panic!("{file}: {sys}: {e}"));
-            assert!(ev.print_fmt.is_ok(), "{file}: {}: {:?}", ev.full_name(), ev.print_fmt);
+            let ev = reg
+                .add_format(sys, text)
+                .unwrap_or_else(|e| panic!("{file}: {sys}: {e}"));
+            assert!(
+                ev.print_fmt.is_ok(),
+                "{file}: {}: {:?}",
+                ev.full_name(),
+                ev.print_fmt
+            );
         }
         Kallsyms::parse(&t.kallsyms).unwrap_or_else(|e| panic!("{file}: {e}"));
         PrintkFormats::parse(&t.printk).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -74,7 +89,8 @@ fn corpus_formats_parse_and_pages_decode() {
         for (_, page_size, cpus) in &t.buffers {
             for (cpu, data) in cpus.iter().enumerate() {
                 for page in data.chunks(*page_size) {
-                    let sb = SubBuffer::parse_with_header(page, &hp, endian).unwrap_or_else(|e| panic!("{file}: {e}"));
+                    let sb = SubBuffer::parse_with_header(page, &hp, endian)
+                        .unwrap_or_else(|e| panic!("{file}: {e}"));
                     for r in sb.with_cpu(cpu as u32).records() {
                         let r = r.unwrap_or_else(|e| panic!("{file}: {e}"));
                         let rec = Record::from_raw(r, cpu as u32, endian).unwrap();

@@ -5,6 +5,7 @@
 //! listed in `EXCEPTIONS` (print fmts that user space cannot rebuild), whose
 //! lines must still carry their raw fields. The same check runs inside the
 //! QEMU rig on kernel 6.1 (krig and Debian) by re-running this test binary there.
+#![allow(clippy::type_complexity)]
 
 mod common;
 
@@ -17,33 +18,91 @@ use tracekit_traceevent::*;
 
 /// Event systems enabled for the differential test (those a kernel lacks are skipped and reported).
 const SYSTEMS: &[&str] = &[
-    "sched", "irq", "irq_vectors", "syscalls", "raw_syscalls", "timer", "workqueue", "kmem", "block", "net", "signal",
+    "sched",
+    "irq",
+    "irq_vectors",
+    "syscalls",
+    "raw_syscalls",
+    "timer",
+    "workqueue",
+    "kmem",
+    "block",
+    "net",
+    "signal",
     "task",
 ];
 
 /// Events whose kernel text user space cannot rebuild from the record, with the reason.
 /// Our renderer prints them as `name: [FAILED TO PARSE] field=value...`.
 const EXCEPTIONS: &[(&str, &str)] = &[
-    ("timer:hrtimer_setup", "bare enum names HRTIMER_MODE_* not exported by the kernel"),
-    ("timer:hrtimer_start", "bare enum names HRTIMER_MODE_* not exported by the kernel"),
-    ("block:block_io_start", "bare enum names IOPRIO_CLASS_* not exported by the kernel"),
-    ("block:block_io_done", "bare enum names IOPRIO_CLASS_* not exported by the kernel"),
-    ("block:block_rq_insert", "bare enum names IOPRIO_CLASS_* not exported by the kernel"),
-    ("block:block_rq_issue", "bare enum names IOPRIO_CLASS_* not exported by the kernel"),
-    ("block:block_rq_complete", "bare enum names IOPRIO_CLASS_* not exported by the kernel"),
-    ("block:block_rq_requeue", "bare enum names IOPRIO_CLASS_* not exported by the kernel"),
-    ("block:block_rq_error", "bare enum names IOPRIO_CLASS_* not exported by the kernel"),
-    ("block:block_rq_merge", "bare enum names IOPRIO_CLASS_* not exported by the kernel"),
-    ("kmem:mm_page_alloc", "page pointer computed from the kernel variable vmemmap_base"),
-    ("kmem:mm_page_alloc_zone_locked", "page pointer computed from the kernel variable vmemmap_base"),
-    ("kmem:mm_page_free", "page pointer computed from the kernel variable vmemmap_base"),
-    ("kmem:mm_page_free_batched", "page pointer computed from the kernel variable vmemmap_base"),
-    ("kmem:mm_page_pcpu_drain", "page pointer computed from the kernel variable vmemmap_base"),
+    (
+        "timer:hrtimer_setup",
+        "bare enum names HRTIMER_MODE_* not exported by the kernel",
+    ),
+    (
+        "timer:hrtimer_start",
+        "bare enum names HRTIMER_MODE_* not exported by the kernel",
+    ),
+    (
+        "block:block_io_start",
+        "bare enum names IOPRIO_CLASS_* not exported by the kernel",
+    ),
+    (
+        "block:block_io_done",
+        "bare enum names IOPRIO_CLASS_* not exported by the kernel",
+    ),
+    (
+        "block:block_rq_insert",
+        "bare enum names IOPRIO_CLASS_* not exported by the kernel",
+    ),
+    (
+        "block:block_rq_issue",
+        "bare enum names IOPRIO_CLASS_* not exported by the kernel",
+    ),
+    (
+        "block:block_rq_complete",
+        "bare enum names IOPRIO_CLASS_* not exported by the kernel",
+    ),
+    (
+        "block:block_rq_requeue",
+        "bare enum names IOPRIO_CLASS_* not exported by the kernel",
+    ),
+    (
+        "block:block_rq_error",
+        "bare enum names IOPRIO_CLASS_* not exported by the kernel",
+    ),
+    (
+        "block:block_rq_merge",
+        "bare enum names IOPRIO_CLASS_* not exported by the kernel",
+    ),
+    (
+        "kmem:mm_page_alloc",
+        "page pointer computed from the kernel variable vmemmap_base",
+    ),
+    (
+        "kmem:mm_page_alloc_zone_locked",
+        "page pointer computed from the kernel variable vmemmap_base",
+    ),
+    (
+        "kmem:mm_page_free",
+        "page pointer computed from the kernel variable vmemmap_base",
+    ),
+    (
+        "kmem:mm_page_free_batched",
+        "page pointer computed from the kernel variable vmemmap_base",
+    ),
+    (
+        "kmem:mm_page_pcpu_drain",
+        "page pointer computed from the kernel variable vmemmap_base",
+    ),
 ];
 
 fn kernel_version() -> (u32, u32) {
     let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut it = r.trim().split(|c: char| !c.is_ascii_digit()).filter_map(|s| s.parse().ok());
+    let mut it = r
+        .trim()
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|s| s.parse().ok());
     (it.next().unwrap_or(0), it.next().unwrap_or(0))
 }
 
@@ -78,9 +137,15 @@ fn libc_nonblock() -> i32 {
 fn workload(inst: &Instance) {
     for i in 0..3 {
         let _ = Command::new("sh")
-            .args(["-c", "ls / >/dev/null; cat /etc/hostname >/dev/null 2>&1; sleep 0.01; true"])
+            .args([
+                "-c",
+                "ls / >/dev/null; cat /etc/hostname >/dev/null 2>&1; sleep 0.01; true",
+            ])
             .status();
-        inst.write("trace_marker", &format!("tracekit marker {i} with \"quotes\" and \\backslash"));
+        inst.write(
+            "trace_marker",
+            &format!("tracekit marker {i} with \"quotes\" and \\backslash"),
+        );
         inst.write("trace_marker", "no newline");
         inst.write("trace_marker", "ends with newline\n");
         let _ = inst.try_write("trace_marker_raw", "\x39\x05\x00\x00ABCDEFG");
@@ -110,7 +175,12 @@ fn workload(inst: &Instance) {
             break;
         }
     }
-    let _ = Command::new("sh").args(["-c", "printf %s tk-renamed > /proc/self/comm; ls / >/dev/null; true"]).status();
+    let _ = Command::new("sh")
+        .args([
+            "-c",
+            "printf %s tk-renamed > /proc/self/comm; ls / >/dev/null; true",
+        ])
+        .status();
     std::thread::sleep(std::time::Duration::from_millis(20));
 }
 
@@ -160,9 +230,15 @@ fn capture() -> Capture {
     let kallsyms = Kallsyms::parse(&read_tracefs(Path::new("/proc/kallsyms"))).unwrap();
     let printk = PrintkFormats::parse(&read_tracefs(&root.join("printk_formats"))).unwrap();
     let mut cmdlines = Cmdlines::new();
-    cmdlines.add_cmdlines(&read_tracefs(&root.join("saved_cmdlines"))).unwrap();
-    cmdlines.add_tgids(&read_tracefs(&root.join("saved_tgids"))).unwrap();
-    let ncpu = (0..1024).take_while(|c| inst.path.join(format!("per_cpu/cpu{c}")).is_dir()).count();
+    cmdlines
+        .add_cmdlines(&read_tracefs(&root.join("saved_cmdlines")))
+        .unwrap();
+    cmdlines
+        .add_tgids(&read_tracefs(&root.join("saved_tgids")))
+        .unwrap();
+    let ncpu = (0..1024)
+        .take_while(|c| inst.path.join(format!("per_cpu/cpu{c}")).is_dir())
+        .count();
     Capture {
         inst,
         reg,
@@ -245,7 +321,11 @@ impl Capture {
             let rec = Record::new(*ts, *cpu, payload, *off, self.reg.endian()).unwrap();
             r.set_next_timestamp(self.records.get(i + 1).map(|n| n.0));
             let mut s = String::new();
-            let name = self.reg.get(rec.id).map(|e| e.full_name()).unwrap_or_default();
+            let name = self
+                .reg
+                .get(rec.id)
+                .map(|e| e.full_name())
+                .unwrap_or_default();
             let before = r.fallback_count();
             match r.render(&ctx, &rec, &mut s) {
                 Ok(()) => {
@@ -264,13 +344,30 @@ impl Capture {
     }
 }
 
+/// True when `kernel` equals `ours` with the text after `=` of some tokens removed
+/// (what the 6.1 `%s` bug produces).
+fn empty_s_bug(kernel: &str, ours: &str) -> bool {
+    let k: Vec<&str> = kernel.split(' ').collect();
+    let o: Vec<&str> = ours.split(' ').collect();
+    k.len() == o.len()
+        && k.iter().zip(&o).all(|(a, b)| {
+            a == b || {
+                let cut = b.rfind('=').map(|i| &b[..=i]).unwrap_or("");
+                let close = if b.ends_with(']') { "]" } else { "" };
+                !cut.is_empty() && *a == format!("{cut}{close}")
+            }
+        })
+}
+
 fn mask_ptr_string(l: &str) -> String {
     let mut out = String::new();
     let mut rest = l;
     while let Some(i) = rest.find("=(0x") {
         out.push_str(&rest[..i + 4]);
         rest = &rest[i + 4..];
-        let end = rest.find(|c: char| !c.is_ascii_hexdigit()).unwrap_or(rest.len());
+        let end = rest
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(rest.len());
         out.push('P');
         rest = &rest[end..];
     }
@@ -318,6 +415,12 @@ fn compare(mode: &str, kernel: &str, ours: &[(String, String)], latency: bool) -
                 excepted += 1;
                 continue;
             }
+            // Kernel bug on 6.1 (fixed by 6.18): with options/hash-ptr=0,
+            // trace_check_vprintf() prints every %s argument as an empty string.
+            if kernel_version() < (6, 6) && empty_s_bug(&a, &b) {
+                excepted += 1;
+                continue;
+            }
             if EXCEPTIONS.iter().any(|(e, _)| e == name) && ol.contains("[FAILED TO PARSE]") {
                 excepted += 1;
                 continue;
@@ -328,9 +431,18 @@ fn compare(mode: &str, kernel: &str, ours: &[(String, String)], latency: bool) -
         }
     }
     if k < klines.len() {
-        failures.push(format!("{} kernel lines left over, first: {}", klines.len() - k, klines[k]));
+        failures.push(format!(
+            "{} kernel lines left over, first: {}",
+            klines.len() - k,
+            klines[k]
+        ));
     }
-    assert!(failures.is_empty(), "[{mode}] {} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "[{mode}] {} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     (compared, excepted)
 }
 
@@ -338,7 +450,11 @@ fn run_differential() {
     let mut cap = capture();
     let (maj, min) = kernel_version();
     let clock = read_tracefs(&cap.inst.path.join("trace_clock"));
-    let clock = clock.split_whitespace().find(|c| c.starts_with('[')).unwrap_or("[local]").to_string();
+    let clock = clock
+        .split_whitespace()
+        .find(|c| c.starts_with('['))
+        .unwrap_or("[local]")
+        .to_string();
     let base = KernelTextOptions {
         syscall_style: SyscallStyle::for_kernel(maj, min),
         clock: ClockKind::from_name(&clock),
@@ -349,15 +465,60 @@ fn run_differential() {
     let mut texts = vec![];
     let variants: [(&str, &[(&str, &str)], KernelTextOptions); 7] = [
         ("default", &[("record-tgid", "0")], base.clone()),
-        ("record-tgid", &[("record-tgid", "1")], KernelTextOptions { record_tgid: true, ..base.clone() }),
-        ("no-irq-info", &[("record-tgid", "0"), ("irq-info", "0")], KernelTextOptions { irq_info: false, ..base.clone() }),
-        ("no-context-info", &[("irq-info", "1"), ("context-info", "0")], KernelTextOptions { context_info: false, ..base.clone() }),
-        ("raw", &[("context-info", "1"), ("raw", "1")], KernelTextOptions { raw: true, ..base.clone() }),
-        ("hex", &[("raw", "0"), ("hex", "1")], KernelTextOptions { hex: true, ..base.clone() }),
-        ("fields", &[("hex", "0"), ("fields", "1")], KernelTextOptions { fields: true, ..base.clone() }),
+        (
+            "record-tgid",
+            &[("record-tgid", "1")],
+            KernelTextOptions {
+                record_tgid: true,
+                ..base.clone()
+            },
+        ),
+        (
+            "no-irq-info",
+            &[("record-tgid", "0"), ("irq-info", "0")],
+            KernelTextOptions {
+                irq_info: false,
+                ..base.clone()
+            },
+        ),
+        (
+            "no-context-info",
+            &[("irq-info", "1"), ("context-info", "0")],
+            KernelTextOptions {
+                context_info: false,
+                ..base.clone()
+            },
+        ),
+        (
+            "raw",
+            &[("context-info", "1"), ("raw", "1")],
+            KernelTextOptions {
+                raw: true,
+                ..base.clone()
+            },
+        ),
+        (
+            "hex",
+            &[("raw", "0"), ("hex", "1")],
+            KernelTextOptions {
+                hex: true,
+                ..base.clone()
+            },
+        ),
+        (
+            "fields",
+            &[("hex", "0"), ("fields", "1")],
+            KernelTextOptions {
+                fields: true,
+                ..base.clone()
+            },
+        ),
     ];
     for (name, opts, ro) in variants {
-        if let Some((o, _)) = opts.iter().find(|(o, _)| !cap.inst.path.join("options").join(o).exists()) {
+        if let Some((o, _)) = opts
+            .iter()
+            .find(|(o, _)| !cap.inst.path.join("options").join(o).exists())
+        {
             eprintln!("[{name}] skipped: this kernel has no option '{o}'");
             continue;
         }
@@ -376,12 +537,23 @@ fn run_differential() {
     set("hex", "0");
     set("raw", "0");
     set("latency-format", "1");
-    texts.push(("latency-format", read_tracefs(&cap.inst.path.join("trace")), KernelTextOptions { latency_format: true, ..base.clone() }));
+    texts.push((
+        "latency-format",
+        read_tracefs(&cap.inst.path.join("trace")),
+        KernelTextOptions {
+            latency_format: true,
+            ..base.clone()
+        },
+    ));
     set("latency-format", "0");
     // the TASK column comes from saved_cmdlines at print time: re-read it now
     let root = common::tracefs();
-    cap.cmdlines.add_cmdlines(&read_tracefs(&root.join("saved_cmdlines"))).unwrap();
-    let ncpu = (0..1024).take_while(|c| cap.inst.path.join(format!("per_cpu/cpu{c}")).is_dir()).count();
+    cap.cmdlines
+        .add_cmdlines(&read_tracefs(&root.join("saved_cmdlines")))
+        .unwrap();
+    let ncpu = (0..1024)
+        .take_while(|c| cap.inst.path.join(format!("per_cpu/cpu{c}")).is_dir())
+        .count();
     let subbuf = std::fs::read_to_string(cap.inst.path.join("buffer_subbuf_size_kb"))
         .ok()
         .and_then(|s| s.trim().parse::<usize>().ok())
@@ -389,19 +561,33 @@ fn run_differential() {
         .unwrap_or(4096);
     cap.drain(ncpu, subbuf);
     assert_eq!(cap.errors, 0, "decode errors");
-    assert!(cap.records.len() > 100, "only {} records captured", cap.records.len());
+    assert!(
+        cap.records.len() > 100,
+        "only {} records captured",
+        cap.records.len()
+    );
     let mut counts = std::collections::BTreeMap::new();
     for (_, _, p, _) in &cap.records {
         let id = u16::from_ne_bytes([p[0], p[1]]);
-        let n = cap.reg.get(id).map(|e| e.system.clone()).unwrap_or_default();
+        let n = cap
+            .reg
+            .get(id)
+            .map(|e| e.system.clone())
+            .unwrap_or_default();
         *counts.entry(n).or_insert(0usize) += 1;
     }
-    eprintln!("kernel {maj}.{min} clock {clock}: {} records {counts:?}, lost pages {:?}", cap.records.len(), cap.lost);
+    eprintln!(
+        "kernel {maj}.{min} clock {clock}: {} records {counts:?}, lost pages {:?}",
+        cap.records.len(),
+        cap.lost
+    );
     for (name, text, opts) in texts {
         let latency = opts.latency_format;
         let (ours, fallbacks) = cap.render(opts);
         let (n, exc) = compare(name, &text, &ours, latency);
-        eprintln!("[{name}] {n} lines identical except {exc} exception lines ({fallbacks} fallbacks)");
+        eprintln!(
+            "[{name}] {n} lines identical except {exc} exception lines ({fallbacks} fallbacks)"
+        );
     }
 }
 
@@ -419,22 +605,39 @@ fn live_differential_inner() {
 
 fn rig(kernel: Option<&str>) {
     let rig = std::env::var("TRACEKIT_RIG").unwrap_or_else(|_| {
-        format!("{}/../../../shared/kvm/run-in-kernel.sh", env!("CARGO_MANIFEST_DIR"))
+        format!(
+            "{}/../../../shared/kvm/run-in-kernel.sh",
+            env!("CARGO_MANIFEST_DIR")
+        )
     });
-    assert!(Path::new(&rig).is_file(), "the QEMU rig is missing at {rig} (set TRACEKIT_RIG)");
+    assert!(
+        Path::new(&rig).is_file(),
+        "the QEMU rig is missing at {rig} (set TRACEKIT_RIG)"
+    );
     let exe = std::env::current_exe().unwrap();
     let mut cmd = Command::new(&rig);
     cmd.args(["--timeout", "280"]);
     if let Some(k) = kernel {
         cmd.args(["--kernel", k]);
     }
-    cmd.arg("--").arg(&exe).args(["--exact", "live_differential_inner", "--ignored", "--nocapture", "--test-threads=1"]);
-    let out = cmd.output().unwrap_or_else(|e| panic!("running {rig}: {e}"));
+    cmd.arg("--").arg(&exe).args([
+        "--exact",
+        "live_differential_inner",
+        "--ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ]);
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("running {rig}: {e}"));
     let so = String::from_utf8_lossy(&out.stdout);
     let se = String::from_utf8_lossy(&out.stderr);
     eprintln!("{so}\n{se}");
     assert!(out.status.success(), "rig run failed ({:?})", out.status);
-    assert!(so.contains("test live_differential_inner ... ok"), "inner test did not pass");
+    assert!(
+        so.contains("test live_differential_inner ... ok"),
+        "inner test did not pass"
+    );
 }
 
 #[test]

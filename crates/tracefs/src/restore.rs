@@ -69,10 +69,22 @@ pub fn tracefs_for(owner: &Owner, current: &Tracefs) -> Result<Tracefs> {
 /// Undoes everything a session recorded and not yet undone. Returns what was
 /// done; the journal file is removed when nothing is left.
 pub fn restore_session(tfs: &Tracefs, session: &Session) -> RestoreReport {
+    restore_sessions(tfs, std::slice::from_ref(session))
+}
+
+/// Undoes several sessions of the same tracefs together: instances of all of
+/// them first, then settings and triggers newest first across sessions, then
+/// probes (a probe enabled in another session's instance is only free once
+/// that instance is gone).
+pub fn restore_sessions(tfs: &Tracefs, sessions: &[Session]) -> RestoreReport {
     let mut rep = RestoreReport::default();
-    let pending = session.pending();
+    let mut items: Vec<(&Session, &Entry)> = sessions
+        .iter()
+        .flat_map(|s| s.pending().into_iter().map(move |e| (s, e)))
+        .collect();
+    items.sort_by_key(|(_, e)| std::cmp::Reverse(entry_seq(e)));
     // 1. Instances.
-    for e in pending.iter().rev() {
+    for (session, e) in &items {
         if let Entry::InstanceCreated { seq, name } = e {
             let dir = tfs.path("instances").join(name);
             if !dir.exists() {
@@ -90,87 +102,22 @@ pub fn restore_session(tfs: &Tracefs, session: &Session) -> RestoreReport {
         }
     }
     // 2. Settings and triggers, newest first.
-    for e in pending.iter().rev() {
+    for (session, e) in &items {
         match e {
             Entry::Set {
                 seq,
                 file,
                 prev,
                 new,
-            } => {
-                let path = tfs.path(file);
-                if file.starts_with("instances/") && !path.exists() {
-                    rep.skipped.push(format!("{file}: instance gone"));
-                    mark_undone(session, *seq, tfs);
-                    continue;
-                }
-                let current = match tfs.read(&path) {
-                    Ok(t) => values::normalize(file, &t),
-                    Err(e) => {
-                        rep.failed.push(format!("{file}: {e}"));
-                        continue;
-                    }
-                };
-                if &current == prev {
-                    rep.skipped.push(format!("{file}: already '{prev}'"));
-                    mark_undone(session, *seq, tfs);
-                    continue;
-                }
-                let expected = session
-                    .readback(*seq)
-                    .map(str::to_string)
-                    .unwrap_or_else(|| values::normalize(file, new));
-                let applied = session.readback(*seq).is_some();
-                if applied && current != expected {
-                    rep.skipped.push(format!(
-                        "{file}: now '{current}', not the '{expected}' tracekit set: changed by someone else since, left alone"
-                    ));
-                    continue;
-                }
-                let value = values::restore_value(file, prev);
-                match tfs.write(&path, &value, WriteMode::Replace) {
-                    Ok(()) => {
-                        rep.restored
-                            .push(format!("{file}: '{current}' -> '{prev}'"));
-                        mark_undone(session, *seq, tfs);
-                    }
-                    Err(e) => rep.failed.push(format!("{file}: {e}")),
-                }
-            }
+            } => restore_set(tfs, session, *seq, file, prev, new, &mut rep),
             Entry::TriggerAdded { seq, file, trigger } => {
-                let path = tfs.path(file);
-                if !path.exists() {
-                    rep.skipped.push(format!("{file}: gone"));
-                    mark_undone(session, *seq, tfs);
-                    continue;
-                }
-                let active = tfs
-                    .read(&path)
-                    .map(|t| values::normalize("trigger", &t))
-                    .unwrap_or_default();
-                let cmd = values::trigger_removal(trigger);
-                let name = cmd.trim_start_matches('!');
-                let base = name.split(':').next().unwrap_or(name);
-                if !active.lines().any(|l| l.starts_with(base)) {
-                    rep.skipped
-                        .push(format!("{file}: trigger '{trigger}' no longer active"));
-                    mark_undone(session, *seq, tfs);
-                    continue;
-                }
-                match tfs.write(&path, &cmd, WriteMode::Append) {
-                    Ok(()) => {
-                        rep.restored
-                            .push(format!("{file}: removed trigger '{trigger}'"));
-                        mark_undone(session, *seq, tfs);
-                    }
-                    Err(e) => rep.failed.push(format!("{file}: {e}")),
-                }
+                restore_trigger(tfs, session, *seq, file, trigger, &mut rep)
             }
             _ => {}
         }
     }
     // 3. Probes.
-    for e in pending.iter().rev() {
+    for (session, e) in &items {
         if let Entry::ProbeCreated {
             seq, file, event, ..
         } = e
@@ -181,7 +128,7 @@ pub fn restore_session(tfs: &Tracefs, session: &Session) -> RestoreReport {
                 mark_undone(session, *seq, tfs);
                 continue;
             }
-            match tfs.write(&tfs.path(file), &format!("-:{event}"), WriteMode::Append) {
+            match delete_probe(tfs, file, event) {
                 Ok(()) => {
                     rep.restored.push(format!("deleted probe {event}"));
                     mark_undone(session, *seq, tfs);
@@ -190,10 +137,128 @@ pub fn restore_session(tfs: &Tracefs, session: &Session) -> RestoreReport {
             }
         }
     }
-    if tfs.applies() && rep.failed.is_empty() {
-        let _ = std::fs::remove_file(&session.path);
+    if tfs.applies() {
+        for s in sessions {
+            if let Ok(now) = Session::load(&s.path) {
+                if now.pending().is_empty() {
+                    let _ = std::fs::remove_file(&s.path);
+                }
+            }
+        }
     }
     rep
+}
+
+fn entry_seq(e: &Entry) -> u64 {
+    match e {
+        Entry::Set { seq, .. }
+        | Entry::TriggerAdded { seq, .. }
+        | Entry::InstanceCreated { seq, .. }
+        | Entry::ProbeCreated { seq, .. }
+        | Entry::Applied { seq, .. }
+        | Entry::Undone { seq } => *seq,
+        _ => 0,
+    }
+}
+
+/// Deletes a probe, retrying briefly on EBUSY (an instance that had it
+/// enabled may still be going away).
+fn delete_probe(tfs: &Tracefs, file: &str, event: &str) -> crate::Result<()> {
+    let mut tries = 0;
+    loop {
+        match tfs.write(&tfs.path(file), &format!("-:{event}"), WriteMode::Append) {
+            Err(crate::Error::Write { error, .. })
+                if error.raw_os_error() == Some(libc::EBUSY) && tries < 10 =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            r => return r,
+        }
+    }
+}
+
+fn restore_set(
+    tfs: &Tracefs,
+    session: &Session,
+    seq: u64,
+    file: &str,
+    prev: &str,
+    new: &str,
+    rep: &mut RestoreReport,
+) {
+    let path = tfs.path(file);
+    if file.starts_with("instances/") && !path.exists() {
+        rep.skipped.push(format!("{file}: instance gone"));
+        mark_undone(session, seq, tfs);
+        return;
+    }
+    let current = match tfs.read(&path) {
+        Ok(t) => values::normalize(file, &t),
+        Err(e) => {
+            rep.failed.push(format!("{file}: {e}"));
+            return;
+        }
+    };
+    if current == prev {
+        rep.skipped.push(format!("{file}: already '{prev}'"));
+        mark_undone(session, seq, tfs);
+        return;
+    }
+    let expected = session
+        .readback(seq)
+        .map(str::to_string)
+        .unwrap_or_else(|| values::normalize(file, new));
+    let applied = session.readback(seq).is_some();
+    if applied && current != expected {
+        rep.skipped.push(format!(
+            "{file}: now '{current}', not the '{expected}' tracekit set: changed by someone else since, left alone"
+        ));
+        return;
+    }
+    let value = values::restore_value(file, prev);
+    match tfs.write(&path, &value, WriteMode::Replace) {
+        Ok(()) => {
+            rep.restored.push(format!("{file}: '{current}' -> '{prev}'"));
+            mark_undone(session, seq, tfs);
+        }
+        Err(e) => rep.failed.push(format!("{file}: {e}")),
+    }
+}
+
+fn restore_trigger(
+    tfs: &Tracefs,
+    session: &Session,
+    seq: u64,
+    file: &str,
+    trigger: &str,
+    rep: &mut RestoreReport,
+) {
+    let path = tfs.path(file);
+    if !path.exists() {
+        rep.skipped.push(format!("{file}: gone"));
+        mark_undone(session, seq, tfs);
+        return;
+    }
+    let active = tfs
+        .read(&path)
+        .map(|t| values::normalize("trigger", &t))
+        .unwrap_or_default();
+    let cmd = values::trigger_removal(trigger);
+    let name = cmd.trim_start_matches('!');
+    let base = name.split(':').next().unwrap_or(name);
+    if !active.lines().any(|l| l.starts_with(base)) {
+        rep.skipped.push(format!("{file}: trigger '{trigger}' no longer active"));
+        mark_undone(session, seq, tfs);
+        return;
+    }
+    match tfs.write(&path, &cmd, WriteMode::Append) {
+        Ok(()) => {
+            rep.restored.push(format!("{file}: removed trigger '{trigger}'"));
+            mark_undone(session, seq, tfs);
+        }
+        Err(e) => rep.failed.push(format!("{file}: {e}")),
+    }
 }
 
 /// What `reset` should do with a session found in the journal.

@@ -74,6 +74,9 @@ pub enum Command {
         after_help = "Examples:\n  tracekit reset\n  tracekit reset --all --yes\n  tracekit reset --all -B mine"
     )]
     Reset(ResetArgs),
+    /// Dynamic probes: kprobes, kretprobes, uprobes, uretprobes, USDT (add, list, del, profile, funcs).
+    #[command(after_help = "Examples:\n  tracekit probe add do_sys_openat2 dfd filename:string\n  tracekit probe add -x /lib/x86_64-linux-gnu/libc.so.6 openat 'path=$arg2:string'\n  tracekit probe list\n  tracekit probe del 'tracekit_root/*'")]
+    Probe(crate::cmd::probe::ProbeArgs),
     /// Print shell completions.
     #[command(
         after_help = "Example:\n  tracekit completions bash > /etc/bash_completion.d/tracekit"

@@ -32,6 +32,7 @@ fn main() -> ExitCode {
             cmd::set::run(&cli.global, a, &sub)
         }
         Command::Reset(a) => cmd::reset::run(&cli.global, a),
+        Command::Probe(a) => cmd::probe::run(&cli.global, a),
         Command::Completions(a) => {
             let mut c = Cli::command();
             clap_complete::generate(a.shell, &mut c, "tracekit", &mut std::io::stdout());

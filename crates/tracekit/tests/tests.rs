@@ -6,4 +6,5 @@ mod util;
 
 mod cli;
 mod live;
+mod probes;
 mod rig;

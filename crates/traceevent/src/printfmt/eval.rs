@@ -46,7 +46,11 @@ pub(crate) enum Val<'a> {
     /// Integer: raw bits in the low `size` bytes.
     Int { v: u64, size: u8, signed: bool },
     /// Bytes in the record (arrays, dynamic data, strings).
-    Bytes { data: &'a [u8], elem: u8, signed: bool },
+    Bytes {
+        data: &'a [u8],
+        elem: u8,
+        signed: bool,
+    },
     /// A string literal of the print fmt.
     Str(&'a str),
     /// Text in the evaluator's scratch buffer.
@@ -121,44 +125,53 @@ pub(crate) fn const_eval_typed(e: &Expr) -> Option<(i128, u8, bool)> {
 pub(crate) fn const_eval(e: &Expr) -> Option<u64> {
     let (n, size, signed) = go(e, 0)?;
     let bits = truncate(n as u64, size as usize);
-    Some(if signed { sign_extend(bits, size as usize) as u64 } else { bits })
+    Some(if signed {
+        sign_extend(bits, size as usize) as u64
+    } else {
+        bits
+    })
 }
 
 fn go(e: &Expr, depth: usize) -> Option<(i128, u8, bool)> {
-        if depth > 64 {
-            return None;
+    if depth > 64 {
+        return None;
+    }
+    match e {
+        Expr::Int { v, size, signed } => num(&Val::Int {
+            v: *v,
+            size: *size,
+            signed: *signed,
+        })
+        .ok(),
+        Expr::Unary(op, a) => {
+            let (n, size, signed) = go(a, depth + 1)?;
+            let (ps, psg) = promote(size, signed);
+            let v = match op {
+                UnOp::Neg => Val::int(n.wrapping_neg() as u64, ps, psg),
+                UnOp::Plus => Val::int(n as u64, ps, psg),
+                UnOp::BitNot => Val::int(!(n as u64), ps, psg),
+                UnOp::Not => Val::int(u64::from(n == 0), 4, true),
+            };
+            num(&v).ok()
         }
-        match e {
-            Expr::Int { v, size, signed } => num(&Val::Int { v: *v, size: *size, signed: *signed }).ok(),
-            Expr::Unary(op, a) => {
-                let (n, size, signed) = go(a, depth + 1)?;
-                let (ps, psg) = promote(size, signed);
-                let v = match op {
-                    UnOp::Neg => Val::int(n.wrapping_neg() as u64, ps, psg),
-                    UnOp::Plus => Val::int(n as u64, ps, psg),
-                    UnOp::BitNot => Val::int(!(n as u64), ps, psg),
-                    UnOp::Not => Val::int(u64::from(n == 0), 4, true),
-                };
-                num(&v).ok()
-            }
-            Expr::Binary(op, a, b) => {
-                let x = go(a, depth + 1)?;
-                let y = go(b, depth + 1)?;
-                num(&binop(*op, x, y).ok()?).ok()
-            }
-            Expr::Ternary(c, a, b) => {
-                if go(c, depth + 1)?.0 != 0 {
-                    go(a, depth + 1)
-                } else {
-                    go(b, depth + 1)
-                }
-            }
-            Expr::Cast(ty, a) => {
-                let (n, _, _) = go(a, depth + 1)?;
-                num(&Val::int(n as u64, ty.size, ty.signed && !ty.pointer)).ok()
-            }
-            _ => None,
+        Expr::Binary(op, a, b) => {
+            let x = go(a, depth + 1)?;
+            let y = go(b, depth + 1)?;
+            num(&binop(*op, x, y).ok()?).ok()
         }
+        Expr::Ternary(c, a, b) => {
+            if go(c, depth + 1)?.0 != 0 {
+                go(a, depth + 1)
+            } else {
+                go(b, depth + 1)
+            }
+        }
+        Expr::Cast(ty, a) => {
+            let (n, _, _) = go(a, depth + 1)?;
+            num(&Val::int(n as u64, ty.size, ty.signed && !ty.pointer)).ok()
+        }
+        _ => None,
+    }
 }
 
 /// Tables and machine parameters needed for evaluation.
@@ -222,7 +235,8 @@ impl Evaluator {
                     ai += 1;
                     // Fast path: a plain field argument to an integer or %s conversion.
                     if let Expr::Field(i) = e {
-                        if c.width == Count::None && c.precision == Count::None && c.pext.is_empty() {
+                        if c.width == Count::None && c.precision == Count::None && c.pext.is_empty()
+                        {
                             if let Some(f) = ev.fields.get(*i) {
                                 if env.fast_field(c, f, payload, out) {
                                     continue;
@@ -245,16 +259,32 @@ impl<'e> Env<'e> {
     fn fast_field(&self, c: &Conv, f: &Field, payload: &[u8], out: &mut String) -> bool {
         match (c.conv, f.kind) {
             (b's', FieldKind::Array { elem_size: 1, .. }) if f.is_char() => {
-                let Some(b) = payload.get(f.offset..f.offset + f.size) else { return false };
+                let Some(b) = payload.get(f.offset..f.offset + f.size) else {
+                    return false;
+                };
                 push_cstr(out, b, None);
                 true
             }
-            (b'd' | b'i' | b'u' | b'x' | b'X', FieldKind::Int) if !c.flags.alt && !c.flags.plus && !c.flags.space => {
-                let Some(v) = self.endian.read_uint(payload, f.offset, f.size) else { return false };
-                let val = Val::Int { v, size: f.size as u8, signed: f.signed };
+            (b'd' | b'i' | b'u' | b'x' | b'X', FieldKind::Int)
+                if !c.flags.alt && !c.flags.plus && !c.flags.space =>
+            {
+                let Some(v) = self.endian.read_uint(payload, f.offset, f.size) else {
+                    return false;
+                };
+                let val = Val::Int {
+                    v,
+                    size: f.size as u8,
+                    signed: f.signed,
+                };
                 let signed = matches!(c.conv, b'd' | b'i');
-                let Ok(a) = self.int_arg(c, &val, signed) else { return false };
-                let base = if matches!(c.conv, b'x' | b'X') { 16 } else { 10 };
+                let Ok(a) = self.int_arg(c, &val, signed) else {
+                    return false;
+                };
+                let base = if matches!(c.conv, b'x' | b'X') {
+                    16
+                } else {
+                    10
+                };
                 write_int(out, a, base, c.conv == b'X', signed, c.flags, None, None);
                 true
             }
@@ -265,16 +295,20 @@ impl<'e> Env<'e> {
     fn field_val<'a>(&self, f: &Field, payload: &'a [u8]) -> EResult<Val<'a>> {
         match f.kind {
             FieldKind::Int | FieldKind::Pointer => {
-                let v = field_uint(payload, f, self.endian).ok_or(EvalError::BadData("field beyond record"))?;
+                let v = field_uint(payload, f, self.endian)
+                    .ok_or(EvalError::BadData("field beyond record"))?;
                 Ok(Val::Int {
                     v,
                     size: f.size as u8,
                     signed: f.signed && f.kind == FieldKind::Int,
                 })
             }
-            FieldKind::DataLocArray { .. } => Err(EvalError::Unsupported("__data_loc string array".into())),
+            FieldKind::DataLocArray { .. } => {
+                Err(EvalError::Unsupported("__data_loc string array".into()))
+            }
             _ => {
-                let data = field_bytes(payload, f, self.endian).ok_or(EvalError::BadData("field beyond record"))?;
+                let data = field_bytes(payload, f, self.endian)
+                    .ok_or(EvalError::BadData("field beyond record"))?;
                 Ok(Val::Bytes {
                     data,
                     elem: f.elem_size().min(8) as u8,
@@ -284,15 +318,22 @@ impl<'e> Env<'e> {
         }
     }
 
-    fn dyn_field<'a>(&self, ev: &EventFormat, i: usize, payload: &'a [u8]) -> EResult<(&'a [u8], usize)> {
+    fn dyn_field<'a>(
+        &self,
+        ev: &EventFormat,
+        i: usize,
+        payload: &'a [u8],
+    ) -> EResult<(&'a [u8], usize)> {
         let f = ev.fields.get(i).ok_or(EvalError::BadData("field index"))?;
         match f.kind {
             FieldKind::DataLoc { elem_size } | FieldKind::RelLoc { elem_size } => {
-                let d = field_bytes(payload, f, self.endian).ok_or(EvalError::BadData("__data_loc beyond record"))?;
+                let d = field_bytes(payload, f, self.endian)
+                    .ok_or(EvalError::BadData("__data_loc beyond record"))?;
                 Ok((d, elem_size))
             }
             _ => {
-                let d = field_bytes(payload, f, self.endian).ok_or(EvalError::BadData("field beyond record"))?;
+                let d = field_bytes(payload, f, self.endian)
+                    .ok_or(EvalError::BadData("field beyond record"))?;
                 Ok((d, f.elem_size()))
             }
         }
@@ -317,13 +358,17 @@ impl<'e> Env<'e> {
                 self.field_val(f, payload)?
             }
             Expr::CommonField(i) => {
-                let f = ev.common_fields.get(*i).ok_or(EvalError::BadData("field index"))?;
+                let f = ev
+                    .common_fields
+                    .get(*i)
+                    .ok_or(EvalError::BadData("field index"))?;
                 self.field_val(f, payload)?
             }
             Expr::AddrOf(inner) => match &**inner {
                 Expr::Field(i) => {
                     let f = ev.fields.get(*i).ok_or(EvalError::BadData("field index"))?;
-                    let data = field_bytes(payload, f, self.endian).ok_or(EvalError::BadData("field beyond record"))?;
+                    let data = field_bytes(payload, f, self.endian)
+                        .ok_or(EvalError::BadData("field beyond record"))?;
                     Val::Bytes {
                         data,
                         elem: 1,
@@ -341,13 +386,20 @@ impl<'e> Env<'e> {
                 match base {
                     Val::Bytes { data, elem, signed } => {
                         let es = elem.max(1) as usize;
-                        let i = usize::try_from(i).map_err(|_| EvalError::BadData("negative index"))?;
-                        let off = i.checked_mul(es).ok_or(EvalError::BadData("index overflow"))?;
+                        let i =
+                            usize::try_from(i).map_err(|_| EvalError::BadData("negative index"))?;
+                        let off = i
+                            .checked_mul(es)
+                            .ok_or(EvalError::BadData("index overflow"))?;
                         let v = self
                             .endian
                             .read_uint(data, off, es)
                             .ok_or(EvalError::BadData("index beyond array"))?;
-                        Val::Int { v, size: es as u8, signed }
+                        Val::Int {
+                            v,
+                            size: es as u8,
+                            signed,
+                        }
                     }
                     _ => return Err(EvalError::Unsupported("index of a non-array".into())),
                 }
@@ -403,7 +455,11 @@ impl<'e> Env<'e> {
                         Val::int(n as u64, ty.size, ty.signed && !ty.pointer)
                     }
                     other if ty.pointer => other,
-                    _ => return Err(EvalError::Unsupported("cast of a pointer to an integer".into())),
+                    _ => {
+                        return Err(EvalError::Unsupported(
+                            "cast of a pointer to an integer".into(),
+                        ))
+                    }
                 }
             }
             Expr::Unknown(s) => return Err(EvalError::Unsupported(s.clone())),
@@ -431,9 +487,14 @@ impl<'e> Env<'e> {
                 let f = ev.fields.get(*i).ok_or(EvalError::BadData("field index"))?;
                 let len = match f.kind {
                     FieldKind::DataLoc { .. } | FieldKind::RelLoc { .. } => {
-                        dyn_loc(payload, f, self.endian, matches!(f.kind, FieldKind::RelLoc { .. }))
-                            .ok_or(EvalError::BadData("__data_loc beyond record"))?
-                            .1
+                        dyn_loc(
+                            payload,
+                            f,
+                            self.endian,
+                            matches!(f.kind, FieldKind::RelLoc { .. }),
+                        )
+                        .ok_or(EvalError::BadData("__data_loc beyond record"))?
+                        .1
                     }
                     _ => f.size,
                 };
@@ -451,7 +512,11 @@ impl<'e> Env<'e> {
                 );
                 Val::Scratch(start, scratch.len())
             }
-            Helper::PrintFlags { val, delim, entries } => {
+            Helper::PrintFlags {
+                val,
+                delim,
+                entries,
+            } => {
                 let v = self.eval(val, ev, payload, scratch)?;
                 let (n, size, _) = num(&v)?;
                 let mut rest = truncate(n as u64, size as usize);
@@ -459,7 +524,9 @@ impl<'e> Env<'e> {
                 let mut first = true;
                 for (mask, name) in entries {
                     let Some(mask) = *mask else {
-                        return Err(EvalError::Unsupported(format!("__print_flags entry {name} with unresolved value").into()));
+                        return Err(EvalError::Unsupported(
+                            format!("__print_flags entry {name} with unresolved value").into(),
+                        ));
                     };
                     if rest == 0 {
                         break;
@@ -489,7 +556,8 @@ impl<'e> Env<'e> {
                     match *sym {
                         None => {
                             return Err(EvalError::Unsupported(
-                                format!("__print_symbolic entry {name} with unresolved value").into(),
+                                format!("__print_symbolic entry {name} with unresolved value")
+                                    .into(),
                             ))
                         }
                         Some(s) if truncate(s, size as usize) == x => return Ok(Val::Str(name)),
@@ -514,7 +582,11 @@ impl<'e> Env<'e> {
                 }
                 Val::Scratch(start, scratch.len())
             }
-            Helper::PrintArray { arr, count, el_size } => {
+            Helper::PrintArray {
+                arr,
+                count,
+                el_size,
+            } => {
                 let a = self.eval(arr, ev, payload, scratch)?;
                 let (c, _, _) = num(&self.eval(count, ev, payload, scratch)?)?;
                 let (es, _, _) = num(&self.eval(el_size, ev, payload, scratch)?)?;
@@ -522,7 +594,11 @@ impl<'e> Env<'e> {
                 let start = scratch.len();
                 let es = usize::try_from(es).unwrap_or(0);
                 if !matches!(es, 1 | 2 | 4 | 8) {
-                    let first = self.endian.read_uint(data, 0, 4).or_else(|| data.first().map(|b| u64::from(*b))).unwrap_or(0);
+                    let first = self
+                        .endian
+                        .read_uint(data, 0, 4)
+                        .or_else(|| data.first().map(|b| u64::from(*b)))
+                        .unwrap_or(0);
                     let _ = write!(scratch, "BAD SIZE:{es} 0x{first:x}");
                     return Ok(Val::Scratch(start, scratch.len()));
                 }
@@ -560,13 +636,26 @@ impl<'e> Env<'e> {
                 };
                 let data = bytes_of(&b)?;
                 let l = usize::try_from(l).unwrap_or(0).min(data.len());
-                let rowsize = if rowsize == 16 || rowsize == 32 { rowsize as usize } else { 16 };
+                let rowsize = if rowsize == 16 || rowsize == 32 {
+                    rowsize as usize
+                } else {
+                    16
+                };
                 let groupsize = match groupsize {
                     1 | 2 | 4 | 8 => groupsize as usize,
                     _ => 1,
                 };
                 let start = scratch.len();
-                hex_dump(scratch, &prefix_s, ptype, rowsize, groupsize, data.get(..l).unwrap_or(&[]), ascii, self.endian);
+                hex_dump(
+                    scratch,
+                    &prefix_s,
+                    ptype,
+                    rowsize,
+                    groupsize,
+                    data.get(..l).unwrap_or(&[]),
+                    ascii,
+                    self.endian,
+                );
                 Val::Scratch(start, scratch.len())
             }
             Helper::NsToSecs(a) => {
@@ -583,7 +672,12 @@ impl<'e> Env<'e> {
     fn int_arg(&self, c: &Conv, v: &Val<'_>, signed: bool) -> EResult<IntArg> {
         let (n, _, _) = match v {
             Val::Int { .. } => num(v)?,
-            _ => return Err(EvalError::Mismatch(format!("{} on a non-integer", output::conv_name(c)))),
+            _ => {
+                return Err(EvalError::Mismatch(format!(
+                    "{} on a non-integer",
+                    output::conv_name(c)
+                )))
+            }
         };
         let size = match c.length {
             Length::Char => 1,
@@ -600,7 +694,10 @@ impl<'e> Env<'e> {
                 neg: s < 0,
             })
         } else {
-            Ok(IntArg { v: bits, neg: false })
+            Ok(IntArg {
+                v: bits,
+                neg: false,
+            })
         }
     }
 
@@ -625,7 +722,16 @@ impl<'e> Env<'e> {
                     b'o' => 8,
                     _ => 16,
                 };
-                write_int(out, a, base, c.conv == b'X', false, c.flags, width, precision);
+                write_int(
+                    out,
+                    a,
+                    base,
+                    c.conv == b'X',
+                    false,
+                    c.flags,
+                    width,
+                    precision,
+                );
             }
             b'c' => {
                 let (n, _, _) = num(&v)?;
@@ -643,7 +749,9 @@ impl<'e> Env<'e> {
                 match v {
                     Val::Bytes { data, .. } => push_cstr(out, data, precision),
                     Val::Str(s) => push_cstr(out, s.as_bytes(), precision),
-                    Val::Scratch(a, b) => push_cstr(out, scratch.get(a..b).unwrap_or("").as_bytes(), precision),
+                    Val::Scratch(a, b) => {
+                        push_cstr(out, scratch.get(a..b).unwrap_or("").as_bytes(), precision)
+                    }
                     Val::Int { .. } => {
                         let (n, _, _) = num(&v)?;
                         let p = n as u64;
@@ -671,7 +779,11 @@ impl<'e> Env<'e> {
     }
 
     fn symbol(&self, out: &mut String, addr: u64, offset: bool, backtrace: bool) {
-        let look = if backtrace { addr.wrapping_sub(1) } else { addr };
+        let look = if backtrace {
+            addr.wrapping_sub(1)
+        } else {
+            addr
+        };
         match self.kallsyms.lookup(look) {
             Some(h) if addr != 0 => {
                 out.push_str(h.name);
@@ -700,11 +812,18 @@ impl<'e> Env<'e> {
                 };
                 let addr = num(&v)?.0 as u64;
                 let addr = truncate(addr, self.long_size.bytes());
-                self.symbol(out, addr, matches!(first, Some(b'S' | b'F' | b'B')), first == Some(b'B'));
+                self.symbol(
+                    out,
+                    addr,
+                    matches!(first, Some(b'S' | b'F' | b'B')),
+                    first == Some(b'B'),
+                );
             }
             None | Some(b'K' | b'x') => {
                 let Val::Int { .. } = v else {
-                    return Err(EvalError::Unsupported("%p of data inside the record".into()));
+                    return Err(EvalError::Unsupported(
+                        "%p of data inside the record".into(),
+                    ));
                 };
                 let addr = truncate(num(&v)?.0 as u64, self.long_size.bytes());
                 let w = self.long_size.bytes() * 2;
@@ -768,7 +887,9 @@ fn bytes_of<'a>(v: &Val<'a>) -> EResult<&'a [u8]> {
     match *v {
         Val::Bytes { data, .. } => Ok(data),
         Val::Str(s) => Ok(s.as_bytes()),
-        _ => Err(EvalError::Mismatch("buffer conversion on an integer".into())),
+        _ => Err(EvalError::Mismatch(
+            "buffer conversion on an integer".into(),
+        )),
     }
 }
 
@@ -857,7 +978,11 @@ fn hex_dump(
             }
             _ => out.push_str(prefix),
         }
-        let gs = if chunk.len() % groupsize != 0 { 1 } else { groupsize };
+        let gs = if chunk.len() % groupsize != 0 {
+            1
+        } else {
+            groupsize
+        };
         let mut line = String::new();
         for (g, grp) in chunk.chunks(gs).enumerate() {
             if g > 0 {
@@ -872,7 +997,11 @@ fn hex_dump(
             let pad = full.saturating_sub(line.len()) + 1;
             out.extend(std::iter::repeat_n(' ', pad));
             for &b in chunk {
-                out.push(if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' });
+                out.push(if b.is_ascii_graphic() || b == b' ' {
+                    b as char
+                } else {
+                    '.'
+                });
             }
         }
     }

@@ -157,7 +157,11 @@ pub(crate) enum Helper {
 /// A C expression of a print fmt argument.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Expr {
-    Int { v: u64, size: u8, signed: bool },
+    Int {
+        v: u64,
+        size: u8,
+        signed: bool,
+    },
     Str(Box<str>),
     /// `REC->field` (index into `EventFormat::fields`).
     Field(usize),
@@ -197,7 +201,11 @@ impl PrintFmt {
         for p in &self.pieces {
             let Piece::Conv(c) = p else { continue };
             arg += usize::from(c.width == Count::Star) + usize::from(c.precision == Count::Star);
-            let is_sym = c.conv == b'p' && matches!(c.pext.as_bytes().first(), Some(b'S' | b's' | b'B' | b'F' | b'f'));
+            let is_sym = c.conv == b'p'
+                && matches!(
+                    c.pext.as_bytes().first(),
+                    Some(b'S' | b's' | b'B' | b'F' | b'f')
+                );
             if is_sym {
                 let mut e = self.args.get(arg);
                 while let Some(Expr::Cast(_, inner)) = e {
@@ -231,9 +239,11 @@ impl PrintFmt {
                         walk(val) || entries.iter().any(|e| e.0.is_none())
                     }
                     Helper::PrintHex { buf, len, .. } => walk(buf) || walk(len),
-                    Helper::PrintArray { arr, count, el_size } => {
-                        walk(arr) || walk(count) || walk(el_size)
-                    }
+                    Helper::PrintArray {
+                        arr,
+                        count,
+                        el_size,
+                    } => walk(arr) || walk(count) || walk(el_size),
                     Helper::NsToSecs(a) | Helper::NsWithoutSecs(a) => walk(a),
                     _ => false,
                 },

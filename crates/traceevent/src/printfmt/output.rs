@@ -18,6 +18,7 @@ pub(crate) struct IntArg {
 }
 
 /// Writes an integer like the kernel's `number()`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_int(
     out: &mut String,
     arg: IntArg,
@@ -206,7 +207,9 @@ pub(crate) fn ipv6_compressed(out: &mut String, b: &[u8]) {
     for (d, s) in a.iter_mut().zip(b.iter()) {
         *d = *s;
     }
-    let words: Vec<u16> = (0..8).map(|i| u16::from_be_bytes([a[2 * i], a[2 * i + 1]])).collect();
+    let words: Vec<u16> = (0..8)
+        .map(|i| u16::from_be_bytes([a[2 * i], a[2 * i + 1]]))
+        .collect();
     let v4mapped = words[..5].iter().all(|&w| w == 0) && words[5] == 0xffff;
     let isatap = (words[4] & 0xfdff) == 0 && words[5] == 0x5efe;
     let use_v4 = v4mapped || isatap;
@@ -283,7 +286,10 @@ pub(crate) fn sockaddr(out: &mut String, b: &[u8], ext: &str, little: bool) -> b
     let have_c = ext.contains('c');
     let have_f = ext.contains('f');
     let have_s = ext.contains('s');
-    let port = b.get(2..4).map(|p| u16::from_be_bytes([p[0], p[1]])).unwrap_or(0);
+    let port = b
+        .get(2..4)
+        .map(|p| u16::from_be_bytes([p[0], p[1]]))
+        .unwrap_or(0);
     match fam {
         2 => {
             let Some(a) = b.get(4..8) else { return false };
@@ -554,7 +560,10 @@ mod tests {
         mac(&mut s, &[1, 2, 3, 0xa, 0xb, 0xc], "MF");
         s.push(' ');
         mac(&mut s, &[1, 2, 3, 0xa, 0xb, 0xc], "m");
-        assert_eq!(s, "01:02:03:0a:0b:0c 0c:0b:0a:03:02:01 01-02-03-0a-0b-0c 0102030a0b0c");
+        assert_eq!(
+            s,
+            "01:02:03:0a:0b:0c 0c:0b:0a:03:02:01 01-02-03-0a-0b-0c 0102030a0b0c"
+        );
         let u: Vec<u8> = (0..16).collect();
         s.clear();
         uuid(&mut s, &u, "U");

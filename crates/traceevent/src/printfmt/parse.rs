@@ -1,7 +1,9 @@
 //! Tokenizer and recursive-descent parser for print fmts: the leading string
 //! literal(s) become [`Piece`]s, each following argument a C [`Expr`].
 
-use super::{BinOp, CType, Conv, Count, Expr, Flags, Helper, Length, Piece, PrintFmt, SymEntry, UnOp};
+use super::{
+    BinOp, CType, Conv, Count, Expr, Flags, Helper, Length, Piece, PrintFmt, SymEntry, UnOp,
+};
 use crate::bytes::LongSize;
 use crate::error::{Error, Result};
 use crate::format::{c_type_size, EventFormat};
@@ -108,7 +110,11 @@ impl<'a> Lexer<'a> {
             return Ok(Some((Tok::Ident(id), start)));
         }
         for p in PUNCTS {
-            if self.s.get(self.pos..).is_some_and(|r| r.starts_with(p.as_bytes())) {
+            if self
+                .s
+                .get(self.pos..)
+                .is_some_and(|r| r.starts_with(p.as_bytes()))
+            {
                 self.pos += p.len();
                 return Ok(Some((Tok::Punct(p), start)));
             }
@@ -155,7 +161,8 @@ impl<'a> Lexer<'a> {
                 b'x' => {
                     let mut v: u32 = 0;
                     let mut n = 0;
-                    while let Some(d) = self.s.get(self.pos).and_then(|c| (*c as char).to_digit(16)) {
+                    while let Some(d) = self.s.get(self.pos).and_then(|c| (*c as char).to_digit(16))
+                    {
                         v = (v << 4 | d) & 0xff;
                         self.pos += 1;
                         n += 1;
@@ -506,7 +513,10 @@ impl<'a> Parser<'a> {
                     Some(2)
                 } else if words.contains(&"char") {
                     Some(1)
-                } else if words.contains(&"int") || words.contains(&"unsigned") || words.contains(&"signed") {
+                } else if words.contains(&"int")
+                    || words.contains(&"unsigned")
+                    || words.contains(&"signed")
+                {
                     Some(4)
                 } else {
                     None
@@ -574,7 +584,9 @@ impl<'a> Parser<'a> {
                 let ls = self.long_size.bytes() as u8;
                 let size = if long {
                     ls.max(if v > u64::from(u32::MAX) { 8 } else { ls })
-                } else if (!unsigned && v <= i32::MAX as u64) || (unsigned && v <= u64::from(u32::MAX)) {
+                } else if (!unsigned && v <= i32::MAX as u64)
+                    || (unsigned && v <= u64::from(u32::MAX))
+                {
                     4
                 } else {
                     8
@@ -701,8 +713,16 @@ impl<'a> Parser<'a> {
         }
         if !self.is_punct("(") {
             return Ok(match id.as_str() {
-                "true" => Expr::Int { v: 1, size: 4, signed: true },
-                "false" | "NULL" => Expr::Int { v: 0, size: 4, signed: true },
+                "true" => Expr::Int {
+                    v: 1,
+                    size: 4,
+                    signed: true,
+                },
+                "false" | "NULL" => Expr::Int {
+                    v: 0,
+                    size: 4,
+                    signed: true,
+                },
                 _ => Expr::Unknown(format!("identifier {id}").into()),
             });
         }
@@ -763,7 +783,11 @@ impl<'a> Parser<'a> {
                             Box::new(Expr::Helper(Helper::GetDynArrayLen(i))),
                             el.clone(),
                         ));
-                        Expr::Helper(Helper::PrintArray { arr, count, el_size: el })
+                        Expr::Helper(Helper::PrintArray {
+                            arr,
+                            count,
+                            el_size: el,
+                        })
                     }
                     None => Expr::Unknown("__print_dynamic_array on unknown field".into()),
                 })
@@ -771,7 +795,16 @@ impl<'a> Parser<'a> {
             _ => {
                 let mut args = self.call_args()?;
                 let n = args.len();
-                let mut take = |i: usize| Box::new(std::mem::replace(&mut args[i], Expr::Int { v: 0, size: 4, signed: true }));
+                let mut take = |i: usize| {
+                    Box::new(std::mem::replace(
+                        &mut args[i],
+                        Expr::Int {
+                            v: 0,
+                            size: 4,
+                            signed: true,
+                        },
+                    ))
+                };
                 let bad = || Err((off, format!("{id}() takes a different number of arguments")));
                 Ok(match id.as_str() {
                     "__print_hex" | "__print_hex_str" if n == 2 => Expr::Helper(Helper::PrintHex {
@@ -798,7 +831,12 @@ impl<'a> Parser<'a> {
                         Expr::Helper(Helper::NsWithoutSecs(take(0)))
                     }
                     "__builtin_expect" if n == 2 => *take(0),
-                    "__print_hex" | "__print_hex_str" | "__print_array" | "__print_hex_dump" | "__print_ns_to_secs" | "__print_ns_without_secs"
+                    "__print_hex"
+                    | "__print_hex_str"
+                    | "__print_array"
+                    | "__print_hex_dump"
+                    | "__print_ns_to_secs"
+                    | "__print_ns_without_secs"
                     | "__builtin_expect" => return bad(),
                     _ => Expr::Unknown(format!("function {id}()").into()),
                 })
@@ -852,7 +890,12 @@ pub(crate) fn parse_format_string(s: &str) -> std::result::Result<Vec<Piece>, (u
             if *i == st {
                 Count::None
             } else {
-                Count::Fixed(s.get(st..*i).and_then(|d| d.parse().ok()).unwrap_or(0).min(4096))
+                Count::Fixed(
+                    s.get(st..*i)
+                        .and_then(|d| d.parse().ok())
+                        .unwrap_or(0)
+                        .min(4096),
+                )
             }
         };
         let width = num(&mut i);
@@ -868,8 +911,20 @@ pub(crate) fn parse_format_string(s: &str) -> std::result::Result<Vec<Piece>, (u
         let mut length = Length::Int;
         loop {
             match b.get(i) {
-                Some(b'h') => length = if length == Length::Short { Length::Char } else { Length::Short },
-                Some(b'l') => length = if length == Length::Long { Length::LongLong } else { Length::Long },
+                Some(b'h') => {
+                    length = if length == Length::Short {
+                        Length::Char
+                    } else {
+                        Length::Short
+                    }
+                }
+                Some(b'l') => {
+                    length = if length == Length::Long {
+                        Length::LongLong
+                    } else {
+                        Length::Long
+                    }
+                }
                 Some(b'L' | b'q' | b'j') => length = Length::LongLong,
                 Some(b'z' | b'Z' | b't') => length = Length::Size,
                 _ => break,
@@ -947,7 +1002,10 @@ pub(crate) fn parse(text: &str, ev: &EventFormat) -> Result<PrintFmt> {
         any = true;
     }
     if !any {
-        return Err(err(0, "print fmt does not start with a string literal".into()));
+        return Err(err(
+            0,
+            "print fmt does not start with a string literal".into(),
+        ));
     }
     let pieces = parse_format_string(&fmt).map_err(|(o, r)| err(o, r))?;
     let mut args = Vec::new();
@@ -978,7 +1036,11 @@ fn fold_depth(e: Expr, depth: usize) -> Expr {
         Expr::Ternary(c, a, b) => {
             let c = f(c);
             if let Some(v) = super::eval::const_eval(&c) {
-                return if v != 0 { fold_depth(*a, depth + 1) } else { fold_depth(*b, depth + 1) };
+                return if v != 0 {
+                    fold_depth(*a, depth + 1)
+                } else {
+                    fold_depth(*b, depth + 1)
+                };
             }
             Expr::Ternary(c, f(a), f(b))
         }
@@ -986,10 +1048,33 @@ fn fold_depth(e: Expr, depth: usize) -> Expr {
         Expr::Index(a, i) => Expr::Index(f(a), f(i)),
         Expr::AddrOf(a) => Expr::AddrOf(f(a)),
         Expr::Helper(h) => Expr::Helper(match h {
-            Helper::PrintFlags { val, delim, entries } => Helper::PrintFlags { val: f(val), delim, entries },
-            Helper::PrintSymbolic { val, entries } => Helper::PrintSymbolic { val: f(val), entries },
-            Helper::PrintHex { buf, len, compact } => Helper::PrintHex { buf: f(buf), len: f(len), compact },
-            Helper::PrintArray { arr, count, el_size } => Helper::PrintArray { arr: f(arr), count: f(count), el_size: f(el_size) },
+            Helper::PrintFlags {
+                val,
+                delim,
+                entries,
+            } => Helper::PrintFlags {
+                val: f(val),
+                delim,
+                entries,
+            },
+            Helper::PrintSymbolic { val, entries } => Helper::PrintSymbolic {
+                val: f(val),
+                entries,
+            },
+            Helper::PrintHex { buf, len, compact } => Helper::PrintHex {
+                buf: f(buf),
+                len: f(len),
+                compact,
+            },
+            Helper::PrintArray {
+                arr,
+                count,
+                el_size,
+            } => Helper::PrintArray {
+                arr: f(arr),
+                count: f(count),
+                el_size: f(el_size),
+            },
             Helper::NsToSecs(a) => Helper::NsToSecs(f(a)),
             Helper::NsWithoutSecs(a) => Helper::NsWithoutSecs(f(a)),
             other => other,
@@ -1000,7 +1085,11 @@ fn fold_depth(e: Expr, depth: usize) -> Expr {
         if let Some((n, size, signed)) = super::eval::const_eval_typed(&e) {
             // casts to pointers keep their pointer-ness out of folding
             if !matches!(e, Expr::Cast(t, _) if t.pointer) {
-                return Expr::Int { v: crate::bytes::truncate(n as u64, size as usize), size, signed };
+                return Expr::Int {
+                    v: crate::bytes::truncate(n as u64, size as usize),
+                    size,
+                    signed,
+                };
             }
         }
     }

@@ -60,7 +60,9 @@ pub(crate) fn bprint(
         let start = out.len();
         match c.conv {
             b's' => {
-                let Some(s) = read_str(&mut pos) else { return false };
+                let Some(s) = read_str(&mut pos) else {
+                    return false;
+                };
                 let s = match precision {
                     Some(p) => &s[..s.len().min(p)],
                     None => s,
@@ -72,7 +74,9 @@ pub(crate) fn bprint(
                 let first = c.pext.as_bytes().first().copied();
                 match first {
                     None | Some(b'S' | b's' | b'F' | b'f' | b'x' | b'K' | b'e' | b'B') => {
-                        let Some(v) = read(&mut pos, long_size.bytes()) else { return false };
+                        let Some(v) = read(&mut pos, long_size.bytes()) else {
+                            return false;
+                        };
                         match first {
                             Some(b'S' | b's' | b'F' | b'f' | b'B') => {
                                 sym(out, v, matches!(first, Some(b'S' | b'F' | b'B')))
@@ -84,14 +88,18 @@ pub(crate) fn bprint(
                         }
                     }
                     _ => {
-                        let Some(s) = read_str(&mut pos) else { return false };
+                        let Some(s) = read_str(&mut pos) else {
+                            return false;
+                        };
                         out.push_str(&String::from_utf8_lossy(s));
                     }
                 }
                 write_padded(out, start, width, c.flags.left);
             }
             b'c' => {
-                let Some(v) = read(&mut pos, 1) else { return false };
+                let Some(v) = read(&mut pos, 1) else {
+                    return false;
+                };
                 out.push(v as u8 as char);
                 write_padded(out, start, width, c.flags.left);
             }
@@ -103,7 +111,9 @@ pub(crate) fn bprint(
                     Length::Long | Length::Size => long_size.bytes(),
                     Length::LongLong => 8,
                 };
-                let Some(v) = read(&mut pos, size) else { return false };
+                let Some(v) = read(&mut pos, size) else {
+                    return false;
+                };
                 let signed = matches!(c.conv, b'd' | b'i');
                 let arg = if signed {
                     let s = sign_extend(v, size);
@@ -119,7 +129,16 @@ pub(crate) fn bprint(
                     b'o' => 8,
                     _ => 10,
                 };
-                write_int(out, arg, base, c.conv == b'X', signed, c.flags, width, precision);
+                write_int(
+                    out,
+                    arg,
+                    base,
+                    c.conv == b'X',
+                    signed,
+                    c.flags,
+                    width,
+                    precision,
+                );
             }
         }
     }

@@ -261,7 +261,13 @@ impl KernelTextRenderer {
 
     /// The body of the line for internal ftrace events. Returns false when the
     /// event has no dedicated printer.
-    fn ftrace_event(&mut self, ctx: &Context<'_>, ev: &EventFormat, rec: &Record<'_>, out: &mut String) -> bool {
+    fn ftrace_event(
+        &mut self,
+        ctx: &Context<'_>,
+        ev: &EventFormat,
+        rec: &Record<'_>,
+        out: &mut String,
+    ) -> bool {
         let u = |name: &str| ev.field(name).and_then(|f| rec.field_u64(f));
         let long = ctx.registry.long_size().bytes();
         match ev.name.as_str() {
@@ -308,11 +314,13 @@ impl KernelTextRenderer {
                     let _ = writeln!(out, "[UNKNOWN BPRINT FORMAT 0x{fmt_addr:x}]");
                     return true;
                 };
-                let pieces = self
-                    .bprint_cache
-                    .entry(fmt_addr)
-                    .or_insert_with(|| parse_format_string(fmt).unwrap_or_else(|_| vec![Piece::Lit(fmt.into())]));
-                let buf = ev.field("buf").and_then(|f| rec.field_bytes(f)).unwrap_or(&[]);
+                let pieces = self.bprint_cache.entry(fmt_addr).or_insert_with(|| {
+                    parse_format_string(fmt).unwrap_or_else(|_| vec![Piece::Lit(fmt.into())])
+                });
+                let buf = ev
+                    .field("buf")
+                    .and_then(|f| rec.field_bytes(f))
+                    .unwrap_or(&[]);
                 let kall = ctx.kallsyms;
                 let sym = |o: &mut String, a: u64, off: bool| match kall.lookup(a) {
                     Some(h) if a != 0 => {
@@ -330,12 +338,20 @@ impl KernelTextRenderer {
             }
             "kernel_stack" => {
                 out.push_str("<stack trace>\n");
-                let Some(f) = ev.field("caller") else { return true };
+                let Some(f) = ev.field("caller") else {
+                    return true;
+                };
                 let end = rec.payload.len();
                 let mut off = f.offset;
                 while off + long <= end {
-                    let Some(ip) = rec.endian.read_uint(rec.payload, off, long) else { break };
-                    let all_ones = if long == 8 { u64::MAX } else { u64::from(u32::MAX) };
+                    let Some(ip) = rec.endian.read_uint(rec.payload, off, long) else {
+                        break;
+                    };
+                    let all_ones = if long == 8 {
+                        u64::MAX
+                    } else {
+                        u64::from(u32::MAX)
+                    };
                     if ip == all_ones {
                         break;
                     }
@@ -348,13 +364,18 @@ impl KernelTextRenderer {
             }
             "user_stack" => {
                 out.push_str("<user stack trace>\n");
-                let Some(f) = ev.field("caller") else { return true };
+                let Some(f) = ev.field("caller") else {
+                    return true;
+                };
                 let n = match f.kind {
                     FieldKind::Array { len, .. } => len,
                     _ => 8,
                 };
                 for i in 0..n {
-                    let Some(ip) = rec.endian.read_uint(rec.payload, f.offset + i * long, long) else { break };
+                    let Some(ip) = rec.endian.read_uint(rec.payload, f.offset + i * long, long)
+                    else {
+                        break;
+                    };
                     if ip == 0 {
                         break;
                     }
@@ -391,7 +412,10 @@ impl KernelTextRenderer {
             "context_switch" | "wakeup" => {
                 let g = |n: &str| ev.field(n).and_then(|f| rec.field_i64(f)).unwrap_or(0);
                 let state = |s: i64| -> char {
-                    b"RSDTtXZPI".get(usize::try_from(s).unwrap_or(usize::MAX)).map(|&c| c as char).unwrap_or('?')
+                    b"RSDTtXZPI"
+                        .get(usize::try_from(s).unwrap_or(usize::MAX))
+                        .map(|&c| c as char)
+                        .unwrap_or('?')
                 };
                 let next_pid = g("next_pid") as i32;
                 let _ = writeln!(
@@ -416,7 +440,11 @@ impl KernelTextRenderer {
     fn syscall(&self, ev: &EventFormat, rec: &Record<'_>, out: &mut String) -> bool {
         if let Some(name) = ev.name.strip_prefix("sys_enter_") {
             let _ = write!(out, "sys_{name}(");
-            let args: Vec<&Field> = ev.fields.iter().filter(|f| f.name != "__syscall_nr").collect();
+            let args: Vec<&Field> = ev
+                .fields
+                .iter()
+                .filter(|f| f.name != "__syscall_nr")
+                .collect();
             for (i, f) in args.iter().enumerate() {
                 let v = rec.field_u64(f).unwrap_or(0);
                 let sep = if i + 1 == args.len() { "" } else { ", " };
@@ -454,7 +482,11 @@ impl KernelTextRenderer {
             return;
         }
         let ent = rec.payload.len();
-        let sym_fields = ev.print_fmt.as_ref().map(|p| p.symbol_fields()).unwrap_or_default();
+        let sym_fields = ev
+            .print_fmt
+            .as_ref()
+            .map(|p| p.symbol_fields())
+            .unwrap_or_default();
         for (idx, f) in ev.fields.iter().enumerate() {
             let _ = write!(out, " {}=", f.name);
             if f.offset + f.size > ent {
@@ -484,7 +516,9 @@ impl KernelTextRenderer {
                 FieldKind::Array { .. } | FieldKind::FlexArray { .. } if is_char => {
                     push_cstr(out, rec.field_bytes(f).unwrap_or(&[]));
                 }
-                _ if f.kind == FieldKind::Pointer && matches!(f.type_name.as_str(), "char *" | "const char *") => {
+                _ if f.kind == FieldKind::Pointer
+                    && matches!(f.type_name.as_str(), "char *" | "const char *") =>
+                {
                     // 6.18 prints the address of the field inside the ring buffer
                     // here, which user space cannot know; print the pointer value.
                     let v = rec.field_u64(f).unwrap_or(0);
@@ -559,7 +593,10 @@ pub fn write_raw_fields(ev: &EventFormat, rec: &Record<'_>, out: &mut String) {
                     continue;
                 };
                 let text = b.split(|&c| c == 0).next().unwrap_or(&[]);
-                if f.is_char() && !text.is_empty() && text.iter().all(|c| c.is_ascii_graphic() || *c == b' ') {
+                if f.is_char()
+                    && !text.is_empty()
+                    && text.iter().all(|c| c.is_ascii_graphic() || *c == b' ')
+                {
                     push_cstr(out, text);
                 } else {
                     out.push_str("ARRAY[");
@@ -600,7 +637,12 @@ impl Renderer for KernelTextRenderer {
             if self.opts.context_info {
                 let _ = write!(out, "{} {} {} ", rec.pid(), rec.cpu, rec.ts);
             }
-            if ev.system == "ftrace" && matches!(ev.name.as_str(), "print" | "bprint" | "raw_data" | "function" | "bputs") {
+            if ev.system == "ftrace"
+                && matches!(
+                    ev.name.as_str(),
+                    "print" | "bprint" | "raw_data" | "function" | "bputs"
+                )
+            {
                 self.ftrace_event(ctx, ev, rec, out);
                 return Ok(());
             }
@@ -666,7 +708,11 @@ fn find_mark(d: u64) -> char {
         (100_000, '!'),
         (10_000, '+'),
     ];
-    MARKS.iter().find(|(v, _)| d > *v).map(|m| m.1).unwrap_or(' ')
+    MARKS
+        .iter()
+        .find(|(v, _)| d > *v)
+        .map(|m| m.1)
+        .unwrap_or(' ')
 }
 
 /// The five irq-info characters (`trace_print_lat_fmt`).
@@ -712,8 +758,16 @@ pub(crate) fn lat_flags(out: &mut String, flags: u8, pc: u8) {
         '.'
     });
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(if pc & 0xf != 0 { HEX[(pc & 0xf) as usize] as char } else { '.' });
-    out.push(if pc & 0xf0 != 0 { HEX[(pc >> 4) as usize] as char } else { '.' });
+    out.push(if pc & 0xf != 0 {
+        HEX[(pc & 0xf) as usize] as char
+    } else {
+        '.'
+    });
+    out.push(if pc & 0xf0 != 0 {
+        HEX[(pc >> 4) as usize] as char
+    } else {
+        '.'
+    });
 }
 
 fn pad_left(out: &mut String, s: &str, w: usize) {

@@ -54,7 +54,10 @@ pub struct StructuredRecord {
     pub info: Option<String>,
 }
 
-fn ser_fields<S: Serializer>(v: &[(String, FieldValue)], s: S) -> std::result::Result<S::Ok, S::Error> {
+fn ser_fields<S: Serializer>(
+    v: &[(String, FieldValue)],
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
     let mut m = s.serialize_map(Some(v.len()))?;
     for (k, val) in v {
         m.serialize_entry(k, val)?;
@@ -74,11 +77,15 @@ impl StructuredRecord {
         for f in &ev.fields {
             let v = match f.kind {
                 FieldKind::Int | FieldKind::Pointer => match rec.field_u64(f) {
-                    Some(v) if f.signed && f.kind == FieldKind::Int => FieldValue::Signed(sign_extend(v, f.size)),
+                    Some(v) if f.signed && f.kind == FieldKind::Int => {
+                        FieldValue::Signed(sign_extend(v, f.size))
+                    }
                     Some(v) => FieldValue::Unsigned(v),
                     None => FieldValue::Bytes(Vec::new()),
                 },
-                FieldKind::Array { elem_size, .. } if !f.is_string_type() && matches!(elem_size, 2 | 4 | 8) => {
+                FieldKind::Array { elem_size, .. }
+                    if !f.is_string_type() && matches!(elem_size, 2 | 4 | 8) =>
+                {
                     let b = rec.field_bytes(f).unwrap_or(&[]);
                     FieldValue::Array(
                         b.chunks_exact(elem_size)
@@ -107,7 +114,9 @@ impl StructuredRecord {
         }
         let mut info = String::new();
         let mut evaluator = Evaluator::default();
-        let info = format_print_fmt(ev, &mut evaluator, ctx, rec, &mut info).ok().map(|_| info);
+        let info = format_print_fmt(ev, &mut evaluator, ctx, rec, &mut info)
+            .ok()
+            .map(|_| info);
         Ok(StructuredRecord {
             system: ev.system.clone(),
             event: ev.name.clone(),

@@ -38,8 +38,11 @@ impl Instance {
     pub fn new() -> Instance {
         let root = tracefs();
         let n = SEQ.fetch_add(1, Ordering::Relaxed);
-        let path = root.join("instances").join(format!("tk-te-{}-{n}", std::process::id()));
-        std::fs::create_dir(&path).unwrap_or_else(|e| panic!("creating instance {}: {e}", path.display()));
+        let path = root
+            .join("instances")
+            .join(format!("tk-te-{}-{n}", std::process::id()));
+        std::fs::create_dir(&path)
+            .unwrap_or_else(|e| panic!("creating instance {}: {e}", path.display()));
         Instance { path }
     }
 
@@ -57,7 +60,9 @@ impl Instance {
 
     pub fn try_write(&self, file: &str, value: &str) -> std::io::Result<()> {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().append(true).open(self.path.join(file))?;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.path.join(file))?;
         f.write_all(value.as_bytes())
     }
 
@@ -89,7 +94,9 @@ pub fn read_tracefs(p: &Path) -> String {
     let mut v = Vec::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = f.read(&mut buf).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
+        let n = f
+            .read(&mut buf)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", p.display()));
         if n == 0 {
             break;
         }
@@ -115,7 +122,11 @@ pub fn format_files(dir: &Path) -> Vec<(String, String, String)> {
         for e in evs {
             let f = e.path().join("format");
             if f.is_file() {
-                v.push((sys.clone(), e.file_name().to_string_lossy().into_owned(), read_tracefs(&f)));
+                v.push((
+                    sys.clone(),
+                    e.file_name().to_string_lossy().into_owned(),
+                    read_tracefs(&f),
+                ));
             }
         }
     }
@@ -142,6 +153,10 @@ pub fn long_size_of(n: usize) -> LongSize {
 /// `<workspace>/../shared/corpus/tracecmd`.
 pub fn corpus_dir() -> PathBuf {
     let d = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus/tracecmd");
-    assert!(d.is_dir(), "the trace-cmd corpus is missing at {}", d.display());
+    assert!(
+        d.is_dir(),
+        "the trace-cmd corpus is missing at {}",
+        d.display()
+    );
     d
 }

@@ -106,7 +106,11 @@ fn event_formats(r: &mut R<'_>, t: &mut TraceDat) {
 pub fn read(path: &std::path::Path) -> TraceDat {
     let d = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     assert_eq!(&d[..10], b"\x17\x08\x44tracing");
-    let mut r = R { d: &d, o: 10, little: true };
+    let mut r = R {
+        d: &d,
+        o: 10,
+        little: true,
+    };
     let ver: u32 = r.cstr().parse().unwrap();
     let endian = r.u(1);
     r.little = endian == 0;
@@ -146,7 +150,11 @@ pub fn read(path: &std::path::Path) -> TraceDat {
                     let sz = r.u(4) as usize;
                     let body = r.raw(sz);
                     if top && id == 3 {
-                        let mut br = R { d: body, o: 0, little: r.little };
+                        let mut br = R {
+                            d: body,
+                            o: 0,
+                            little: r.little,
+                        };
                         let off = br.u(8);
                         extra.push((off, br.cstr()));
                     }
@@ -167,7 +175,11 @@ pub fn read(path: &std::path::Path) -> TraceDat {
             t.buffers.push((String::new(), page, v));
         }
         for (off, name) in extra {
-            let mut rr = R { d: &d, o: off as usize, little: r.little };
+            let mut rr = R {
+                d: &d,
+                o: off as usize,
+                little: r.little,
+            };
             let tag = fly(&mut rr, &mut vec![], false);
             assert_eq!(tag, b"flyrecord\0");
             let v: Vec<Vec<u8>> = (0..cpus)
@@ -186,7 +198,11 @@ pub fn read(path: &std::path::Path) -> TraceDat {
     let first_opts = r.u(8) as usize;
     let compressed_file = comp != "none";
     let section = |off: usize| -> (u16, u16, Vec<u8>, usize) {
-        let mut rr = R { d: &d, o: off, little: r.little };
+        let mut rr = R {
+            d: &d,
+            o: off,
+            little: r.little,
+        };
         let id = rr.u(2) as u16;
         let flags = rr.u(2) as u16;
         let _desc = rr.u(4);
@@ -208,13 +224,20 @@ pub fn read(path: &std::path::Path) -> TraceDat {
     while off != 0 {
         let (id, _, body, _) = section(off);
         assert_eq!(id, 0);
-        let mut br = R { d: &body, o: 0, little: r.little };
-        off = 0;
+        let mut br = R {
+            d: &body,
+            o: 0,
+            little: r.little,
+        };
         loop {
             let oid = br.u(2) as u16;
             let sz = br.u(4) as usize;
             let ob = br.raw(sz).to_vec();
-            let mut q = R { d: &ob, o: 0, little: r.little };
+            let mut q = R {
+                d: &ob,
+                o: 0,
+                little: r.little,
+            };
             if oid == 0 {
                 off = q.u(8) as usize;
                 break;
@@ -240,21 +263,54 @@ pub fn read(path: &std::path::Path) -> TraceDat {
     }
     let get = |id: u16| section(*sections.get(&id).unwrap()).2;
     let hi = get(16);
-    headers(&mut R { d: &hi, o: 0, little: r.little }, &mut t);
+    headers(
+        &mut R {
+            d: &hi,
+            o: 0,
+            little: r.little,
+        },
+        &mut t,
+    );
     let ft = get(17);
-    ftrace_formats(&mut R { d: &ft, o: 0, little: r.little }, &mut t);
+    ftrace_formats(
+        &mut R {
+            d: &ft,
+            o: 0,
+            little: r.little,
+        },
+        &mut t,
+    );
     let ef = get(18);
-    event_formats(&mut R { d: &ef, o: 0, little: r.little }, &mut t);
+    event_formats(
+        &mut R {
+            d: &ef,
+            o: 0,
+            little: r.little,
+        },
+        &mut t,
+    );
     let ks = get(19);
-    let mut kr = R { d: &ks, o: 0, little: r.little };
+    let mut kr = R {
+        d: &ks,
+        o: 0,
+        little: r.little,
+    };
     let n = kr.u(4) as usize;
     t.kallsyms = text(kr.raw(n));
     let pk = get(20);
-    let mut pr = R { d: &pk, o: 0, little: r.little };
+    let mut pr = R {
+        d: &pk,
+        o: 0,
+        little: r.little,
+    };
     let n = pr.u(4) as usize;
     t.printk = text(pr.raw(n));
     let cl = get(21);
-    let mut cr = R { d: &cl, o: 0, little: r.little };
+    let mut cr = R {
+        d: &cl,
+        o: 0,
+        little: r.little,
+    };
     let n = cr.u(8) as usize;
     t.cmdlines = text(cr.raw(n));
     for (boff, name, ps, cpus) in bufopts {
@@ -270,7 +326,11 @@ pub fn read(path: &std::path::Path) -> TraceDat {
                 if !compressed {
                     return d[o..o + s].to_vec();
                 }
-                let mut q = R { d: &d, o, little: r.little };
+                let mut q = R {
+                    d: &d,
+                    o,
+                    little: r.little,
+                };
                 let n = q.u(4);
                 let mut out = vec![];
                 for _ in 0..n {

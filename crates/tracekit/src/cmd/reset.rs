@@ -30,6 +30,7 @@ pub fn run(g: &GlobalArgs, a: &ResetArgs) -> Result<()> {
     let _lock = StateLock::acquire(&ctx.state_dir)?;
     let mut total = RestoreReport::default();
     let mut sessions_done = 0;
+    let mut todo: Vec<journal::Session> = Vec::new();
     for s in journal::scan(&ctx.state_dir)? {
         if s.path == ctx.journal.path() {
             continue;
@@ -54,10 +55,17 @@ pub fn run(g: &GlobalArgs, a: &ResetArgs) -> Result<()> {
             }
             _ => {}
         }
-        let tfs = restore::tracefs_for(&s.owner, &ctx.tfs)?;
-        let rep = restore::restore_session(&tfs, &s);
-        sessions_done += 1;
-        total.merge(rep);
+        todo.push(s);
+    }
+    // Sessions of the same tracefs are undone together (instances first).
+    let mut roots: Vec<std::path::PathBuf> = todo.iter().map(|s| s.owner.root.clone()).collect();
+    roots.sort();
+    roots.dedup();
+    for root in roots {
+        let group: Vec<journal::Session> = todo.iter().filter(|s| s.owner.root == root).cloned().collect();
+        let tfs = restore::tracefs_for(&group[0].owner, &ctx.tfs)?;
+        sessions_done += group.len();
+        total.merge(restore::restore_sessions(&tfs, &group));
     }
     if a.all {
         let inst = Instance::open(&ctx.tfs, a.instance.as_deref())?;
