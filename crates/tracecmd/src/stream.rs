@@ -376,6 +376,11 @@ impl Merge {
         self.streams.get(self.current?)?.current()
     }
 
+    /// Index (in construction order) of the stream of the current record.
+    pub fn current_index(&self) -> Option<usize> {
+        self.current
+    }
+
     /// Warnings of all streams.
     pub fn warnings(&self) -> impl Iterator<Item = &String> {
         self.streams.iter().flat_map(|s| s.warnings.iter())

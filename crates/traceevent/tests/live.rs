@@ -36,6 +36,10 @@ const SYSTEMS: &[&str] = &[
 /// Our renderer prints them as `name: [FAILED TO PARSE] field=value...`.
 const EXCEPTIONS: &[(&str, &str)] = &[
     (
+        "timer:hrtimer_init",
+        "bare enum names HRTIMER_MODE_* not exported by the kernel (6.1 name of hrtimer_setup)",
+    ),
+    (
         "timer:hrtimer_setup",
         "bare enum names HRTIMER_MODE_* not exported by the kernel",
     ),

@@ -124,7 +124,7 @@ export TRACEKIT_STATE_DIR=/tmp/tkstate
 echo "=== add ==="
 $TK probe add do_sys_openat2 dfd filename:string; echo rc=$?
 $TK probe add 'do_sys_openat2%return' '$retval'; echo rc=$?
-$TK probe add vfs_read file->f_pos count; echo rc=$?
+$TK probe add vfs_read 'file->f_pos' count; echo rc=$?
 cat $T/kprobe_events
 echo "=== record ==="
 $TK set -B k -e 'tracekit_default:*'; echo rc=$?

@@ -249,8 +249,8 @@ pub fn kernel_probe(
             invalid(
                 &whole,
                 format!(
-                    "argument names need BTF: {} (write registers instead, e.g. dfd=%di:s32 or $arg1)",
-                    btf_err.unwrap_or("BTF is not loaded")
+                    "argument names need BTF: {}",
+                    btf_err.unwrap_or("BTF is not loaded (write registers instead, e.g. dfd=%di:s32 or $arg1)")
                 ),
             )
         })?;
