@@ -1639,3 +1639,18 @@ mod tests {
         assert_eq!(arg_num_eval(&Arg::Op("<<".into(), Box::new(Arg::Atom("1".into())), Box::new(Arg::Atom("4".into())))), Some(16));
     }
 }
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn parse_timer_flags() {
+        let toks = tokenize(r#"(REC->flags & (0x00040000 | 0x00080000), "|", { 0x00040000, "M" }, { 0x00080000, "D" })"#);
+        let f = vec![TField { name: "flags".into(), offset: 8, size: 4, flags: 0, elementsize: 4 }];
+        let mut p = Parser { toks, pos: 0, fields: &f, long: 8 };
+        let a = p.function("__print_flags").map_err(|e| e);
+        let s = format!("{a:?}");
+        assert!(s.contains("\"M\""), "{s}");
+    }
+}

@@ -59,8 +59,9 @@ pub struct AddArgs {
     /// Event name (default: from the function).
     #[arg(short = 'n', long = "name")]
     pub event: Option<String>,
-    /// The probe: a raw definition, or FUNC[%return|+OFF] followed by arguments.
-    #[arg(required = true, num_args = 1.., value_name = "SPEC")]
+    /// The probe: a raw definition, or FUNC[%return|+OFF] followed by arguments
+    /// (with --usdt: PROVIDER:NAME, or nothing to list the binary's USDT probes).
+    #[arg(required_unless_present = "usdt", num_args = 0.., value_name = "SPEC")]
     pub spec: Vec<String>,
 }
 
@@ -149,6 +150,14 @@ fn support() -> KernelSupport {
 }
 
 fn add(g: &GlobalArgs, a: &AddArgs) -> Result<()> {
+    if a.usdt && a.spec.is_empty() {
+        return funcs(&FuncsArgs {
+            glob: "*".into(),
+            exec: a.exec.clone(),
+            usdt: true,
+            json: false,
+        });
+    }
     let ctx = Ctx::open(g)?;
     let group = a.group.clone().unwrap_or_else(friendly::default_group);
     let opts = FriendlyOptions {
@@ -187,6 +196,22 @@ fn add(g: &GlobalArgs, a: &AddArgs) -> Result<()> {
         friendly::kernel_probe(&words, &opts, btf.as_ref(), err.as_deref())?
     };
     let file = spec.kind.control_file();
+    let (major, minor) = kernel_version();
+    match spec.kind {
+        spec::ProbeKind::Fprobe | spec::ProbeKind::FprobeExit | spec::ProbeKind::Tprobe
+            if (major, minor) < (6, 4) =>
+        {
+            bail!(
+                "fprobe and tracepoint probes (f:, t:) need Linux 6.4+ with CONFIG_FPROBE_EVENTS; this kernel is {major}.{minor}: use a kprobe instead (`tracekit probe add FUNC ARGS`)"
+            )
+        }
+        spec::ProbeKind::Eprobe
+            if !ctx.tfs.path("dynamic_events").exists() =>
+        {
+            bail!("event probes (e:) need dynamic_events and CONFIG_EPROBE_EVENTS; record the original event and filter it instead")
+        }
+        _ => {}
+    }
     if !ctx.tfs.path(file).exists() {
         let what = if spec.kind.is_user() { "uprobes" } else { "kprobes" };
         let cfg = if spec.kind.is_user() { "CONFIG_UPROBE_EVENTS" } else { "CONFIG_KPROBE_EVENTS" };
