@@ -12,6 +12,7 @@
 
 pub mod btf;
 pub mod elf;
+pub mod symtab;
 mod error;
 
 pub use error::{Error, Result};

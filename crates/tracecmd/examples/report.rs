@@ -2,7 +2,10 @@
 fn main() {
     let mut a = std::env::args().skip(1);
     let p = a.next().unwrap_or_default();
-    let mut o = tracecmd::report::ReportOptions { inputs: vec![p.into()], ..Default::default() };
+    let mut o = tracecmd::report::ReportOptions {
+        inputs: vec![p.into()],
+        ..Default::default()
+    };
     for x in a {
         match x.as_str() {
             "-t" => o.nsec = true,
@@ -17,5 +20,7 @@ fn main() {
     }
     let out = std::io::stdout();
     let mut l = out.lock();
-    if let Err(e) = tracecmd::report::run(&o, &mut l, &mut std::io::stderr()) { eprintln!("error: {e}"); }
+    if let Err(e) = tracecmd::report::run(&o, &mut l, &mut std::io::stderr()) {
+        eprintln!("error: {e}");
+    }
 }

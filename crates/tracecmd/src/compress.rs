@@ -26,7 +26,9 @@ impl Algorithm {
             "none" | "" => Ok(Algorithm::None),
             "zstd" => Ok(Algorithm::Zstd),
             "zlib" => Ok(Algorithm::Zlib),
-            other => Err(Error::Unsupported(format!("compression algorithm '{other}'"))),
+            other => Err(Error::Unsupported(format!(
+                "compression algorithm '{other}'"
+            ))),
         }
     }
 
@@ -64,7 +66,8 @@ impl Algorithm {
             Algorithm::None => out.extend_from_slice(data),
             Algorithm::Zstd => {
                 out.reserve(want);
-                let mut dec = zstd::stream::read::Decoder::with_buffer(data).map_err(|e| err(e.to_string()))?;
+                let mut dec = zstd::stream::read::Decoder::with_buffer(data)
+                    .map_err(|e| err(e.to_string()))?;
                 (&mut dec)
                     .take(want as u64 + 1)
                     .read_to_end(out)

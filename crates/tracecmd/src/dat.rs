@@ -315,7 +315,11 @@ impl TraceDat {
         c.section("cpus");
         self.cpus = c.u32()?;
         if self.cpus > MAX_CPUS {
-            return Err(Error::corrupt("cpus", c.pos - 4, format!("{} CPUs", self.cpus)));
+            return Err(Error::corrupt(
+                "cpus",
+                c.pos - 4,
+                format!("{} CPUs", self.cpus),
+            ));
         }
         // options / latency / flyrecord tags
         let mut extra: Vec<(u64, String)> = Vec::new();
@@ -372,7 +376,12 @@ impl TraceDat {
         Ok(m)
     }
 
-    fn read_v6_tags(&mut self, c: &mut SrcCur<'_>, extra: &mut Vec<(u64, String)>, top: bool) -> Result<Tag> {
+    fn read_v6_tags(
+        &mut self,
+        c: &mut SrcCur<'_>,
+        extra: &mut Vec<(u64, String)>,
+        top: bool,
+    ) -> Result<Tag> {
         for _ in 0..1000 {
             c.section("options tag");
             let at = c.pos;
@@ -401,10 +410,17 @@ impl TraceDat {
             return Err(Error::corrupt(
                 "options tag",
                 at,
-                format!("expected options/latency/flyrecord, found {:?}", String::from_utf8_lossy(&tag)),
+                format!(
+                    "expected options/latency/flyrecord, found {:?}",
+                    String::from_utf8_lossy(&tag)
+                ),
             ));
         }
-        Err(Error::corrupt("options tag", c.pos, "too many option blocks"))
+        Err(Error::corrupt(
+            "options tag",
+            c.pos,
+            "too many option blocks",
+        ))
     }
 
     fn read_v7(&mut self, c: &mut SrcCur<'_>) -> Result<Meta> {
@@ -426,11 +442,19 @@ impl TraceDat {
         let mut seen = HashSet::new();
         while next != 0 {
             if !seen.insert(next) || seen.len() > MAX_SECTIONS {
-                return Err(Error::corrupt("options", next, "options sections form a loop"));
+                return Err(Error::corrupt(
+                    "options",
+                    next,
+                    "options sections form a loop",
+                ));
             }
             let (id, _flags, body) = self.read_section(c.src, next, "options")?;
             if id != opt::DONE {
-                return Err(Error::corrupt("options", next, format!("section id {id} is not an options section")));
+                return Err(Error::corrupt(
+                    "options",
+                    next,
+                    format!("section id {id} is not an options section"),
+                ));
             }
             let mut oc = Cur::new(&body, self.endian, "options", 0);
             next = 0;
@@ -455,11 +479,17 @@ impl TraceDat {
                             let off = Cur::new(data, self.endian, "options", 0).u64()?;
                             section_offsets.push((id, off));
                         }
-                        self.options.push(OptionEntry { id, data: data.to_vec() });
+                        self.options.push(OptionEntry {
+                            id,
+                            data: data.to_vec(),
+                        });
                     }
                     opt::BUFFER | opt::BUFFER_TEXT => {
                         buffer_opts.push(data.to_vec());
-                        self.options.push(OptionEntry { id, data: data.to_vec() });
+                        self.options.push(OptionEntry {
+                            id,
+                            data: data.to_vec(),
+                        });
                     }
                     _ => {
                         let mut none = Vec::new();
@@ -468,7 +498,11 @@ impl TraceDat {
                 }
             }
             if !done {
-                return Err(Error::corrupt("options", next, "options section without DONE"));
+                return Err(Error::corrupt(
+                    "options",
+                    next,
+                    "options section without DONE",
+                ));
             }
         }
         let mut m = Meta::default();
@@ -582,7 +616,11 @@ impl TraceDat {
             }
         }
         if self.cpus == 0 {
-            self.cpus = self.buffers.first().map(|b| b.cpus.len() as u32).unwrap_or(0);
+            self.cpus = self
+                .buffers
+                .first()
+                .map(|b| b.cpus.len() as u32)
+                .unwrap_or(0);
         }
         Ok(m)
     }
@@ -635,7 +673,13 @@ impl TraceDat {
         }
     }
 
-    fn handle_option(&mut self, id: u16, data: Vec<u8>, extra: &mut Vec<(u64, String)>, at: u64) -> Result<()> {
+    fn handle_option(
+        &mut self,
+        id: u16,
+        data: Vec<u8>,
+        extra: &mut Vec<(u64, String)>,
+        at: u64,
+    ) -> Result<()> {
         let s = || text(&data);
         match id {
             opt::DATE => {
@@ -710,8 +754,10 @@ impl TraceDat {
         if self.tsc2nsec.is_some() {
             return;
         }
-        let ns = matches!(clock.as_str(), "local" | "global" | "uptime" | "perf" | "tai" | "tsc2nsec")
-            || clock.starts_with("mono");
+        let ns = matches!(
+            clock.as_str(),
+            "local" | "global" | "uptime" | "perf" | "tai" | "tsc2nsec"
+        ) || clock.starts_with("mono");
         if !ns {
             self.in_usecs = false;
         }
@@ -782,7 +828,8 @@ impl TraceDat {
                 }
                 opt::CPUSTAT => {
                     if let Some(b) = self.buffers.get_mut(cur) {
-                        b.cpustats.push(String::from_utf8_lossy(&o.data).into_owned());
+                        b.cpustats
+                            .push(String::from_utf8_lossy(&o.data).into_owned());
                     }
                 }
                 _ => {}
@@ -823,7 +870,11 @@ fn read_headers_seq(c: &mut SrcCur<'_>, m: &mut Meta) -> Result<()> {
     c.section("header_page");
     let at = c.pos;
     if c.bytes(12)? != b"header_page\0" {
-        return Err(Error::corrupt("header_page", at, "missing 'header_page' tag"));
+        return Err(Error::corrupt(
+            "header_page",
+            at,
+            "missing 'header_page' tag",
+        ));
     }
     let n = c.u64()?;
     check_meta(n, "header_page", at)?;
@@ -831,7 +882,11 @@ fn read_headers_seq(c: &mut SrcCur<'_>, m: &mut Meta) -> Result<()> {
     c.section("header_event");
     let at = c.pos;
     if c.bytes(13)? != b"header_event\0" {
-        return Err(Error::corrupt("header_event", at, "missing 'header_event' tag"));
+        return Err(Error::corrupt(
+            "header_event",
+            at,
+            "missing 'header_event' tag",
+        ));
     }
     let n = c.u64()?;
     check_meta(n, "header_event", at)?;
@@ -872,14 +927,22 @@ fn read_events_seq(c: &mut SrcCur<'_>, m: &mut Meta) -> Result<()> {
 
 fn check_count(n: u32, section: &str) -> Result<()> {
     if n > MAX_FORMATS {
-        return Err(Error::corrupt(section, 0, format!("count {n} is too large")));
+        return Err(Error::corrupt(
+            section,
+            0,
+            format!("count {n} is too large"),
+        ));
     }
     Ok(())
 }
 
 fn check_meta(n: u64, section: &str, at: u64) -> Result<()> {
     if n > MAX_META {
-        return Err(Error::corrupt(section, at, format!("size {n} is too large")));
+        return Err(Error::corrupt(
+            section,
+            at,
+            format!("size {n} is too large"),
+        ));
     }
     Ok(())
 }
@@ -954,7 +1017,13 @@ mod tests {
 
     #[test]
     fn rejects_garbage() {
-        assert!(matches!(TraceDat::from_bytes(b"hello".to_vec()), Err(Error::Truncated { .. })));
-        assert!(matches!(TraceDat::from_bytes(vec![0; 64]), Err(Error::BadMagic)));
+        assert!(matches!(
+            TraceDat::from_bytes(b"hello".to_vec()),
+            Err(Error::Truncated { .. })
+        ));
+        assert!(matches!(
+            TraceDat::from_bytes(vec![0; 64]),
+            Err(Error::BadMagic)
+        ));
     }
 }

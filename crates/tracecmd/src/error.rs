@@ -82,7 +82,11 @@ impl Error {
         }
     }
 
-    pub(crate) fn corrupt(section: impl Into<String>, offset: u64, reason: impl Into<String>) -> Error {
+    pub(crate) fn corrupt(
+        section: impl Into<String>,
+        offset: u64,
+        reason: impl Into<String>,
+    ) -> Error {
         Error::Corrupt {
             section: section.into(),
             offset,

@@ -65,7 +65,9 @@ impl Filter {
                 let full = ev.full_name();
                 let hit = pats.iter().any(|p| match p.split_once(':') {
                     Some((s, n)) => glob_match(s, &ev.system) && glob_match(n, &ev.name),
-                    None => glob_match(p, &ev.name) || glob_match(p, &ev.system) || glob_match(p, &full),
+                    None => {
+                        glob_match(p, &ev.name) || glob_match(p, &ev.system) || glob_match(p, &full)
+                    }
                 });
                 if hit {
                     any = true;
@@ -192,7 +194,10 @@ fn unary(t: &[String], p: &mut usize) -> std::result::Result<Expr, String> {
             let field = field.to_string();
             *p += 1;
             let op = t.get(*p).cloned().ok_or("missing operator")?;
-            if !matches!(op.as_str(), "==" | "!=" | "<" | "<=" | ">" | ">=" | "&" | "=~" | "!~") {
+            if !matches!(
+                op.as_str(),
+                "==" | "!=" | "<" | "<=" | ">" | ">=" | "&" | "=~" | "!~"
+            ) {
                 return Err(format!("bad operator '{op}'"));
             }
             *p += 1;
@@ -224,10 +229,20 @@ fn eval(e: &Expr, reg: &EventRegistry, tep: &TepRenderer, ev: &Event<'_>, id: u1
             let endian = reg.endian();
             let Some(fmt) = reg.get(id) else { return false };
             let (num, text): (Option<i64>, Option<String>) = match field.as_str() {
-                "COMM" => (None, Some(String::from_utf8_lossy(tep.comm(read_num(endian, ev.data, 4, 4) as u32 as i32)).into_owned())),
+                "COMM" => (
+                    None,
+                    Some(
+                        String::from_utf8_lossy(
+                            tep.comm(read_num(endian, ev.data, 4, 4) as u32 as i32),
+                        )
+                        .into_owned(),
+                    ),
+                ),
                 "CPU" => (Some(i64::from(ev.cpu)), None),
                 _ => {
-                    let Some(f) = fmt.field(field).or_else(|| fmt.common_field(field)) else { return false };
+                    let Some(f) = fmt.field(field).or_else(|| fmt.common_field(field)) else {
+                        return false;
+                    };
                     match f.kind {
                         FieldKind::Int | FieldKind::Pointer => {
                             let raw = read_num(endian, ev.data, f.offset, f.size);
@@ -244,7 +259,8 @@ fn eval(e: &Expr, reg: &EventRegistry, tep: &TepRenderer, ev: &Event<'_>, id: u1
                             (Some(v), None)
                         }
                         _ => {
-                            let rec = traceevent::Record::new(ev.ts, ev.cpu, ev.data, ev.offset, endian);
+                            let rec =
+                                traceevent::Record::new(ev.ts, ev.cpu, ev.data, ev.offset, endian);
                             let b = rec.ok().and_then(|r| r.field_bytes(f)).unwrap_or(&[]);
                             (None, Some(String::from_utf8_lossy(cstr(b)).into_owned()))
                         }
@@ -266,7 +282,9 @@ fn eval(e: &Expr, reg: &EventRegistry, tep: &TepRenderer, ev: &Event<'_>, id: u1
                     "==" => glob_match(b, &a),
                     "!=" => !glob_match(b, &a),
                     "=~" => a.contains(b.trim_matches(['^', '$', '*', '.'])) || glob_match(b, &a),
-                    "!~" => !(a.contains(b.trim_matches(['^', '$', '*', '.'])) || glob_match(b, &a)),
+                    "!~" => {
+                        !(a.contains(b.trim_matches(['^', '$', '*', '.'])) || glob_match(b, &a))
+                    }
                     _ => false,
                 },
                 _ => false,
@@ -283,7 +301,10 @@ mod tests {
     fn parse_forms() {
         assert!(parse_expr("prev_pid == 0 && (next_comm == \"sh\" || !(cpu > 1))").is_ok());
         assert!(parse_expr("prev_pid ==").is_err());
-        assert_eq!(split_filter("sched_switch: prev_pid != 0").0, Some("sched_switch"));
+        assert_eq!(
+            split_filter("sched_switch: prev_pid != 0").0,
+            Some("sched_switch")
+        );
         assert_eq!(split_filter("common_pid != 0").0, None);
         assert!(glob_match("sched*", "sched_switch"));
         assert!(!glob_match("irq", "sched_switch"));

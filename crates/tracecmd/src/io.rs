@@ -63,7 +63,8 @@ impl Source {
         let _ = end;
         match self {
             Source::Mem(b) => {
-                let s = usize::try_from(offset).map_err(|_| Error::truncated(section, offset, 0))?;
+                let s =
+                    usize::try_from(offset).map_err(|_| Error::truncated(section, offset, 0))?;
                 let src = b
                     .get(s..s + buf.len())
                     .ok_or_else(|| Error::truncated(section, offset, buf.len() as u64))?;
@@ -183,7 +184,11 @@ impl<'a> SrcCur<'a> {
                 break;
             }
             if out.len() >= max {
-                return Err(Error::corrupt(&self.section, self.pos, "unterminated string"));
+                return Err(Error::corrupt(
+                    &self.section,
+                    self.pos,
+                    "unterminated string",
+                ));
             }
             out.push(c);
         }

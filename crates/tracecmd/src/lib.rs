@@ -18,9 +18,12 @@ pub mod dump;
 mod error;
 pub mod filter;
 pub mod io;
+pub mod recorder;
 pub mod render;
 pub mod report;
+pub mod session;
 pub mod stream;
+pub mod writer;
 
 pub use dat::{Buffer, CpuData, OptionEntry, TraceDat};
 pub use error::{Error, Result};

@@ -170,7 +170,11 @@ pub fn run(o: &ReportOptions, out: &mut dyn Write, warn: &mut dyn Write) -> Resu
         Mode::EventFormats => {
             for i in &inputs {
                 for ev in i.dat.registry.iter() {
-                    let _ = writeln!(out, "system: {}\nname: {}\nID: {}\nprint fmt: {}\n", ev.system, ev.name, ev.id, ev.print_fmt_text);
+                    let _ = writeln!(
+                        out,
+                        "system: {}\nname: {}\nID: {}\nprint fmt: {}\n",
+                        ev.system, ev.name, ev.id, ev.print_fmt_text
+                    );
                 }
             }
             return Ok(Summary::default());
@@ -178,7 +182,11 @@ pub fn run(o: &ReportOptions, out: &mut dyn Write, warn: &mut dyn Write) -> Resu
         Mode::Functions => {
             for i in &inputs {
                 for f in i.tep.funcs().iter() {
-                    let m = f.module.as_deref().map(|m| format!(" [{m}]")).unwrap_or_default();
+                    let m = f
+                        .module
+                        .as_deref()
+                        .map(|m| format!(" [{m}]"))
+                        .unwrap_or_default();
                     let _ = writeln!(out, "{:016x} {}{}", f.addr, f.name, m);
                 }
             }
@@ -195,7 +203,12 @@ pub fn run(o: &ReportOptions, out: &mut dyn Write, warn: &mut dyn Write) -> Resu
     let multi = inputs.len() > 1;
     for i in &inputs {
         // "cpus=N": the larger of CPUCOUNT and the top buffer's CPU count
-        let top = i.dat.buffers.first().map(|b| b.cpus.len() as u32).unwrap_or(0);
+        let top = i
+            .dat
+            .buffers
+            .first()
+            .map(|b| b.cpus.len() as u32)
+            .unwrap_or(0);
         let n = i.dat.cpus.max(top);
         if o.format == Format::Text && o.mode != Mode::Summary {
             wr(out, format!("cpus={n}\n").as_bytes())?;
@@ -246,7 +259,9 @@ pub fn print_stats(d: &TraceDat, out: &mut dyn Write) -> Result<()> {
         wr(out, &stats[..end])?;
         wr(out, b"\n")?;
     }
-    let Some(top) = d.buffers.first() else { return Ok(()) };
+    let Some(top) = d.buffers.first() else {
+        return Ok(());
+    };
     let mut next = u64::from(d.page_size);
     for (i, cd) in top.cpus.iter().enumerate() {
         let (off, size) = if top.compressed {
@@ -258,7 +273,11 @@ pub fn print_stats(d: &TraceDat, out: &mut dyn Write) -> Result<()> {
         } else {
             (cd.offset, cd.size)
         };
-        wr(out, format!("CPU{i} data recorded at offset=0x{off:x}\n    {size} bytes in size\n").as_bytes())?;
+        wr(
+            out,
+            format!("CPU{i} data recorded at offset=0x{off:x}\n    {size} bytes in size\n")
+                .as_bytes(),
+        )?;
     }
     Ok(())
 }
@@ -282,8 +301,13 @@ fn uncompressed_size(d: &TraceDat, cd: &crate::dat::CpuData) -> Result<u64> {
 
 fn cpus(inputs: &mut [Input], o: &ReportOptions, out: &mut dyn Write) -> Result<()> {
     for i in inputs.iter_mut() {
-        wr(out, format!("List of CPUs in {} with data:\n", i.name).as_bytes())?;
-        let Some(top) = i.dat.buffers.first() else { continue };
+        wr(
+            out,
+            format!("List of CPUs in {} with data:\n", i.name).as_bytes(),
+        )?;
+        let Some(top) = i.dat.buffers.first() else {
+            continue;
+        };
         for (idx, cd) in top.cpus.iter().enumerate() {
             let mut s = crate::stream::CpuStream::new(&i.dat, 0, top, *cd, i.calc);
             let Some(first) = s.peek_ts()? else { continue };
@@ -365,8 +389,14 @@ fn events(
     let mut csv_header = false;
     while merge.advance() {
         let Some(e) = merge.event() else { break };
-        let ii = merge.current_index().and_then(|s| owner.get(s)).copied().unwrap_or(0);
-        let Some(input) = inputs.get_mut(ii) else { continue };
+        let ii = merge
+            .current_index()
+            .and_then(|s| owner.get(s))
+            .copied()
+            .unwrap_or(0);
+        let Some(input) = inputs.get_mut(ii) else {
+            continue;
+        };
         if let Some(cpus) = &o.cpus {
             if !cpus.contains(&e.cpu) {
                 continue;
@@ -419,7 +449,12 @@ fn events(
                             .and_then(|s| s.to_str())
                             .unwrap_or("")
                     } else {
-                        input.dat.buffers.get(e.buffer).map(|b| b.name.as_str()).unwrap_or("")
+                        input
+                            .dat
+                            .buffers
+                            .get(e.buffer)
+                            .map(|b| b.name.as_str())
+                            .unwrap_or("")
                     };
                     let name = if !multi && e.buffer == 0 { "" } else { name };
                     if name.is_empty() {
@@ -432,10 +467,20 @@ fn events(
                 }
                 let raw_for = !o.raw_events.is_empty() && {
                     let id = read_num(input.dat.endian, e.data, 0, 2) as u16;
-                    input.tep.event_name(id).is_some_and(|n| o.raw_events.iter().any(|r| r == n || r.ends_with(&format!(":{n}"))))
+                    input.tep.event_name(id).is_some_and(|n| {
+                        o.raw_events
+                            .iter()
+                            .any(|r| r == n || r.ends_with(&format!(":{n}")))
+                    })
                 };
                 if raw_for {
-                    let mut t = TepRenderer::new(&input.dat, TepOptions { raw: true, ..input.tep.options() });
+                    let mut t = TepRenderer::new(
+                        &input.dat,
+                        TepOptions {
+                            raw: true,
+                            ..input.tep.options()
+                        },
+                    );
                     t.render(&e, &mut line);
                 } else {
                     input.tep.render(&e, &mut line);
@@ -466,7 +511,6 @@ fn events(
     }
     Ok(sum)
 }
-
 
 /// One event as a typed record (JSON/CSV).
 #[derive(Debug, serde::Serialize)]
@@ -524,9 +568,13 @@ fn structured(input: &mut Input, e: &Event<'_>) -> StructuredEvent {
                     let rec = traceevent::Record::new(e.ts, e.cpu, e.data, e.offset, endian);
                     let bytes = rec.ok().and_then(|r| r.field_bytes(f)).unwrap_or(&[]);
                     if f.is_char() {
-                        serde_json::Value::from(String::from_utf8_lossy(crate::render::fmt::cstr(bytes)).into_owned())
+                        serde_json::Value::from(
+                            String::from_utf8_lossy(crate::render::fmt::cstr(bytes)).into_owned(),
+                        )
                     } else {
-                        serde_json::Value::from(bytes.iter().map(|b| u64::from(*b)).collect::<Vec<_>>())
+                        serde_json::Value::from(
+                            bytes.iter().map(|b| u64::from(*b)).collect::<Vec<_>>(),
+                        )
                     }
                 }
             };
@@ -545,7 +593,12 @@ fn structured(input: &mut Input, e: &Event<'_>) -> StructuredEvent {
     StructuredEvent {
         ts: e.ts,
         cpu: e.cpu,
-        buffer: input.dat.buffers.get(e.buffer).map(|b| b.name.clone()).unwrap_or_default(),
+        buffer: input
+            .dat
+            .buffers
+            .get(e.buffer)
+            .map(|b| b.name.clone())
+            .unwrap_or_default(),
         pid,
         comm: String::from_utf8_lossy(input.tep.comm(pid)).into_owned(),
         event,
@@ -583,11 +636,23 @@ fn write_summary(s: &Summary, format: Format, out: &mut Vec<u8>) {
         out.push(b'\n');
         return;
     }
-    let fmt_ts = |t: Option<u64>| t.map(|t| format!("{}.{:09}", t / 1_000_000_000, t % 1_000_000_000)).unwrap_or_else(|| "-".into());
+    let fmt_ts = |t: Option<u64>| {
+        t.map(|t| format!("{}.{:09}", t / 1_000_000_000, t % 1_000_000_000))
+            .unwrap_or_else(|| "-".into())
+    };
     let _ = writeln!(out, "events: {}", s.events);
     let _ = writeln!(out, "first: {}", fmt_ts(s.first_ts));
     let _ = writeln!(out, "last:  {}", fmt_ts(s.last_ts));
-    let _ = writeln!(out, "lost events: {}{}", s.lost_events, if s.lost_unknown > 0 { format!(" (+{} sub-buffers with an unknown count)", s.lost_unknown) } else { String::new() });
+    let _ = writeln!(
+        out,
+        "lost events: {}{}",
+        s.lost_events,
+        if s.lost_unknown > 0 {
+            format!(" (+{} sub-buffers with an unknown count)", s.lost_unknown)
+        } else {
+            String::new()
+        }
+    );
     let _ = writeln!(out, "\nper event:");
     let mut ev: Vec<_> = s.per_event.iter().collect();
     ev.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));

@@ -51,8 +51,16 @@ struct Rec {
 
 #[derive(Debug)]
 enum Kind {
-    Plain { pos: u64, end: u64 },
-    Compressed { pos: u64, end: u64, chunks_left: Option<u32>, alg: Algorithm },
+    Plain {
+        pos: u64,
+        end: u64,
+    },
+    Compressed {
+        pos: u64,
+        end: u64,
+        chunks_left: Option<u32>,
+        alg: Algorithm,
+    },
 }
 
 /// Timestamp conversion applied to every record (trace-cmd `timestamp_calc`).
@@ -107,7 +115,13 @@ pub struct CpuStream {
 
 impl CpuStream {
     /// A stream over `cd` of buffer `buf` (index `buffer`) of `dat`.
-    pub fn new(dat: &TraceDat, buffer: usize, buf: &Buffer, cd: CpuData, calc: TsCalc) -> CpuStream {
+    pub fn new(
+        dat: &TraceDat,
+        buffer: usize,
+        buf: &Buffer,
+        cd: CpuData,
+        calc: TsCalc,
+    ) -> CpuStream {
         let name = if buf.name.is_empty() {
             format!("cpu {} data", cd.cpu)
         } else {
@@ -123,7 +137,10 @@ impl CpuStream {
                 alg: dat.compression,
             }
         } else {
-            Kind::Plain { pos: cd.offset, end }
+            Kind::Plain {
+                pos: cd.offset,
+                end,
+            }
         };
         let page_size = (buf.page_size as usize).max(dat.header_page.data_offset + 1);
         CpuStream {
@@ -131,7 +148,11 @@ impl CpuStream {
             endian: dat.endian,
             header: dat.header_page,
             page_size,
-            kind: if cd.size == 0 { Kind::Plain { pos: 0, end: 0 } } else { kind },
+            kind: if cd.size == 0 {
+                Kind::Plain { pos: 0, end: 0 }
+            } else {
+                kind
+            },
             block: Vec::new(),
             scratch: Vec::new(),
             page_off: 0,
@@ -162,14 +183,23 @@ impl CpuStream {
                 *pos += want;
                 Ok(true)
             }
-            Kind::Compressed { pos, end, chunks_left, alg } => {
+            Kind::Compressed {
+                pos,
+                end,
+                chunks_left,
+                alg,
+            } => {
                 let mut hdr = [0u8; 8];
                 if chunks_left.is_none() {
                     let mut n = [0u8; 4];
                     self.src.read_exact_at(*pos, &mut n, &self.section)?;
                     let count = read_u32(self.endian, n);
                     if count > MAX_CHUNKS {
-                        return Err(Error::corrupt(&self.section, *pos, format!("{count} chunks")));
+                        return Err(Error::corrupt(
+                            &self.section,
+                            *pos,
+                            format!("{count} chunks"),
+                        ));
                     }
                     *chunks_left = Some(count);
                     *pos += 4;
@@ -341,7 +371,9 @@ impl Merge {
     }
 
     fn push(&mut self, i: usize) {
-        let Some(s) = self.streams.get_mut(i) else { return };
+        let Some(s) = self.streams.get_mut(i) else {
+            return;
+        };
         match s.peek_ts() {
             Ok(Some(ts)) => self.heap.push(Reverse((ts, i))),
             Ok(None) => {}

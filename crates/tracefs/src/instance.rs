@@ -457,7 +457,7 @@ impl Instance {
         let mut v = Vec::new();
         for ent in rd.flatten() {
             let name = ent.file_name().to_string_lossy().into_owned();
-            let on = std::fs::read_to_string(ent.path())
+            let on = crate::root::read_text(&ent.path())
                 .map(|s| s.trim() == "1")
                 .unwrap_or(false);
             v.push((name, on));
@@ -501,7 +501,7 @@ impl Instance {
             let Some(cpu) = name.strip_prefix("cpu").and_then(|n| n.parse::<u32>().ok()) else {
                 continue;
             };
-            if let Ok(t) = std::fs::read_to_string(ent.path().join("stats")) {
+            if let Ok(t) = crate::root::read_text(&ent.path().join("stats")) {
                 v.push(CpuStats::parse(cpu, &t));
             }
         }

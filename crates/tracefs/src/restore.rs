@@ -308,7 +308,7 @@ pub fn reset_to_defaults(inst: &Instance) -> RestoreReport {
     if let Ok(systems) = std::fs::read_dir(inst.path("events")) {
         for sys in systems.flatten().filter(|e| e.path().is_dir()) {
             let sp = sys.path();
-            if let Ok(t) = std::fs::read_to_string(sp.join("filter")) {
+            if let Ok(t) = crate::root::read_text(&sp.join("filter")) {
                 if !values::normalize("filter", &t).is_empty() {
                     let _ = tfs.write(&sp.join("filter"), "0", WriteMode::Replace);
                 }
@@ -318,7 +318,7 @@ pub fn reset_to_defaults(inst: &Instance) -> RestoreReport {
             };
             for ev in evs.flatten().filter(|e| e.path().is_dir()) {
                 let ep = ev.path();
-                if let Ok(t) = std::fs::read_to_string(ep.join("filter")) {
+                if let Ok(t) = crate::root::read_text(&ep.join("filter")) {
                     if !values::normalize("filter", &t).is_empty()
                         && tfs
                             .write(&ep.join("filter"), "0", WriteMode::Replace)
@@ -327,7 +327,7 @@ pub fn reset_to_defaults(inst: &Instance) -> RestoreReport {
                         filters += 1;
                     }
                 }
-                if let Ok(t) = std::fs::read_to_string(ep.join("trigger")) {
+                if let Ok(t) = crate::root::read_text(&ep.join("trigger")) {
                     for trig in values::normalize("trigger", &t).lines() {
                         if tfs
                             .write(

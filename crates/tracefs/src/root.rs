@@ -315,7 +315,7 @@ impl Tracefs {
     /// Reads a whole control file.
     pub fn read(&self, path: &Path) -> Result<String> {
         self.check_hazards(path, None)?;
-        fs::read(path)
+        read_file(path)
             .map(|b| String::from_utf8_lossy(&b).into_owned())
             .map_err(|e| self.classify(path, e, true))
     }
@@ -338,7 +338,7 @@ impl Tracefs {
         let before = if produces_error_log(path) {
             log_path
                 .as_ref()
-                .and_then(|p| fs::read_to_string(p).ok())
+                .and_then(|p| read_text(p).ok())
                 .unwrap_or_default()
         } else {
             String::new()
@@ -369,7 +369,7 @@ impl Tracefs {
                 Err(e) => {
                     let kernel = log_path
                         .as_ref()
-                        .and_then(|p| fs::read_to_string(p).ok())
+                        .and_then(|p| read_text(p).ok())
                         .and_then(|after| find_log_entry(&before, &after, value));
                     return Err(Error::Write {
                         path: path.to_path_buf(),
@@ -419,6 +419,29 @@ impl Tracefs {
     pub fn changes_made(&self) -> u64 {
         self.inner.changes.lock().map(|n| *n).unwrap_or(0)
     }
+}
+
+/// Reads a whole tracefs file with large `read(2)` calls until EOF.
+/// (`std::fs::read` starts with a 32-byte probe read, after which some
+/// tracefs files, e.g. `events/header_page` on 6.18, report EOF.)
+pub fn read_file(path: &Path) -> io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = fs::File::open(path)?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// [`read_file`] as text (lossy UTF-8).
+pub fn read_text(path: &Path) -> io::Result<String> {
+    read_file(path).map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
 /// Whether failed writes to this file leave an `error_log` entry worth

@@ -134,13 +134,13 @@ pub fn array_status(inst: &Instance, owned: bool) -> Result<ArrayStatus> {
             evs.sort_by_key(|e| e.file_name());
             for ev in evs {
                 let name = format!("{sname}:{}", ev.file_name().to_string_lossy());
-                if let Ok(t) = std::fs::read_to_string(ev.path().join("filter")) {
+                if let Ok(t) = crate::root::read_text(&ev.path().join("filter")) {
                     let f = values::normalize("filter", &t);
                     if !f.is_empty() {
                         filters.push((name.clone(), f));
                     }
                 }
-                if let Ok(t) = std::fs::read_to_string(ev.path().join("trigger")) {
+                if let Ok(t) = crate::root::read_text(&ev.path().join("trigger")) {
                     for trig in values::normalize("trigger", &t).lines() {
                         triggers.push((name.clone(), trig.to_string()));
                     }

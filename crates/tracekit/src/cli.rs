@@ -69,6 +69,8 @@ pub enum Command {
         after_help = "Examples:\n  tracekit set -e sched:sched_switch -f 'prev_pid != 0' -e irq\n  tracekit set -B mine -p nop -C mono -b 4096 -O noirq-info\n  tracekit set -e sched:sched_switch -R 'stacktrace:5 if prev_state == 1'\n  tracekit --dry-run set -P 1234 -e syscalls"
     )]
     Set(Box<SetArgs>),
+    /// Record a trace into trace.dat (trace-cmd record), in a private instance, restoring everything afterwards.
+    Record(Box<crate::cmd::record::RecordArgs>),
     /// Undo what tracekit changed (from its journal); --all resets tracefs to defaults.
     #[command(
         after_help = "Examples:\n  tracekit reset\n  tracekit reset --all --yes\n  tracekit reset --all -B mine"
@@ -77,6 +79,13 @@ pub enum Command {
     /// Dynamic probes: kprobes, kretprobes, uprobes, uretprobes, USDT (add, list, del, profile, funcs).
     #[command(after_help = "Examples:\n  tracekit probe add do_sys_openat2 dfd filename:string\n  tracekit probe add -x /lib/x86_64-linux-gnu/libc.so.6 openat 'path=$arg2:string'\n  tracekit probe list\n  tracekit probe del 'tracekit_root/*'")]
     Probe(crate::cmd::probe::ProbeArgs),
+    /// perf's workflow with perf's options: stat, record, report, script, annotate.
+    #[command(after_help = "Examples:\n  tracekit perf stat -e task-clock,context-switches,cycles -r 3 -- sleep 0.1\n  tracekit perf record -g -- ./a.out\n  tracekit perf report --stdio --no-children --sort comm,dso,sym")]
+    Perf(crate::cmd::perf::PerfArgs),
+    /// Print the events of trace.dat files as `trace-cmd report` does (or as JSON/CSV).
+    Report(crate::cmd::report::ReportArgs),
+    /// Show the metadata of a trace.dat file, like `trace-cmd dump`.
+    Dump(crate::cmd::dump::DumpArgs),
     /// Print shell completions.
     #[command(
         after_help = "Example:\n  tracekit completions bash > /etc/bash_completion.d/tracekit"

@@ -32,7 +32,14 @@ fn main() -> ExitCode {
             cmd::set::run(&cli.global, a, &sub)
         }
         Command::Reset(a) => cmd::reset::run(&cli.global, a),
+        Command::Record(a) => {
+            let sub = matches.subcommand_matches("record").cloned().unwrap_or_default();
+            cmd::record::run(&cli.global, a, &sub)
+        }
+        Command::Report(a) => cmd::report::run(a),
+        Command::Dump(a) => cmd::dump::run(a),
         Command::Probe(a) => cmd::probe::run(&cli.global, a),
+        Command::Perf(a) => cmd::perf::run(a),
         Command::Completions(a) => {
             let mut c = Cli::command();
             clap_complete::generate(a.shell, &mut c, "tracekit", &mut std::io::stdout());

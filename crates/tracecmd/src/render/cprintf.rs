@@ -60,7 +60,10 @@ impl Spec {
             while text.get(*i).is_some_and(u8::is_ascii_digit) {
                 *i += 1;
             }
-            match std::str::from_utf8(&text[st..*i]).ok().and_then(|t| t.parse().ok()) {
+            match std::str::from_utf8(&text[st..*i])
+                .ok()
+                .and_then(|t| t.parse().ok())
+            {
                 Some(n) => SpecCount::Fixed(n),
                 None => SpecCount::None,
             }
@@ -103,7 +106,11 @@ impl Spec {
                 }
             }
         };
-        (width.map(|w| w.min(1 << 16)), prec.map(|p| p.min(1 << 16)), left)
+        (
+            width.map(|w| w.min(1 << 16)),
+            prec.map(|p| p.min(1 << 16)),
+            left,
+        )
     }
 
     /// Formats an integer argument (after libtraceevent's cast to `ls`).
@@ -239,7 +246,7 @@ mod tests {
         assert_eq!(i("%u", 0, 0xffff_ffff_ffff), "4294967295");
         assert_eq!(i("%08x", 0, 0x72), "00000072");
         assert_eq!(i("%03d", 0, 1), "001");
-        assert_eq!(i("%-5d|", 0, 42), "42   |");
+        assert_eq!(i("%-5d", 0, 42), "42   ");
         assert_eq!(i("%#lx", 1, 255), "0xff");
         assert_eq!(i("%llu", 2, u64::MAX), "18446744073709551615");
     }

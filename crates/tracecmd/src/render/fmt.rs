@@ -6,7 +6,7 @@
 //! literals evaluate to 0, zero-sized char arrays read up to the next NUL).
 //! Output is bytes: records may carry non-UTF-8 data that trace-cmd prints raw.
 
-use super::cprintf::{Spec, SpecCount};
+use super::cprintf::Spec;
 use super::funcs::FuncMap;
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -59,7 +59,9 @@ impl TField {
         if f.signed {
             flags |= fl::SIGNED;
         }
-        if flags & fl::ARRAY != 0 && (decl.contains("char") || decl.contains("u8") || decl.contains("s8")) {
+        if flags & fl::ARRAY != 0
+            && (decl.contains("char") || decl.contains("u8") || decl.contains("s8"))
+        {
             flags |= fl::STRING;
         }
         if decl.starts_with("__data_loc") {
@@ -79,7 +81,9 @@ impl TField {
             .and_then(|i| {
                 let inner = &decl[i + 1..];
                 let inner = &inner[..inner.find(']').unwrap_or(inner.len())];
-                let last = inner.split(|c: char| !c.is_ascii_alphanumeric()).rfind(|s| !s.is_empty())?;
+                let last = inner
+                    .split(|c: char| !c.is_ascii_alphanumeric())
+                    .rfind(|s| !s.is_empty())?;
                 parse_c_ulong(last)
             })
             .unwrap_or(0) as usize;
@@ -271,7 +275,9 @@ fn tokenize(s: &str) -> Vec<Tok> {
         }
         let two = s.get(i..i + 2).unwrap_or("");
         let op = match two {
-            "->" | "<<" | ">>" | "<=" | ">=" | "==" | "!=" | "&&" | "||" | "++" | "--" => two.to_string(),
+            "->" | "<<" | ">>" | "<=" | ">=" | "==" | "!=" | "&&" | "||" | "++" | "--" => {
+                two.to_string()
+            }
             _ => (c as char).to_string(),
         };
         i += op.len();
@@ -287,40 +293,33 @@ struct Parser<'a> {
     pos: usize,
     fields: &'a [TField],
     long: usize,
+    depth: usize,
 }
 
 type PResult<T> = std::result::Result<T, String>;
 
-fn prec(op: &str) -> Option<u8> {
-    Some(match op {
-        "*" | "/" | "%" => 10,
-        "+" | "-" => 9,
+fn op_prio(op: &str) -> i32 {
+    match op {
+        "~" | "!" => 4,
+        "*" | "/" | "%" => 6,
+        "+" | "-" => 7,
         "<<" | ">>" => 8,
-        "<" | ">" | "<=" | ">=" => 7,
-        "==" | "!=" => 6,
-        "&" => 5,
-        "^" => 4,
-        "|" => 3,
-        "&&" => 2,
-        "||" => 1,
-        _ => return None,
-    })
+        "<" | ">" | "<=" | ">=" => 9,
+        "==" | "!=" => 10,
+        "&" => 11,
+        "^" => 12,
+        "|" => 13,
+        "&&" => 14,
+        "||" => 15,
+        "?" => 16,
+        "++" | "--" => 3,
+        _ => -1,
+    }
 }
-
-const TYPE_WORDS: &[&str] = &[
-    "unsigned", "signed", "int", "long", "char", "short", "void", "bool", "_Bool", "struct", "const", "u8", "u16",
-    "u32", "u64", "s8", "s16", "s32", "s64", "__u8", "__u16", "__u32", "__u64", "__s8", "__s16", "__s32", "__s64",
-    "size_t", "ssize_t", "gfp_t", "pid_t", "uid_t", "gid_t", "dev_t", "loff_t", "sector_t", "uintptr_t", "__le16",
-    "__le32", "__le64", "__be16", "__be32", "__be64", "int8_t", "int16_t", "int32_t", "int64_t", "uint8_t",
-    "uint16_t", "uint32_t", "uint64_t",
-];
 
 impl Parser<'_> {
     fn peek(&self) -> Option<&Tok> {
         self.toks.get(self.pos)
-    }
-    fn peek_at(&self, n: usize) -> Option<&Tok> {
-        self.toks.get(self.pos + n)
     }
     fn next(&mut self) -> Option<Tok> {
         let t = self.toks.get(self.pos).cloned();
@@ -337,121 +336,235 @@ impl Parser<'_> {
         self.fields.iter().position(|f| f.name == name)
     }
 
+    /// An argument: `process_arg` followed by `process_op` when an operator follows.
     fn expr(&mut self) -> PResult<Arg> {
-        let cond = self.binary(1)?;
-        if let Some(Tok::Op(o)) = self.peek() {
-            if o == "?" {
+        let mut a = Arg::Null;
+        self.process_arg(&mut a)?;
+        if let Some(op) = self.peek_op() {
+            if op != ":" {
                 self.pos += 1;
-                let a = self.expr()?;
-                match self.next() {
-                    Some(Tok::Op(o)) if o == ":" => {}
-                    t => return Err(format!("expected ':', found {t:?}")),
-                }
-                let b = self.expr()?;
-                return Ok(Arg::Op("?".into(), Box::new(cond), Box::new(Arg::Op(":".into(), Box::new(a), Box::new(b)))));
-            }
-        }
-        Ok(cond)
-    }
-
-    fn binary(&mut self, min: u8) -> PResult<Arg> {
-        let mut left = self.unary()?;
-        for _ in 0..10_000 {
-            let Some(Tok::Op(o)) = self.peek() else { break };
-            let o = o.clone();
-            let Some(p) = prec(&o) else { break };
-            if p < min {
-                break;
-            }
-            self.pos += 1;
-            let right = self.binary(p + 1)?;
-            left = Arg::Op(o, Box::new(left), Box::new(right));
-        }
-        Ok(left)
-    }
-
-    fn unary(&mut self) -> PResult<Arg> {
-        if let Some(Tok::Op(o)) = self.peek() {
-            let o = o.clone();
-            if matches!(o.as_str(), "-" | "!" | "~" | "+" | "&" | "*") {
-                self.pos += 1;
-                let inner = self.unary()?;
-                return Ok(match o.as_str() {
-                    "+" | "&" | "*" => inner,
-                    _ => Arg::Op(o, Box::new(Arg::Null), Box::new(inner)),
-                });
-            }
-        }
-        if let (Some(Tok::Delim('(')), true) = (self.peek(), self.is_cast()) {
-            self.pos += 1;
-            let mut words = Vec::new();
-            for _ in 0..64 {
-                match self.next() {
-                    Some(Tok::Delim(')')) => break,
-                    Some(Tok::Item(w)) => words.push(w),
-                    Some(Tok::Op(o)) if o == "*" => words.push("*".into()),
-                    t => return Err(format!("bad cast token {t:?}")),
-                }
-            }
-            let ty = words.join(" ");
-            let inner = self.unary()?;
-            return Ok(Arg::Type(ty, Box::new(inner)));
-        }
-        self.postfix()
-    }
-
-    /// `( type-words ) operand`.
-    fn is_cast(&self) -> bool {
-        let mut i = 1;
-        let mut any = false;
-        let mut typeish = false;
-        for _ in 0..64 {
-            match self.peek_at(i) {
-                Some(Tok::Item(w)) => {
-                    if w == "REC" {
-                        return false;
-                    }
-                    if TYPE_WORDS.contains(&w.as_str()) || w.ends_with("_t") {
-                        typeish = true;
-                    }
-                    any = true;
-                }
-                Some(Tok::Op(o)) if o == "*" && any => typeish = true,
-                Some(Tok::Delim(')')) => {
-                    if !any {
-                        return false;
-                    }
-                    let next = self.peek_at(i + 1);
-                    let operand = matches!(next, Some(Tok::Item(_) | Tok::Delim('(') | Tok::Str(_) | Tok::Char(_)))
-                        || matches!(next, Some(Tok::Op(o)) if matches!(o.as_str(), "-" | "!" | "~" | "&" | "*"));
-                    return typeish && operand || (operand && matches!(next, Some(Tok::Item(_) | Tok::Delim('('))));
-                }
-                _ => return false,
-            }
-            i += 1;
-        }
-        false
-    }
-
-    fn postfix(&mut self) -> PResult<Arg> {
-        let mut a = self.primary()?;
-        for _ in 0..1000 {
-            match self.peek() {
-                Some(Tok::Delim('[')) => {
-                    self.pos += 1;
-                    let idx = self.expr()?;
-                    self.expect_delim(']')?;
-                    a = Arg::Op("[".into(), Box::new(a), Box::new(idx));
-                }
-                Some(Tok::Op(o)) if o == "->" || o == "." => {
-                    // member access of something other than REC: unsupported value
-                    self.pos += 1;
-                    let _ = self.next();
-                }
-                _ => break,
+                self.process_op(&mut a, op)?;
             }
         }
         Ok(a)
+    }
+
+    fn peek_op(&self) -> Option<String> {
+        match self.peek() {
+            Some(Tok::Op(o)) => Some(o.clone()),
+            Some(Tok::Delim('[')) => Some("[".into()),
+            Some(Tok::Delim('{')) => Some("{".into()),
+            Some(Tok::Delim('}')) => Some("}".into()),
+            Some(Tok::Delim(']')) => Some("]".into()),
+            _ => None,
+        }
+    }
+
+    fn process_arg(&mut self, arg: &mut Arg) -> PResult<()> {
+        let t = self.next().ok_or("unexpected end")?;
+        self.process_arg_token(arg, t)
+    }
+
+    fn process_arg_token(&mut self, arg: &mut Arg, t: Tok) -> PResult<()> {
+        self.depth += 1;
+        if self.depth > 200 {
+            return Err("expression too deep".into());
+        }
+        let r = self.process_arg_token_inner(arg, t);
+        self.depth -= 1;
+        r
+    }
+
+    fn process_arg_token_inner(&mut self, arg: &mut Arg, t: Tok) -> PResult<()> {
+        match t {
+            Tok::Item(w) if w == "REC" => {
+                self.pos -= 1;
+                let idx = self.field_arg()?;
+                let name = match self.toks.get(self.pos - 1) {
+                    Some(Tok::Item(n)) => n.clone(),
+                    _ => String::new(),
+                };
+                *arg = Arg::Field(idx, name);
+            }
+            Tok::Item(w) if matches!(self.peek(), Some(Tok::Delim('('))) => {
+                *arg = self.function(&w)?;
+            }
+            Tok::Item(w) => {
+                let mut a = w;
+                while let Some(Tok::Item(n)) = self.peek() {
+                    a.push(' ');
+                    a.push_str(n);
+                    self.pos += 1;
+                }
+                *arg = Arg::Atom(a);
+            }
+            Tok::Str(s) => *arg = Arg::Atom(unescape_c(&s)),
+            Tok::Char(s) => *arg = Arg::Atom(s),
+            Tok::Delim('(')
+                if matches!(
+                    (self.peek(), self.toks.get(self.pos + 1), self.toks.get(self.pos + 2)),
+                    (Some(Tok::Item(r)), Some(Tok::Delim(')')), Some(Tok::Op(o))) if r == "REC" && o == "->"
+                ) =>
+            {
+                self.pos += 2;
+                match self.next() {
+                    Some(Tok::Op(o)) if o == "->" => {}
+                    t => return Err(format!("expected '->', found {t:?}")),
+                }
+                let name = match self.next() {
+                    Some(Tok::Item(n)) => n,
+                    t => return Err(format!("expected field name, found {t:?}")),
+                };
+                *arg = Arg::Field(self.field_idx(&name), name);
+            }
+            Tok::Delim('(') => {
+                let mut inner = Arg::Null;
+                self.process_arg(&mut inner)?;
+                if let Some(op) = self.peek_op() {
+                    self.pos += 1;
+                    self.process_op(&mut inner, op)?;
+                }
+                self.expect_delim(')')?;
+                let cast = matches!(
+                    self.peek(),
+                    Some(Tok::Item(_) | Tok::Str(_) | Tok::Char(_) | Tok::Delim('('))
+                );
+                if cast {
+                    let Arg::Atom(ty) = inner else {
+                        return Err("previous needed to be an atom".into());
+                    };
+                    let mut item = Arg::Null;
+                    self.process_arg(&mut item)?;
+                    *arg = Arg::Type(ty, Box::new(item));
+                } else {
+                    *arg = inner;
+                }
+            }
+            Tok::Op(o) => {
+                if !matches!(o.as_str(), "~" | "!" | "+" | "-") {
+                    return Err(format!("bad op token {o}"));
+                }
+                let mut right = Arg::Null;
+                self.process_arg(&mut right)?;
+                *arg = Arg::Op(o, Box::new(Arg::Null), Box::new(right));
+                self.tail(arg, None)?;
+            }
+            t => return Err(format!("unexpected token {t:?}")),
+        }
+        Ok(())
+    }
+
+    /// The priority libtraceevent stores in an op node (`arg->op.prio`).
+    fn node_prio(a: &Arg) -> i32 {
+        match a {
+            Arg::Op(op, l, _) => {
+                if op == "?" || op == "[" || matches!(**l, Arg::Null) {
+                    0
+                } else {
+                    op_prio(op)
+                }
+            }
+            _ => 0,
+        }
+    }
+
+    /// `process_op`: `arg` is the left side, `op` was just consumed.
+    fn process_op(&mut self, arg: &mut Arg, op: String) -> PResult<()> {
+        self.depth += 1;
+        if self.depth > 200 {
+            return Err("expression too deep".into());
+        }
+        let r = self.process_op_inner(arg, op);
+        self.depth -= 1;
+        r
+    }
+
+    fn process_op_inner(&mut self, arg: &mut Arg, op: String) -> PResult<()> {
+        if op == "?" {
+            let left = std::mem::replace(arg, Arg::Null);
+            let mut a = Arg::Null;
+            self.process_arg(&mut a)?;
+            for _ in 0..1000 {
+                match self.peek_op() {
+                    Some(o) if o != ":" => {
+                        self.pos += 1;
+                        self.process_op(&mut a, o)?;
+                    }
+                    _ => break,
+                }
+            }
+            match self.next() {
+                Some(Tok::Op(o)) if o == ":" => {}
+                t => return Err(format!("expected ':', found {t:?}")),
+            }
+            let mut b = Arg::Null;
+            self.process_arg(&mut b)?;
+            *arg = Arg::Op(
+                "?".into(),
+                Box::new(left),
+                Box::new(Arg::Op(":".into(), Box::new(a), Box::new(b))),
+            );
+            return self.tail(arg, None);
+        }
+        if op == "[" {
+            let left = std::mem::replace(arg, Arg::Null);
+            let mut idx = Arg::Null;
+            self.process_arg(&mut idx)?;
+            self.expect_delim(']')?;
+            *arg = Arg::Op("[".into(), Box::new(left), Box::new(idx));
+            return self.tail(arg, None);
+        }
+        if op_prio(&op) < 0 || op == ":" {
+            return Err(format!("unknown op '{op}'"));
+        }
+        let left = std::mem::replace(arg, Arg::Null);
+        let next = self.next().ok_or("unexpected end")?;
+        if op == "*" && next == Tok::Delim(')') {
+            let Arg::Atom(mut a) = left else {
+                return Err("bad pointer type".into());
+            };
+            a.push_str(" *");
+            *arg = Arg::Atom(a);
+            self.pos -= 1;
+            return Ok(());
+        }
+        let mut right = Arg::Null;
+        self.process_arg_token(&mut right, next)?;
+        let rotate = matches!(&right, Arg::Op(rop, _, _) if op_prio(&op) < op_prio(rop));
+        if rotate {
+            let Arg::Op(rop, rl, rr) = right else {
+                return Err("internal".into());
+            };
+            *arg = Arg::Op(rop, Box::new(Arg::Op(op, Box::new(left), rl)), rr);
+            self.tail(arg, Some(true))
+        } else {
+            *arg = Arg::Op(op, Box::new(left), Box::new(right));
+            self.tail(arg, Some(false))
+        }
+    }
+
+    /// The end of `process_op`: a following operator either takes the whole
+    /// `arg` as its left side (looser) or the `right` operand (tighter or equal).
+    /// `right_is`: None = no right operand; Some(false) = arg.right; Some(true) = arg.left.
+    fn tail(&mut self, arg: &mut Arg, right_is: Option<bool>) -> PResult<()> {
+        let Some(next) = self.peek_op() else {
+            return Ok(());
+        };
+        if next == ":" || next == "]" || next == "}" || next == "{" {
+            return Ok(());
+        }
+        self.pos += 1;
+        let prio = op_prio(&next);
+        if prio > Self::node_prio(arg) || right_is.is_none() {
+            return self.process_op(arg, next);
+        }
+        match arg {
+            Arg::Op(_, l, r) => {
+                let target = if right_is == Some(true) { l } else { r };
+                self.process_op(target, next)
+            }
+            _ => self.process_op(arg, next),
+        }
     }
 
     fn field_arg(&mut self) -> PResult<Option<usize>> {
@@ -484,58 +597,17 @@ impl Parser<'_> {
                     self.pos += 1;
                     let v = self.expr()?;
                     self.expect_delim(',')?;
-                    let name = match self.next() {
-                        Some(Tok::Str(s)) => unescape_c(&s),
-                        Some(Tok::Item(s)) => s,
-                        t => return Err(format!("expected flag string, found {t:?}")),
-                    };
+                    let mut n = Arg::Null;
+                    self.process_arg(&mut n)?;
+                    let name = arg_eval(&n).ok_or("bad flag name")?;
                     self.expect_delim('}')?;
-                    let value = match &v {
-                        Arg::Atom(a) => a.clone(),
-                        other => match arg_num_eval(other) {
-                            Some(n) => n.to_string(),
-                            None => return Err("bad flag value".into()),
-                        },
-                    };
+                    let value = arg_eval(&v).ok_or("bad flag value")?;
                     out.push(FlagSym { value, name });
                 }
                 t => return Err(format!("unexpected {t:?} in flag list")),
             }
         }
         Ok(out)
-    }
-
-    fn primary(&mut self) -> PResult<Arg> {
-        match self.next() {
-            Some(Tok::Delim('(')) => {
-                let e = self.expr()?;
-                self.expect_delim(')')?;
-                Ok(e)
-            }
-            Some(Tok::Str(s)) => Ok(Arg::Atom(unescape_c(&s))),
-            Some(Tok::Char(s)) => Ok(Arg::Atom(s)),
-            Some(Tok::Item(w)) if w == "REC" => {
-                self.pos -= 1;
-                let idx = self.field_arg()?;
-                let name = match self.toks.get(self.pos - 1) {
-                    Some(Tok::Item(n)) => n.clone(),
-                    _ => String::new(),
-                };
-                Ok(Arg::Field(idx, name))
-            }
-            Some(Tok::Item(w)) if matches!(self.peek(), Some(Tok::Delim('('))) => self.function(&w),
-            Some(Tok::Item(w)) => {
-                // consecutive items form one atom (e.g. "unsigned long")
-                let mut a = w;
-                while let Some(Tok::Item(n)) = self.peek() {
-                    a.push(' ');
-                    a.push_str(n);
-                    self.pos += 1;
-                }
-                Ok(Arg::Atom(a))
-            }
-            t => Err(format!("unexpected token {t:?}")),
-        }
     }
 
     fn function(&mut self, name: &str) -> PResult<Arg> {
@@ -573,10 +645,13 @@ impl Parser<'_> {
             "__get_str" | "__get_rel_str" => Arg::Str(self.field_arg()?),
             "__get_bitmask" | "__get_rel_bitmask" => Arg::Bitmask(self.field_arg()?),
             "__get_cpumask" | "__get_rel_cpumask" => Arg::Cpumask(self.field_arg()?),
-            "__get_dynamic_array" | "__get_rel_dynamic_array" | "__get_sockaddr" | "__get_sockaddr_rel" => {
-                Arg::DynArray(self.field_arg()?)
+            "__get_dynamic_array"
+            | "__get_rel_dynamic_array"
+            | "__get_sockaddr"
+            | "__get_sockaddr_rel" => Arg::DynArray(self.field_arg()?),
+            "__get_dynamic_array_len" | "__get_rel_dynamic_array_len" => {
+                Arg::DynArrayLen(self.field_arg()?)
             }
-            "__get_dynamic_array_len" | "__get_rel_dynamic_array_len" => Arg::DynArrayLen(self.field_arg()?),
             "__builtin_expect" => {
                 let a = self.expr()?;
                 self.expect_delim(',')?;
@@ -610,7 +685,11 @@ impl Parser<'_> {
 fn sizeof_words(words: &[Tok], fields: &[TField], long: usize) -> usize {
     if let [Tok::Item(r), Tok::Op(o), Tok::Item(n)] = words {
         if r == "REC" && o == "->" {
-            return fields.iter().find(|f| &f.name == n).map(|f| f.size).unwrap_or(0);
+            return fields
+                .iter()
+                .find(|f| &f.name == n)
+                .map(|f| f.size)
+                .unwrap_or(0);
         }
     }
     let text: Vec<String> = words
@@ -624,7 +703,9 @@ fn sizeof_words(words: &[Tok], fields: &[TField], long: usize) -> usize {
     if t.contains('*') {
         return long;
     }
-    let t = t.trim_start_matches("unsigned ").trim_start_matches("signed ");
+    let t = t
+        .trim_start_matches("unsigned ")
+        .trim_start_matches("signed ");
     match t {
         "char" | "u8" | "s8" | "bool" => 1,
         "short" | "u16" | "s16" => 2,
@@ -662,7 +743,9 @@ fn parse_c_ulong(s: &str) -> Option<u64> {
         return u64::from_str_radix(&h[..end], 16).ok();
     }
     if s.len() > 1 && s.starts_with('0') {
-        let end = s.find(|c: char| !('0'..='7').contains(&c)).unwrap_or(s.len());
+        let end = s
+            .find(|c: char| !('0'..='7').contains(&c))
+            .unwrap_or(s.len());
         return u64::from_str_radix(&s[1..end.max(1)], 8).ok().or(Some(0));
     }
     let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
@@ -682,6 +765,16 @@ fn strtoull(s: &str) -> u64 {
         v.wrapping_neg()
     } else {
         v
+    }
+}
+
+/// libtraceevent `arg_eval`: the text of a flag value or name.
+fn arg_eval(a: &Arg) -> Option<String> {
+    match a {
+        Arg::Atom(s) => Some(s.clone()),
+        Arg::Type(_, inner) => arg_eval(inner),
+        Arg::Op(..) => arg_num_eval(a).map(|v| v.to_string()),
+        _ => None,
     }
 }
 
@@ -821,7 +914,11 @@ fn parse_items(fmt: &str, nargs: usize, long: usize) -> PResult<Vec<Item>> {
                         }
                         let _ = long;
                         items.push(Item {
-                            kind: if c == b's' { ItemKind::String } else { ItemKind::Digit },
+                            kind: if c == b's' {
+                                ItemKind::String
+                            } else {
+                                ItemKind::Digit
+                            },
                             spec: Spec::parse(&text, if c == b's' { 0 } else { ls }),
                             text,
                             arg: Some(next_arg),
@@ -947,7 +1044,11 @@ fn pointer_ext_len(f: &[u8]) -> usize {
 impl Compiled {
     /// Compiles an event's fields and print fmt.
     pub fn new(ev: &EventFormat, long: usize) -> Compiled {
-        let mut fields: Vec<TField> = ev.common_fields.iter().map(|f| TField::from_field(f, long)).collect();
+        let mut fields: Vec<TField> = ev
+            .common_fields
+            .iter()
+            .map(|f| TField::from_field(f, long))
+            .collect();
         let first_event_field = fields.len();
         fields.extend(ev.fields.iter().map(|f| TField::from_field(f, long)));
         let mut c = Compiled {
@@ -962,7 +1063,12 @@ impl Compiled {
                 c.args = args;
                 c.items = items;
             }
-            Err(_) => c.failed = true,
+            Err(e) => {
+                if std::env::var_os("TRACEKIT_DEBUG_FMT").is_some() {
+                    eprintln!("print fmt of {}: {e}", ev.name);
+                }
+                c.failed = true
+            }
         }
         c
     }
@@ -974,6 +1080,7 @@ impl Compiled {
             pos: 0,
             fields: &self.fields,
             long,
+            depth: 0,
         };
         let fmt = match p.next() {
             Some(Tok::Str(s)) => s,
@@ -1018,7 +1125,11 @@ pub fn dyn_offset(e: Endian, f: &TField, data: &[u8]) -> (usize, usize) {
     }
     let val = read_num(e, data, f.offset, f.size);
     let o = (val & 0xffff) as usize;
-    let l = if f.size == 2 { size.saturating_sub(o) } else { ((val >> 16) & 0xffff) as usize };
+    let l = if f.size == 2 {
+        size.saturating_sub(o)
+    } else {
+        ((val >> 16) & 0xffff) as usize
+    };
     let mut off = if o > size { 0 } else { o };
     let len = if o + l > size { 0 } else { l };
     if f.flags & fl::RELATIVE != 0 {
@@ -1050,7 +1161,9 @@ impl Compiled {
                 v
             }
             Arg::Field(idx, _) => {
-                let Some(f) = idx.and_then(|i| self.fields.get(i)) else { return 0 };
+                let Some(f) = idx.and_then(|i| self.fields.get(i)) else {
+                    return 0;
+                };
                 if f.offset + f.size > size {
                     return 0;
                 }
@@ -1059,12 +1172,16 @@ impl Compiled {
             Arg::Type(t, inner) => eval_type_str(self.eval(env, d, inner), t, false),
             Arg::Op(op, l, r) => self.eval_op(env, d, op, l, r),
             Arg::DynArrayLen(idx) => {
-                let Some(f) = idx.and_then(|i| self.fields.get(i)) else { return 0 };
+                let Some(f) = idx.and_then(|i| self.fields.get(i)) else {
+                    return 0;
+                };
                 dyn_offset(env.endian, f, data).1 as u64
             }
             Arg::DynArray(idx) => {
                 // address of the dynamic data: not meaningful outside libtraceevent
-                let Some(f) = idx.and_then(|i| self.fields.get(i)) else { return 0 };
+                let Some(f) = idx.and_then(|i| self.fields.get(i)) else {
+                    return 0;
+                };
                 dyn_offset(env.endian, f, data).0 as u64
             }
             _ => 0,
@@ -1085,13 +1202,21 @@ impl Compiled {
             }
             let (offset, field_size) = match larg {
                 Arg::DynArray(idx) => {
-                    let Some(f) = idx.and_then(|i| self.fields.get(i)) else { return 0 };
+                    let Some(f) = idx.and_then(|i| self.fields.get(i)) else {
+                        return 0;
+                    };
                     let (o, _) = dyn_offset(env.endian, f, data);
-                    let es = if f.elementsize != 0 { f.elementsize } else { env.long };
+                    let es = if f.elementsize != 0 {
+                        f.elementsize
+                    } else {
+                        env.long
+                    };
                     ((o as u64).wrapping_add(right), es)
                 }
                 Arg::Field(idx, _) => {
-                    let Some(f) = idx.and_then(|i| self.fields.get(i)) else { return 0 };
+                    let Some(f) = idx.and_then(|i| self.fields.get(i)) else {
+                        return 0;
+                    };
                     (
                         (f.offset as u64).wrapping_add(right.wrapping_mul(f.elementsize as u64)),
                         f.elementsize,
@@ -1102,7 +1227,9 @@ impl Compiled {
                     return left.wrapping_add(right);
                 }
             };
-            let Ok(off) = usize::try_from(offset) else { return 0 };
+            let Ok(off) = usize::try_from(offset) else {
+                return 0;
+            };
             if off.checked_add(field_size).is_none_or(|e| e > data.len()) {
                 return 0;
             }
@@ -1115,7 +1242,11 @@ impl Compiled {
         if op == "?" {
             let c = self.eval(env, d, l);
             if let Arg::Op(_, a, b) = r {
-                return if c != 0 { self.eval(env, d, a) } else { self.eval(env, d, b) };
+                return if c != 0 {
+                    self.eval(env, d, a)
+                } else {
+                    self.eval(env, d, b)
+                };
             }
             return 0;
         }
@@ -1151,7 +1282,15 @@ impl Compiled {
     }
 
     /// `print_str_arg`.
-    fn print_str(&self, out: &mut Vec<u8>, env: &Env<'_>, d: Data<'_>, spec: &Spec, len_arg: Option<i64>, a: &Arg) {
+    fn print_str(
+        &self,
+        out: &mut Vec<u8>,
+        env: &Env<'_>,
+        d: Data<'_>,
+        spec: &Spec,
+        len_arg: Option<i64>,
+        a: &Arg,
+    ) {
         let data = d.data;
         let size = data.len();
         match a {
@@ -1160,7 +1299,11 @@ impl Compiled {
             Arg::BStr(s) => spec.fmt_str(out, s.as_bytes(), len_arg),
             Arg::Field(idx, _) => {
                 let Some(f) = self.field_of(*idx) else { return };
-                let len = if f.size != 0 { f.size } else { size.saturating_sub(f.offset) };
+                let len = if f.size != 0 {
+                    f.size
+                } else {
+                    size.saturating_sub(f.offset)
+                };
                 if f.flags & fl::ARRAY == 0 && f.size == env.long {
                     let addr = read_num(env.endian, data, f.offset, env.long);
                     match env.printk.get(&addr) {
@@ -1171,7 +1314,9 @@ impl Compiled {
                     }
                     return;
                 }
-                let s = data.get(f.offset..f.offset.saturating_add(len).min(size)).unwrap_or(&[]);
+                let s = data
+                    .get(f.offset..f.offset.saturating_add(len).min(size))
+                    .unwrap_or(&[]);
                 spec.fmt_str(out, cstr(s), len_arg);
             }
             Arg::Flags(v, delim, list) => {
@@ -1302,7 +1447,10 @@ impl Compiled {
     }
 
     fn print_item(&self, out: &mut Vec<u8>, env: &Env<'_>, d: Data<'_>, it: &Item) {
-        let len_arg = it.len_arg.and_then(|i| self.args.get(i)).map(|a| self.eval(env, d, a) as i32 as i64);
+        let len_arg = it
+            .len_arg
+            .and_then(|i| self.args.get(i))
+            .map(|a| self.eval(env, d, a) as i32 as i64);
         let Some(arg) = it.arg.and_then(|i| self.args.get(i)) else {
             out.extend_from_slice(&it.text);
             return;
@@ -1320,13 +1468,25 @@ impl Compiled {
         }
     }
 
-    fn print_pointer(&self, out: &mut Vec<u8>, env: &Env<'_>, d: Data<'_>, it: &Item, arg: &Arg, plen: i64) {
+    fn print_pointer(
+        &self,
+        out: &mut Vec<u8>,
+        env: &Env<'_>,
+        d: Data<'_>,
+        it: &Item,
+        arg: &Arg,
+        plen: i64,
+    ) {
         if let Arg::BStr(s) = arg {
             out.extend_from_slice(s.as_bytes());
             return;
         }
         let text = &it.text;
-        let p = text.iter().position(|&c| c == b'p').map(|i| i + 1).unwrap_or(text.len());
+        let p = text
+            .iter()
+            .position(|&c| c == b'p')
+            .map(|i| i + 1)
+            .unwrap_or(text.len());
         let ext = &text[p..];
         match ext.first() {
             Some(b'F' | b'f' | b'S' | b's') => {
@@ -1351,7 +1511,11 @@ impl Compiled {
                 if let Some(b) = self.ptr_bytes(env, d, arg, 6) {
                     let sep = if ext.first() == Some(&b'm') { "" } else { ":" };
                     let mut first = true;
-                    let order: Vec<u8> = if ext.get(1) == Some(&b'R') { b.iter().rev().copied().collect() } else { b.to_vec() };
+                    let order: Vec<u8> = if ext.get(1) == Some(&b'R') {
+                        b.iter().rev().copied().collect()
+                    } else {
+                        b.to_vec()
+                    };
                     for x in order {
                         if !first {
                             out.extend_from_slice(sep.as_bytes());
@@ -1416,7 +1580,9 @@ impl Compiled {
     pub fn print_fields(&self, out: &mut Vec<u8>, env: &Env<'_>, d: Data<'_>) {
         let mut cursor: usize = 0;
         for fi in self.first_event_field..self.fields.len() {
-            let Some(f) = self.fields.get(fi) else { continue };
+            let Some(f) = self.fields.get(fi) else {
+                continue;
+            };
             out.push(b' ');
             out.extend_from_slice(f.name.as_bytes());
             out.push(b'=');
@@ -1424,7 +1590,14 @@ impl Compiled {
         }
     }
 
-    fn print_field(&self, out: &mut Vec<u8>, env: &Env<'_>, d: Data<'_>, fi: usize, cursor: &mut usize) {
+    fn print_field(
+        &self,
+        out: &mut Vec<u8>,
+        env: &Env<'_>,
+        d: Data<'_>,
+        fi: usize,
+        cursor: &mut usize,
+    ) {
         let Some(f) = self.fields.get(fi) else { return };
         if !self.failed && !self.items.is_empty() && f.flags & (fl::ARRAY | fl::STRING) == 0 {
             let n = self.items.len();
@@ -1565,7 +1738,11 @@ fn bitmask_str(data: &[u8], e: Endian) -> String {
     let mut len = 0usize;
     let mut i = str_size as isize - 2;
     while i >= 0 {
-        let index = if e == Endian::Big { size - (len + 1) } else { len };
+        let index = if e == Endian::Big {
+            size - (len + 1)
+        } else {
+            len
+        };
         let hex = format!("{:02x}", data.get(index).copied().unwrap_or(0));
         let iu = i as usize;
         s[iu..iu + 2].copy_from_slice(hex.as_bytes());
@@ -1619,16 +1796,19 @@ mod tests {
     #[test]
     fn items_and_quirks() {
         let it = parse_items("a=%d %c %pS x%%", 2, 8).unwrap();
-        assert_eq!(it.len(), 6);
-        assert_eq!(it[2].text, b">c<");
-        assert_eq!(it[4].kind, ItemKind::Pointer);
-        assert_eq!(it[5].text, b" x%");
+        assert_eq!(it.len(), 7);
+        assert_eq!(it[3].text, b">c<");
+        assert_eq!(it[5].kind, ItemKind::Pointer);
+        assert_eq!(it[6].text, b" x%");
         assert!(parse_items("%d %d", 1, 8).is_err());
     }
 
     #[test]
     fn masks() {
-        assert_eq!(bitmask_str(&[0x03, 0, 0, 0, 0x01, 0, 0, 0], Endian::Little), "00000001,00000003");
+        assert_eq!(
+            bitmask_str(&[0x03, 0, 0, 0, 0x01, 0, 0, 0], Endian::Little),
+            "00000001,00000003"
+        );
         assert_eq!(cpumask_str(&[0x0b], Endian::Little), "0-1,3");
     }
 
@@ -1636,7 +1816,14 @@ mod tests {
     fn casts_truncate_only() {
         assert_eq!(eval_type_str(0xffff_ff80, "char", false), 0x80);
         assert_eq!(eval_type_str(5, "void *", true), 5);
-        assert_eq!(arg_num_eval(&Arg::Op("<<".into(), Box::new(Arg::Atom("1".into())), Box::new(Arg::Atom("4".into())))), Some(16));
+        assert_eq!(
+            arg_num_eval(&Arg::Op(
+                "<<".into(),
+                Box::new(Arg::Atom("1".into())),
+                Box::new(Arg::Atom("4".into()))
+            )),
+            Some(16)
+        );
     }
 }
 
@@ -1646,9 +1833,23 @@ mod debug_tests {
 
     #[test]
     fn parse_timer_flags() {
-        let toks = tokenize(r#"(REC->flags & (0x00040000 | 0x00080000), "|", { 0x00040000, "M" }, { 0x00080000, "D" })"#);
-        let f = vec![TField { name: "flags".into(), offset: 8, size: 4, flags: 0, elementsize: 4 }];
-        let mut p = Parser { toks, pos: 0, fields: &f, long: 8 };
+        let toks = tokenize(
+            r#"(REC->flags & (0x00040000 | 0x00080000), "|", { 0x00040000, "M" }, { 0x00080000, "D" })"#,
+        );
+        let f = vec![TField {
+            name: "flags".into(),
+            offset: 8,
+            size: 4,
+            flags: 0,
+            elementsize: 4,
+        }];
+        let mut p = Parser {
+            toks,
+            pos: 0,
+            fields: &f,
+            long: 8,
+            depth: 0,
+        };
         let a = p.function("__print_flags").map_err(|e| e);
         let s = format!("{a:?}");
         assert!(s.contains("\"M\""), "{s}");

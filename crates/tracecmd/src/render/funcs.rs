@@ -36,7 +36,9 @@ impl FuncMap {
                 break;
             };
             let a = a.get(..a.len().min(16)).unwrap_or(a);
-            let Ok(addr) = u64::from_str_radix(a, 16) else { break };
+            let Ok(addr) = u64::from_str_radix(a, 16) else {
+                break;
+            };
             let ch = t.chars().next().unwrap_or(' ');
             let rest = rest.trim_start_matches([' ', '\t']);
             let name_end = rest.find([' ', '\t']).unwrap_or(rest.len());
@@ -45,9 +47,13 @@ impl FuncMap {
                 break;
             }
             let after = &rest[name_end..];
-            let module = after
-                .strip_prefix("\t[")
-                .map(|m| m.split_whitespace().next().unwrap_or("").trim_end_matches(']').to_string());
+            let module = after.strip_prefix("\t[").map(|m| {
+                m.split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .trim_end_matches(']')
+                    .to_string()
+            });
             if !name.starts_with('$') && ch != 'A' && ch != 'a' {
                 list.push(Func {
                     addr,
@@ -114,9 +120,18 @@ mod tests {
     #[test]
     fn lookup_ranges_and_last_exact() {
         let m = FuncMap::parse(b"ffffffff81000000 T a\nffffffff81000010 t b\t[mod]\nffffffff81000020 T c\n0000000000001000 A abs\n");
-        assert_eq!(m.find(0xffffffff81000005).map(|f| f.name.as_str()), Some("a"));
-        assert_eq!(m.find(0xffffffff81000010).and_then(|f| f.module.as_deref()), Some("mod"));
-        assert_eq!(m.find(0xffffffff81000020).map(|f| f.name.as_str()), Some("c"));
+        assert_eq!(
+            m.find(0xffffffff81000005).map(|f| f.name.as_str()),
+            Some("a")
+        );
+        assert_eq!(
+            m.find(0xffffffff81000010).and_then(|f| f.module.as_deref()),
+            Some("mod")
+        );
+        assert_eq!(
+            m.find(0xffffffff81000020).map(|f| f.name.as_str()),
+            Some("c")
+        );
         assert!(m.find(0xffffffff81000021).is_none());
         assert!(m.find(0).is_none());
     }

@@ -77,7 +77,11 @@ impl TepRenderer {
             if events.len() <= id {
                 events.resize(id + 1, None);
             }
-            let plugin = if opts.no_plugins { Plugin::None } else { plugin_for(ev) };
+            let plugin = if opts.no_plugins {
+                Plugin::None
+            } else {
+                plugin_for(ev)
+            };
             if let Some(slot) = events.get_mut(id) {
                 *slot = Some(Ev {
                     name: ev.name.clone(),
@@ -102,8 +106,16 @@ impl TepRenderer {
         }
         let mut comms = HashMap::new();
         for line in dat.cmdlines_text.split(|&c| c == b'\n') {
-            let Some(sp) = line.iter().position(|&c| c == b' ') else { continue };
-            let Ok(pid) = std::str::from_utf8(&line[..sp]).unwrap_or("x").trim().parse::<i32>() else { continue };
+            let Some(sp) = line.iter().position(|&c| c == b' ') else {
+                continue;
+            };
+            let Ok(pid) = std::str::from_utf8(&line[..sp])
+                .unwrap_or("x")
+                .trim()
+                .parse::<i32>()
+            else {
+                continue;
+            };
             comms.insert(pid, line[sp + 1..].to_vec());
         }
         TepRenderer {
@@ -129,7 +141,10 @@ impl TepRenderer {
 
     /// Name of event `id`, if known.
     pub fn event_name(&self, id: u16) -> Option<&str> {
-        self.events.get(usize::from(id))?.as_ref().map(|e| e.name.as_str())
+        self.events
+            .get(usize::from(id))?
+            .as_ref()
+            .map(|e| e.name.as_str())
     }
 
     /// The comm trace-cmd shows for `pid`.
@@ -158,7 +173,10 @@ impl TepRenderer {
     /// Appends one record's line (`trace_show_data`), with its trailing newline.
     pub fn render(&mut self, e: &Event<'_>, out: &mut Vec<u8>) {
         if e.missed > 0 {
-            put_fmt(out, format_args!("CPU:{} [{} EVENTS DROPPED]\n", e.cpu, e.missed));
+            put_fmt(
+                out,
+                format_args!("CPU:{} [{} EVENTS DROPPED]\n", e.cpu, e.missed),
+            );
         } else if e.missed < 0 {
             put_fmt(out, format_args!("CPU:{} [EVENTS DROPPED]\n", e.cpu));
         }
@@ -271,7 +289,9 @@ impl TepRenderer {
     }
 
     fn info(&mut self, e: &Event<'_>, id: usize, out: &mut Vec<u8>) {
-        let Some(ev) = self.events.get(id).and_then(Option::as_ref) else { return };
+        let Some(ev) = self.events.get(id).and_then(Option::as_ref) else {
+            return;
+        };
         let d = Data {
             data: e.data,
             tail: e.tail,
@@ -298,7 +318,14 @@ impl TepRenderer {
                 if let Some(f) = ev.c.field("call_site") {
                     let val = read_num(env.endian, d.data, f.offset, f.size);
                     if let Some(func) = env.funcs.find(val) {
-                        put_fmt(out, format_args!("({}+0x{:x}) ", func.name, val.wrapping_sub(func.addr) as u32));
+                        put_fmt(
+                            out,
+                            format_args!(
+                                "({}+0x{:x}) ",
+                                func.name,
+                                val.wrapping_sub(func.addr) as u32
+                            ),
+                        );
                     }
                 }
             }
@@ -338,7 +365,9 @@ impl TepRenderer {
                                 break;
                             }
                             match env.funcs.find(addr) {
-                                Some(func) => put_fmt(out, format_args!("=> {} ({addr:x})\n", func.name)),
+                                Some(func) => {
+                                    put_fmt(out, format_args!("=> {} ({addr:x})\n", func.name))
+                                }
                                 None => put_fmt(out, format_args!("=> {addr:x}\n")),
                             }
                             p += long;
@@ -388,9 +417,15 @@ fn plugin_for(ev: &EventFormat) -> Plugin {
     match (ev.system.as_str(), ev.name.as_str()) {
         ("sched", "sched_switch") => Plugin::SchedSwitch,
         ("sched", "sched_wakeup" | "sched_wakeup_new") => Plugin::SchedWakeup,
-        ("kmem", "kfree" | "kmalloc" | "kmalloc_node" | "kmem_cache_alloc" | "kmem_cache_alloc_node" | "kmem_cache_free") => {
-            Plugin::Kmem
-        }
+        (
+            "kmem",
+            "kfree"
+            | "kmalloc"
+            | "kmalloc_node"
+            | "kmem_cache_alloc"
+            | "kmem_cache_alloc_node"
+            | "kmem_cache_free",
+        ) => Plugin::Kmem,
         ("timer", "hrtimer_start") => Plugin::HrtimerStart,
         ("timer", "hrtimer_expire_entry") => Plugin::HrtimerExpire,
         ("ftrace", "function") => Plugin::Function,
@@ -409,7 +444,9 @@ fn num_field(c: &Compiled, env: &Env<'_>, d: Data<'_>, name: &str) -> Option<u64
 
 fn comm_field<'a>(c: &Compiled, d: Data<'a>, name: &str) -> Option<&'a [u8]> {
     let f = c.field(name)?;
-    let b = d.data.get(f.offset..(f.offset + f.size).min(d.data.len()))?;
+    let b = d
+        .data
+        .get(f.offset..(f.offset + f.size).min(d.data.len()))?;
     Some(fmt::cstr(b))
 }
 
@@ -431,7 +468,13 @@ fn write_state(out: &mut Vec<u8>, val: u64) {
     }
 }
 
-fn sched_switch(c: &Compiled, env: &Env<'_>, d: Data<'_>, out: &mut Vec<u8>, comms: &mut Vec<(i32, Vec<u8>)>) {
+fn sched_switch(
+    c: &Compiled,
+    env: &Env<'_>,
+    d: Data<'_>,
+    out: &mut Vec<u8>,
+    comms: &mut Vec<(i32, Vec<u8>)>,
+) {
     let Some(prev_pid) = num_field(c, env, d, "prev_pid") else {
         out.push(b'!');
         return;
@@ -464,7 +507,13 @@ fn sched_switch(c: &Compiled, env: &Env<'_>, d: Data<'_>, out: &mut Vec<u8>, com
     }
 }
 
-fn sched_wakeup(c: &Compiled, env: &Env<'_>, d: Data<'_>, out: &mut Vec<u8>, comms: &mut Vec<(i32, Vec<u8>)>) {
+fn sched_wakeup(
+    c: &Compiled,
+    env: &Env<'_>,
+    d: Data<'_>,
+    out: &mut Vec<u8>,
+    comms: &mut Vec<(i32, Vec<u8>)>,
+) {
     let Some(pid) = num_field(c, env, d, "pid") else {
         out.push(b'!');
         return;
@@ -486,11 +535,23 @@ fn sched_wakeup(c: &Compiled, env: &Env<'_>, d: Data<'_>, out: &mut Vec<u8>, com
     }
 }
 
-fn func_field(c: &Compiled, env: &Env<'_>, d: Data<'_>, name: &str, out: &mut Vec<u8>, prefix: &str) {
-    let Some(val) = num_field(c, env, d, name) else { return };
+fn func_field(
+    c: &Compiled,
+    env: &Env<'_>,
+    d: Data<'_>,
+    name: &str,
+    out: &mut Vec<u8>,
+    prefix: &str,
+) {
+    let Some(val) = num_field(c, env, d, name) else {
+        return;
+    };
     out.extend_from_slice(prefix.as_bytes());
     match env.funcs.find(val) {
-        Some(f) => put_fmt(out, format_args!("{}/0x{:x}", f.name, f.addr.wrapping_sub(val))),
+        Some(f) => put_fmt(
+            out,
+            format_args!("{}/0x{:x}", f.name, f.addr.wrapping_sub(val)),
+        ),
         None => put_fmt(out, format_args!("0x{val:08x}")),
     }
 }
@@ -531,7 +592,10 @@ fn funcgraph(c: &Compiled, env: &Env<'_>, d: Data<'_>, out: &mut Vec<u8>, exit: 
         let calltime = num_field(c, env, d, "calltime").unwrap_or(0);
         let rettime = num_field(c, env, d, "rettime").unwrap_or(0);
         let dur = rettime.wrapping_sub(calltime);
-        put_fmt(out, format_args!(" {:>7}.{:03} us |  ", dur / 1000, dur % 1000));
+        put_fmt(
+            out,
+            format_args!(" {:>7}.{:03} us |  ", dur / 1000, dur % 1000),
+        );
         for _ in 0..depth.max(0) {
             out.extend_from_slice(b"  ");
         }
@@ -615,7 +679,15 @@ fn bprint_format(fmt: &str, buf: &[u8], env: &Env<'_>, out: &mut Vec<u8>) {
         let text = &b[start..=j.min(b.len() - 1)];
         match conv {
             b'd' | b'i' | b'u' | b'x' | b'X' | b'o' => {
-                let size = if ls >= 1 { if ls >= 2 { 8 } else { env.long } } else { 4 };
+                let size = if ls >= 1 {
+                    if ls >= 2 {
+                        8
+                    } else {
+                        env.long
+                    }
+                } else {
+                    4
+                };
                 let v = rd(&mut pos, size);
                 cprintf::Spec::parse(text, if size == 8 { 2 } else { 0 }).fmt_int(out, v, None);
                 i = j + 1;

@@ -243,11 +243,13 @@ impl KernelTextRenderer {
         match ctx.kallsyms.lookup(ip) {
             Some(h) => {
                 out.push_str(h.name);
+                // kallsyms_lookup() (no sym-offset) gives the bare name; sprint_symbol()
+                // (sym-offset) adds the offset and the module.
                 if self.opts.sym_offset {
                     let _ = write!(out, "+0x{:x}/0x{:x}", h.offset, h.size);
-                }
-                if let Some(m) = h.module {
-                    let _ = write!(out, " [{m}]");
+                    if let Some(m) = h.module {
+                        let _ = write!(out, " [{m}]");
+                    }
                 }
             }
             None => {

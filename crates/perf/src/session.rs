@@ -1,0 +1,450 @@
+//! Replaying perf.data: records sorted by time (perf's ordered events), the
+//! machine state they build (threads, comms, per-process maps, DSOs), and
+//! address resolution the way perf does it (`map_ip = ip - start + pgoff`
+//! for file-backed maps, identity for the kernel and anonymous maps; symbols
+//! from `symbols::symtab` loaded lazily per DSO, checked against the build
+//! ids recorded in the file).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use symbols::symtab::{self, Sym, SymTab};
+
+use crate::attr::{types, Attr};
+use crate::data::{misc, parse_other, parse_sample, rtype, OtherRecord, PerfData, Sample};
+use crate::error::{Error, Result};
+
+/// `PERF_CONTEXT_*` markers in call chains.
+pub mod context {
+    #![allow(missing_docs)]
+    pub const HV: u64 = -32i64 as u64;
+    pub const KERNEL: u64 = -128i64 as u64;
+    pub const USER: u64 = -512i64 as u64;
+    pub const GUEST: u64 = -2048i64 as u64;
+    pub const GUEST_KERNEL: u64 = -2176i64 as u64;
+    pub const GUEST_USER: u64 = -2560i64 as u64;
+    pub const MAX: u64 = -4095i64 as u64;
+}
+
+/// The name perf gives an attr without EVENT_DESC.
+pub fn default_event_name(a: &Attr) -> String {
+    match (a.type_, a.config) {
+        (types::SOFTWARE, 0) => "cpu-clock".into(),
+        (types::SOFTWARE, 1) => "task-clock".into(),
+        (types::SOFTWARE, 2) => "page-faults".into(),
+        (types::SOFTWARE, 3) => "context-switches".into(),
+        (types::SOFTWARE, 9) => "dummy".into(),
+        (types::HARDWARE, 0) => "cycles".into(),
+        (types::HARDWARE, 1) => "instructions".into(),
+        (t, c) => format!("type{t}:{c:#x}"),
+    }
+}
+
+/// Kind of a DSO.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DsoKind {
+    /// `[kernel.kallsyms]` or a module.
+    Kernel,
+    /// A file-backed user mapping.
+    File,
+    /// Anonymous / JIT memory (`//anon`, `[heap]`, …).
+    Anon,
+    /// `[vdso]` and other pseudo files.
+    Pseudo,
+}
+
+/// A shared object.
+#[derive(Debug)]
+pub struct Dso {
+    /// Long name (path, `[kernel.kallsyms]`).
+    pub long_name: String,
+    /// Short name (basename) shown by `perf report`.
+    pub short_name: String,
+    /// Kind.
+    pub kind: DsoKind,
+    /// Build id recorded in perf.data, if any.
+    pub build_id: Option<Vec<u8>>,
+    /// Where to read it on this host (`/proc/PID/root/…` for containers).
+    pub host_path: Option<PathBuf>,
+    symtab: Option<Option<SymTab>>,
+}
+
+/// Index into [`Machine::dsos`].
+pub type DsoId = usize;
+
+/// One mapping of a process.
+#[derive(Debug, Clone, Copy)]
+pub struct Map {
+    /// Start address.
+    pub start: u64,
+    /// End (exclusive).
+    pub end: u64,
+    /// File offset of `start`.
+    pub pgoff: u64,
+    /// The DSO.
+    pub dso: DsoId,
+}
+
+/// A resolved address.
+#[derive(Debug, Clone)]
+pub struct Location {
+    /// The raw address.
+    pub ip: u64,
+    /// Map-relative address (`ip` when no map or identity map).
+    pub addr: u64,
+    /// Kernel address space.
+    pub kernel: bool,
+    /// The DSO, if a map covers `ip`.
+    pub dso: Option<DsoId>,
+    /// The symbol, if any.
+    pub sym: Option<Sym>,
+}
+
+#[derive(Debug, Default)]
+struct Process {
+    maps: Vec<Map>,
+}
+
+/// Threads, processes and DSOs as records have built them so far.
+#[derive(Debug, Default)]
+pub struct Machine {
+    /// All DSOs.
+    pub dsos: Vec<Dso>,
+    dso_by_name: HashMap<String, DsoId>,
+    comms: HashMap<i32, String>,
+    tid_pid: HashMap<i32, i32>,
+    procs: HashMap<i32, Process>,
+    kernel_maps: Vec<Map>,
+    kallsyms: Option<SymTab>,
+    recorded_build_ids: HashMap<String, Vec<u8>>,
+    /// Directory prefix for symbol files (like perf's `--symfs`).
+    pub symfs: Option<PathBuf>,
+}
+
+fn short_name(long: &str) -> String {
+    if long.starts_with('[') {
+        return long.to_string();
+    }
+    Path::new(long).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| long.to_string())
+}
+
+impl Machine {
+    /// A machine that knows the build ids recorded in `pd`.
+    pub fn new(pd: &PerfData) -> Machine {
+        let mut m = Machine::default();
+        for b in pd.build_ids() {
+            m.recorded_build_ids.insert(b.filename.clone(), b.build_id.clone());
+        }
+        m.comms.insert(0, "swapper".into());
+        m.tid_pid.insert(0, 0);
+        m
+    }
+
+    fn dso(&mut self, name: &str, kind: DsoKind, pid: i32) -> DsoId {
+        if let Some(id) = self.dso_by_name.get(name) {
+            return *id;
+        }
+        let id = self.dsos.len();
+        let host_path = (kind == DsoKind::File).then(|| {
+            let base = match &self.symfs {
+                Some(fs) => fs.join(name.trim_start_matches('/')),
+                None => PathBuf::from(name),
+            };
+            let croot = PathBuf::from(format!("/proc/{pid}/root{name}"));
+            if !base.exists() && croot.exists() {
+                croot
+            } else {
+                base
+            }
+        });
+        self.dsos.push(Dso {
+            long_name: name.to_string(),
+            short_name: short_name(name),
+            kind,
+            build_id: self.recorded_build_ids.get(name).cloned(),
+            host_path,
+            symtab: None,
+        });
+        self.dso_by_name.insert(name.to_string(), id);
+        id
+    }
+
+    /// The comm of `tid` (`:tid` when unknown, as perf prints).
+    pub fn comm(&self, tid: i32) -> String {
+        self.comms.get(&tid).cloned().unwrap_or_else(|| format!(":{tid}"))
+    }
+
+    fn process_of(&self, tid: i32, pid: i32) -> i32 {
+        if pid > 0 {
+            pid
+        } else {
+            self.tid_pid.get(&tid).copied().unwrap_or(pid)
+        }
+    }
+
+    /// Applies a side-band record.
+    pub fn apply(&mut self, rec: &OtherRecord) {
+        match rec {
+            OtherRecord::Comm { pid, tid, comm, .. } => {
+                self.comms.insert(*tid, comm.clone());
+                self.tid_pid.insert(*tid, *pid);
+            }
+            OtherRecord::Fork { pid, ppid, tid, ptid, .. } => {
+                if let Some(c) = self.comms.get(ptid).cloned() {
+                    self.comms.insert(*tid, c);
+                }
+                self.tid_pid.insert(*tid, *pid);
+                if pid != ppid {
+                    let maps = self.procs.get(ppid).map(|p| p.maps.clone()).unwrap_or_default();
+                    self.procs.insert(*pid, Process { maps });
+                }
+            }
+            OtherRecord::Mmap { misc: m, pid, start, len, pgoff, filename, prot, .. } => {
+                let cpumode = m & misc::CPUMODE_MASK;
+                if m & misc::MMAP_DATA != 0 || (*prot & libc::PROT_EXEC as u32) == 0 {
+                    return;
+                }
+                if cpumode == misc::KERNEL || *pid == -1 {
+                    let name = if filename.starts_with("[kernel.kallsyms]") { "[kernel.kallsyms]" } else { filename.as_str() };
+                    let d = self.dso(name, DsoKind::Kernel, -1);
+                    let end = if *len == 0 || start.checked_add(*len).is_none() { u64::MAX } else { start + len };
+                    insert_map(&mut self.kernel_maps, Map { start: *start, end, pgoff: *start, dso: d });
+                    return;
+                }
+                let anon = filename == "//anon" || filename.starts_with("/dev/zero") || filename.starts_with("/anon_hugepage") || filename.starts_with("/memfd:") || filename == "[heap]" || filename == "[stack]";
+                let kind = if anon {
+                    DsoKind::Anon
+                } else if filename.starts_with('[') {
+                    DsoKind::Pseudo
+                } else {
+                    DsoKind::File
+                };
+                let name = if anon { format!("/tmp/perf-{pid}.map") } else { filename.clone() };
+                let d = self.dso(&name, kind, *pid);
+                let pgoff = if anon { *start } else { *pgoff };
+                let end = start.saturating_add(*len);
+                let p = self.procs.entry(*pid).or_default();
+                insert_map(&mut p.maps, Map { start: *start, end, pgoff, dso: d });
+            }
+            _ => {}
+        }
+    }
+
+    fn load_symtab(&mut self, d: DsoId) -> Option<&SymTab> {
+        let dso = self.dsos.get_mut(d)?;
+        if dso.symtab.is_none() {
+            let tab = match dso.kind {
+                DsoKind::Kernel => {
+                    if self.kallsyms.is_none() {
+                        let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
+                        self.kallsyms = Some(symtab::parse_kallsyms(&text));
+                    }
+                    None
+                }
+                DsoKind::File => dso.host_path.as_ref().and_then(|p| {
+                    let on_disk = symtab::build_id(p);
+                    match (&dso.build_id, on_disk) {
+                        (Some(want), Some(have)) if *want != have => {
+                            // perf looks in its build-id cache for the recorded version.
+                            let h: String = want.iter().map(|b| format!("{b:02x}")).collect();
+                            let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
+                            let cached = PathBuf::from(format!("{home}/.debug/.build-id/{}/{}/elf", &h[..2.min(h.len())], h.get(2..).unwrap_or("")));
+                            symtab::load_elf(&cached).ok()
+                        }
+                        _ => symtab::load_elf(p).ok(),
+                    }
+                }),
+                DsoKind::Anon => {
+                    let t = std::fs::read_to_string(&dso.long_name).ok();
+                    t.map(|t| symtab::parse_perf_map(&t))
+                }
+                DsoKind::Pseudo => None,
+            };
+            dso.symtab = Some(tab);
+        }
+        if dso.kind == DsoKind::Kernel {
+            return self.kallsyms.as_ref();
+        }
+        dso.symtab.as_ref().and_then(|t| t.as_ref())
+    }
+
+    /// Resolves `ip` for thread `tid` of `pid` in address space `kernel`.
+    pub fn resolve(&mut self, pid: i32, tid: i32, ip: u64, kernel: bool) -> Location {
+        let map = if kernel {
+            find_map(&self.kernel_maps, ip)
+        } else {
+            let p = self.process_of(tid, pid);
+            self.procs.get(&p).and_then(|pr| find_map(&pr.maps, ip))
+        };
+        let Some(map) = map else {
+            return Location { ip, addr: ip, kernel, dso: None, sym: None };
+        };
+        let addr = if kernel { ip } else { ip.wrapping_sub(map.start).wrapping_add(map.pgoff) };
+        let sym = self.load_symtab(map.dso).and_then(|t| t.find(addr)).cloned();
+        Location { ip, addr, kernel, dso: Some(map.dso), sym }
+    }
+
+    /// Long name of a DSO.
+    pub fn dso_long(&self, d: Option<DsoId>) -> &str {
+        d.and_then(|d| self.dsos.get(d)).map(|d| d.long_name.as_str()).unwrap_or("[unknown]")
+    }
+
+    /// Short name of a DSO.
+    pub fn dso_short(&self, d: Option<DsoId>) -> &str {
+        d.and_then(|d| self.dsos.get(d)).map(|d| d.short_name.as_str()).unwrap_or("[unknown]")
+    }
+
+    /// The symbol table of a DSO (loading it).
+    pub fn symtab(&mut self, d: DsoId) -> Option<&SymTab> {
+        self.load_symtab(d)
+    }
+}
+
+fn insert_map(maps: &mut Vec<Map>, m: Map) {
+    // Overlapped parts of older maps are cut away, as perf's maps__fixup_overlappings.
+    let mut out = Vec::with_capacity(maps.len() + 2);
+    for old in maps.drain(..) {
+        if old.end <= m.start || old.start >= m.end {
+            out.push(old);
+            continue;
+        }
+        if old.start < m.start {
+            out.push(Map { end: m.start, ..old });
+        }
+        if old.end > m.end {
+            out.push(Map { start: m.end, pgoff: old.pgoff + (m.end - old.start), ..old });
+        }
+    }
+    out.push(m);
+    out.sort_by_key(|x| x.start);
+    *maps = out;
+}
+
+fn find_map(maps: &[Map], ip: u64) -> Option<Map> {
+    let i = maps.partition_point(|m| m.start <= ip);
+    let m = maps.get(i.checked_sub(1)?)?;
+    (ip < m.end).then_some(*m)
+}
+
+/// One entry of a resolved call chain.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    /// Resolution.
+    pub loc: Location,
+}
+
+/// A sample with everything a report or script needs.
+#[derive(Debug, Clone)]
+pub struct ResolvedSample {
+    /// Attr index (event).
+    pub event: usize,
+    /// The decoded sample.
+    pub sample: Sample,
+    /// Comm of the thread at that time.
+    pub comm: String,
+    /// Where `ip` lands.
+    pub loc: Location,
+    /// Call chain, leaf first, markers removed.
+    pub chain: Vec<Frame>,
+}
+
+/// Replays a perf.data file.
+#[derive(Debug)]
+pub struct Session {
+    /// The file.
+    pub data: PerfData,
+    /// Machine state.
+    pub machine: Machine,
+    /// LOST records' total.
+    pub lost: u64,
+}
+
+enum Item {
+    Other(OtherRecord),
+    Sample(usize, Sample),
+}
+
+impl Session {
+    /// Opens `path`.
+    pub fn open(path: &Path) -> Result<Session> {
+        let data = PerfData::open(path)?;
+        let machine = Machine::new(&data);
+        Ok(Session { data, machine, lost: 0 })
+    }
+
+    /// Checks the recorded build ids against this host's files; the error
+    /// lists every DSO whose file differs or is missing.
+    pub fn check_build_ids(&self) -> Result<()> {
+        let mut problems = Vec::new();
+        for b in self.data.build_ids() {
+            let have = if b.filename == "[kernel.kallsyms]" {
+                symtab::kernel_build_id()
+            } else if b.filename.starts_with('[') {
+                continue;
+            } else {
+                symtab::build_id(Path::new(&b.filename))
+            };
+            let hex = |v: &[u8]| v.iter().map(|x| format!("{x:02x}")).collect::<String>();
+            match have {
+                Some(h) if h == b.build_id => {}
+                Some(h) => problems.push(format!("{}: recorded build id {} but this host has {}", b.filename, b.hex(), hex(&h))),
+                None => problems.push(format!("{}: recorded build id {} but the file is missing or has no build id here", b.filename, b.hex())),
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::HostMismatch(problems.join("; ")))
+        }
+    }
+
+    /// Replays all records in time order, calling `f` for every sample.
+    pub fn for_each_sample(&mut self, mut f: impl FnMut(&mut Machine, ResolvedSample)) -> Result<()> {
+        let mut items: Vec<(u64, Item)> = Vec::new();
+        for r in self.data.records() {
+            let r = r?;
+            let Some(ai) = self.data.attr_index(&r) else { continue };
+            let Some(attr) = self.data.attrs.get(ai).map(|a| a.attr) else { continue };
+            if r.type_ == rtype::SAMPLE {
+                let s = parse_sample(&attr, &r)?;
+                items.push((s.time, Item::Sample(ai, s)));
+            } else if matches!(r.type_, rtype::MMAP | rtype::MMAP2 | rtype::COMM | rtype::FORK | rtype::EXIT | rtype::LOST) {
+                let (o, sid) = parse_other(&attr, &r)?;
+                let t = match &o {
+                    OtherRecord::Fork { time, .. } | OtherRecord::Exit { time, .. } if sid.time == 0 => *time,
+                    _ => sid.time,
+                };
+                items.push((t, Item::Other(o)));
+            }
+        }
+        items.sort_by_key(|(t, _)| *t);
+        for (_, it) in items {
+            match it {
+                Item::Other(OtherRecord::Lost { lost }) => self.lost += lost,
+                Item::Other(o) => self.machine.apply(&o),
+                Item::Sample(ai, s) => {
+                    let rs = resolve_sample(&mut self.machine, ai, s);
+                    f(&mut self.machine, rs);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Resolves a sample's ip and call chain.
+pub fn resolve_sample(m: &mut Machine, event: usize, s: Sample) -> ResolvedSample {
+    let kernel_mode = matches!(s.cpumode(), misc::KERNEL | misc::GUEST_KERNEL);
+    let loc = m.resolve(s.pid, s.tid, s.ip, kernel_mode);
+    let mut chain = Vec::new();
+    let mut kernel = kernel_mode;
+    for &ip in &s.callchain {
+        if ip >= context::MAX {
+            kernel = matches!(ip, context::KERNEL | context::GUEST_KERNEL);
+            continue;
+        }
+        chain.push(Frame { loc: m.resolve(s.pid, s.tid, ip, kernel) });
+    }
+    let comm = m.comm(s.tid);
+    ResolvedSample { event, sample: s, comm, loc, chain }
+}

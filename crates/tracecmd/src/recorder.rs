@@ -1,0 +1,198 @@
+//! [`Recorder`]: one thread per CPU moving whole ring-buffer sub-buffers
+//! from `per_cpu/cpuN/trace_pipe_raw` into a file with `splice(2)` (zero
+//! copy: trace_pipe_raw → pipe → file), woken by `poll(2)` (which honours
+//! `buffer_percent`), and a final non-blocking `read(2)` drain of partial
+//! sub-buffers once tracing has stopped, so nothing recorded is left behind.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rustix::event::{PollFd, PollFlags};
+use rustix::pipe::SpliceFlags;
+use tracefs::raw::{self, CpuReader};
+use tracefs::Instance;
+
+use crate::error::{Error, Result};
+
+/// How readers wait for data.
+#[derive(Debug, Clone, Copy)]
+pub struct RecorderOptions {
+    /// Never block in poll; sleep `sleep` between empty passes (`--poll`).
+    pub busy_poll: bool,
+    /// Sleep between passes that found nothing (`-s`, µs).
+    pub sleep: Duration,
+    /// Pipe size for splice.
+    pub pipe_size: usize,
+}
+
+impl Default for RecorderOptions {
+    fn default() -> Self {
+        RecorderOptions {
+            busy_poll: false,
+            sleep: Duration::from_micros(1000),
+            pipe_size: 1 << 20,
+        }
+    }
+}
+
+/// Result of one CPU's recording.
+#[derive(Debug, Clone)]
+pub struct CpuRecording {
+    /// CPU.
+    pub cpu: u32,
+    /// File holding whole sub-buffers.
+    pub path: PathBuf,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// A running recording of one trace array.
+pub struct Recorder {
+    stop: Arc<AtomicBool>,
+    bytes: Vec<Arc<AtomicU64>>,
+    threads: Vec<(u32, PathBuf, JoinHandle<Result<u64>>)>,
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
+    move |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn rerr(path: &Path, e: rustix::io::Errno) -> Error {
+    Error::Io {
+        path: path.to_path_buf(),
+        source: std::io::Error::from(e),
+    }
+}
+
+impl Recorder {
+    /// Starts one reader thread per CPU of `inst`, writing
+    /// `DIR/PREFIX.cpuN` files.
+    pub fn start(
+        inst: &Instance,
+        dir: &Path,
+        prefix: &str,
+        opts: RecorderOptions,
+    ) -> Result<Recorder> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let cpus = raw::cpus(inst).map_err(|e| Error::Usage(e.to_string()))?;
+        let mut threads = Vec::new();
+        let mut bytes = Vec::new();
+        for cpu in cpus {
+            let reader =
+                CpuReader::open(inst, cpu, true).map_err(|e| Error::Usage(e.to_string()))?;
+            let path = dir.join(format!("{prefix}.cpu{cpu}"));
+            let file = File::create(&path).map_err(io(&path))?;
+            let counter = Arc::new(AtomicU64::new(0));
+            bytes.push(counter.clone());
+            let st = stop.clone();
+            let p2 = path.clone();
+            let h = std::thread::Builder::new()
+                .name(format!("tk-rec-cpu{cpu}"))
+                .spawn(move || record_cpu(reader, file, &p2, &st, &counter, opts))
+                .map_err(io(&path))?;
+            threads.push((cpu, path, h));
+        }
+        Ok(Recorder {
+            stop,
+            bytes,
+            threads,
+        })
+    }
+
+    /// Bytes written so far, all CPUs.
+    pub fn bytes_written(&self) -> u64 {
+        self.bytes.iter().map(|b| b.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Stops the readers (call after `tracing_on` is 0) and waits for their
+    /// final drain.
+    pub fn stop(self) -> Result<Vec<CpuRecording>> {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut out = Vec::new();
+        for (cpu, path, h) in self.threads {
+            let bytes = h
+                .join()
+                .map_err(|_| Error::Usage(format!("recorder thread for CPU {cpu} panicked")))??;
+            out.push(CpuRecording { cpu, path, bytes });
+        }
+        out.sort_by_key(|c| c.cpu);
+        Ok(out)
+    }
+}
+
+fn record_cpu(
+    mut reader: CpuReader,
+    mut file: File,
+    path: &Path,
+    stop: &AtomicBool,
+    counter: &AtomicU64,
+    opts: RecorderOptions,
+) -> Result<u64> {
+    let (pr, pw) = rustix::pipe::pipe().map_err(|e| rerr(path, e))?;
+    let pipe_size = rustix::pipe::fcntl_setpipe_size(&pw, opts.pipe_size).unwrap_or(65536);
+    let subbuf = reader.subbuf_size();
+    let chunk = (pipe_size / subbuf).max(1) * subbuf;
+    let mut total = 0u64;
+    let timeout = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 100_000_000,
+    };
+    // Moves whatever whole sub-buffers are available; returns bytes moved.
+    let pump = |reader: &CpuReader, total: &mut u64| -> Result<u64> {
+        let mut moved = 0u64;
+        loop {
+            let n = reader
+                .splice_to(&pw, chunk)
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            let mut left = n;
+            while left > 0 {
+                match rustix::pipe::splice(&pr, None, file.as_fd(), None, left, SpliceFlags::MOVE) {
+                    Ok(0) => return Err(rerr(path, rustix::io::Errno::IO)),
+                    Ok(m) => left -= m,
+                    Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => continue,
+                    Err(e) => return Err(rerr(path, e)),
+                }
+            }
+            moved += n as u64;
+            *total += n as u64;
+            counter.store(*total, Ordering::Relaxed);
+        }
+        Ok(moved)
+    };
+    while !stop.load(Ordering::SeqCst) {
+        if !opts.busy_poll {
+            let mut fds = [PollFd::new(reader.file(), PollFlags::IN)];
+            match rustix::event::poll(&mut fds, Some(&timeout)) {
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(e) => return Err(rerr(path, e)),
+            }
+        }
+        let moved = pump(&reader, &mut total)?;
+        if moved == 0 && opts.busy_poll {
+            std::thread::sleep(opts.sleep);
+        }
+    }
+    // Final drain: whole sub-buffers by splice, then partial ones by read.
+    pump(&reader, &mut total)?;
+    let mut rest = Vec::new();
+    reader
+        .drain(&mut rest)
+        .map_err(|e| Error::Usage(e.to_string()))?;
+    file.write_all(&rest).map_err(io(path))?;
+    total += rest.len() as u64;
+    counter.store(total, Ordering::Relaxed);
+    file.flush().map_err(io(path))?;
+    Ok(total)
+}

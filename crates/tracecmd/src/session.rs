@@ -1,0 +1,646 @@
+//! A recording session (`tracekit record`): configure trace arrays (a
+//! private instance by default), launch the command held before `exec`
+//! until tracing is set up, record every CPU, stop, collect metadata and
+//! write the trace.dat. Built as configure → run → finish so that every
+//! exit path stops tracing; the caller's journal restores the rest.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracefs::{CpuStats, EventName, Instance, OwnedInstance, Tracefs};
+
+use crate::error::{Error, Result};
+use crate::recorder::{Recorder, RecorderOptions};
+use crate::writer::{BufferInput, CpuWritten, Metadata, TraceDatWriter, WriterOptions};
+
+/// An `-e` with its `-f` filter and `-R` triggers.
+#[derive(Debug, Clone, Default)]
+pub struct EventSpec {
+    /// Selector (`sched`, `sched:sched_switch`, `all`).
+    pub selector: String,
+    /// Filter.
+    pub filter: Option<String>,
+    /// Triggers.
+    pub triggers: Vec<String>,
+}
+
+/// One buffer to record: the main one (`name: None`) or `-B NAME`.
+#[derive(Debug, Clone, Default)]
+pub struct BufferSpec {
+    /// Instance name for `-B`; None for the main buffer.
+    pub name: Option<String>,
+    /// Events.
+    pub events: Vec<EventSpec>,
+}
+
+/// Everything `record` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct RecordConfig {
+    /// Buffers (the first is the main one).
+    pub buffers: Vec<BufferSpec>,
+    /// `-p`.
+    pub tracer: Option<String>,
+    /// `-l`.
+    pub ftrace_filter: Vec<String>,
+    /// `-n`.
+    pub ftrace_notrace: Vec<String>,
+    /// `-g`.
+    pub graph_function: Vec<String>,
+    /// `--max-graph-depth`.
+    pub max_graph_depth: Option<u32>,
+    /// `-O`.
+    pub options: Vec<String>,
+    /// `-T`: stack trace per event.
+    pub stacktrace: bool,
+    /// `-C`.
+    pub clock: Option<String>,
+    /// `-b` KiB per CPU.
+    pub buffer_kb: Option<u64>,
+    /// `--subbuf-size` KiB.
+    pub subbuf_kb: Option<u64>,
+    /// `-M`.
+    pub cpumask: Option<String>,
+    /// `-P`.
+    pub pids: Vec<u32>,
+    /// `-F`: only the command.
+    pub only_command: bool,
+    /// `-c`: and its children.
+    pub children: bool,
+    /// Record into the top-level buffer instead of a private instance.
+    pub top_level: bool,
+    /// Output file.
+    pub output: PathBuf,
+    /// `--date`.
+    pub date: bool,
+    /// `--proc-map`.
+    pub proc_map: bool,
+    /// Writer options.
+    pub writer: WriterOptions,
+    /// Recorder options.
+    pub recorder: RecorderOptions,
+    /// `--duration`.
+    pub duration: Option<Duration>,
+}
+
+/// What happened.
+#[derive(Debug, Clone, Default)]
+pub struct RecordSummary {
+    /// Per buffer and CPU: what was written.
+    pub written: Vec<CpuWritten>,
+    /// Per buffer (name) and CPU: final stats.
+    pub stats: Vec<(String, CpuStats)>,
+    /// Exit status of the command, if one ran.
+    pub command_status: Option<std::process::ExitStatus>,
+    /// Wall time recorded.
+    pub elapsed: Duration,
+}
+
+impl RecordSummary {
+    /// Events lost per (buffer, cpu).
+    pub fn losses(&self) -> Vec<(String, u32, u64)> {
+        self.stats
+            .iter()
+            .filter(|(_, s)| s.lost() > 0)
+            .map(|(b, s)| (b.clone(), s.cpu, s.lost()))
+            .collect()
+    }
+}
+
+fn usage(e: impl std::fmt::Display) -> Error {
+    Error::Usage(e.to_string())
+}
+
+/// A configured trace array.
+struct Armed {
+    spec: BufferSpec,
+    inst: Instance,
+    _owned: Option<OwnedInstance>,
+    events: Vec<EventName>,
+}
+
+/// Validates and applies the configuration. Returns the trace arrays.
+fn configure(tfs: &Tracefs, cfg: &RecordConfig) -> Result<Vec<Armed>> {
+    let top = Instance::top(tfs);
+    // Validate every name before changing anything.
+    let mut resolved = Vec::new();
+    for b in &cfg.buffers {
+        let mut evs = Vec::new();
+        for e in &b.events {
+            evs.push((top.resolve_events(&e.selector).map_err(usage)?, e.clone()));
+        }
+        resolved.push(evs);
+    }
+    if let Some(t) = &cfg.tracer {
+        top.check_tracer(t).map_err(usage)?;
+    }
+    if let Some(c) = &cfg.clock {
+        top.check_clock(c).map_err(usage)?;
+    }
+    for o in &cfg.options {
+        top.check_option(o).map_err(usage)?;
+    }
+    let mut out = Vec::new();
+    for (i, (b, evs)) in cfg.buffers.iter().zip(resolved).enumerate() {
+        let (inst, owned) = match (&b.name, i == 0 && cfg.top_level) {
+            (None, true) => (Instance::top(tfs), None),
+            (None, false) => {
+                let o = Instance::create_unique(tfs, "tk-record").map_err(usage)?;
+                (o.instance().clone(), Some(o))
+            }
+            (Some(n), _) => {
+                let (inst, created) = Instance::open_or_create(tfs, n).map_err(usage)?;
+                // An instance we created is removed by the journal at the end.
+                let _ = created;
+                (inst, None)
+            }
+        };
+        let set = |r: tracefs::Result<()>| r.map_err(usage);
+        set(inst.set_tracing_on(false))?;
+        if let Some(kb) = cfg.subbuf_kb {
+            if inst.has("buffer_subbuf_size_kb") {
+                set(inst.set("buffer_subbuf_size_kb", &kb.to_string()))?;
+            } else {
+                return Err(usage(
+                    "--subbuf-size needs Linux 6.8+ (buffer_subbuf_size_kb)",
+                ));
+            }
+        }
+        if let Some(kb) = cfg.buffer_kb {
+            set(inst.set_buffer_size_kb(kb))?;
+        }
+        if let Some(c) = &cfg.clock {
+            set(inst.set_clock(c))?;
+        }
+        if let Some(m) = &cfg.cpumask {
+            set(inst.set("tracing_cpumask", m))?;
+        }
+        for o in &cfg.options {
+            set(inst.set_option(o))?;
+        }
+        if cfg.stacktrace {
+            set(inst.set_option("stacktrace"))?;
+        }
+        if i == 0 {
+            if !cfg.ftrace_filter.is_empty() {
+                set(inst.set_list("set_ftrace_filter", &cfg.ftrace_filter))?;
+            }
+            if !cfg.ftrace_notrace.is_empty() {
+                set(inst.set_list("set_ftrace_notrace", &cfg.ftrace_notrace))?;
+            }
+            if !cfg.graph_function.is_empty() {
+                set(inst.set_list("set_graph_function", &cfg.graph_function))?;
+            }
+            if let Some(d) = cfg.max_graph_depth {
+                set(inst.set_max_graph_depth(d))?;
+            }
+            if let Some(t) = &cfg.tracer {
+                set(inst.set_tracer(t))?;
+            }
+        }
+        if !cfg.pids.is_empty() {
+            set(inst.add_pids("set_event_pid", &cfg.pids))?;
+        }
+        if cfg.children {
+            set(inst.set_option("event-fork"))?;
+        }
+        let mut all = Vec::new();
+        for (list, spec) in evs {
+            for ev in list {
+                if let Some(f) = &spec.filter {
+                    set(inst.set_filter(&ev, f))?;
+                }
+                for t in &spec.triggers {
+                    set(inst.add_trigger(&ev, t))?;
+                }
+                set(inst.enable_event(&ev, true))?;
+                all.push(ev);
+            }
+        }
+        set(inst.clear_trace())?;
+        out.push(Armed {
+            spec: b.clone(),
+            inst,
+            _owned: owned,
+            events: all,
+        });
+    }
+    Ok(out)
+}
+
+/// A child process held before `exec` until [`HeldChild::release`], so
+/// tracing (and its pid filter) is in place before the command's first
+/// instruction. Forked by hand: `std::process::Command::spawn` waits for the
+/// exec, which would deadlock with a held child.
+pub struct HeldChild {
+    pid: libc::pid_t,
+    release_fd: Option<std::os::fd::OwnedFd>,
+    status: Option<std::process::ExitStatus>,
+}
+
+impl HeldChild {
+    /// Forks `argv`, stopped before exec; exec failures are reported here.
+    pub fn spawn(argv: &[String]) -> Result<HeldChild> {
+        use std::ffi::CString;
+        use std::os::fd::AsRawFd;
+        let prog = argv.first().ok_or_else(|| usage("no command given"))?;
+        let cargs: Vec<CString> = argv
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|_| usage("command arguments may not contain NUL bytes"))?;
+        let mut ptrs: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        let (gate_r, gate_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| usage(format!("pipe: {e}")))?;
+        let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| usage(format!("pipe: {e}")))?;
+        let (gr, ew) = (gate_r.as_raw_fd(), err_w.as_raw_fd());
+        // SAFETY: between fork and exec/_exit the child only calls
+        // async-signal-safe functions (read, close, execvp, write, _exit)
+        // on data prepared before the fork.
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(usage(format!("fork: {}", std::io::Error::last_os_error())));
+        }
+        if pid == 0 {
+            unsafe {
+                let mut b = [0u8; 1];
+                loop {
+                    let n = libc::read(gr, b.as_mut_ptr().cast(), 1);
+                    if n >= 0 || *libc::__errno_location() != libc::EINTR {
+                        break;
+                    }
+                }
+                libc::execvp(ptrs[0], ptrs.as_ptr());
+                let e = *libc::__errno_location();
+                let eb = e.to_ne_bytes();
+                libc::write(ew, eb.as_ptr().cast(), eb.len());
+                libc::_exit(127);
+            }
+        }
+        drop(gate_r);
+        drop(err_w);
+        let _ = prog;
+        Ok(HeldChild {
+            pid,
+            release_fd: Some(gate_w),
+            status: None,
+        })
+        .map(|c| {
+            // Keep the error pipe's read end for `release`.
+            ERR_PIPE.with(|p| *p.borrow_mut() = Some(err_r));
+            c
+        })
+    }
+
+    /// The child's pid.
+    pub fn pid(&self) -> u32 {
+        self.pid as u32
+    }
+
+    /// Lets the child exec; reports a failed exec (command not found…).
+    pub fn release(&mut self) -> Result<()> {
+        if let Some(w) = self.release_fd.take() {
+            let _ = rustix::io::write(&w, &[1]);
+        }
+        if let Some(r) = ERR_PIPE.with(|p| p.borrow_mut().take()) {
+            let mut b = [0u8; 4];
+            // EOF (exec succeeded, CLOEXEC closed it) or the errno.
+            if let Ok(4) = rustix::io::read(&r, &mut b) {
+                let e = std::io::Error::from_raw_os_error(i32::from_ne_bytes(b));
+                let _ = self.wait_blocking();
+                return Err(usage(format!("cannot run the command: {e}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Non-blocking wait.
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        use std::os::unix::process::ExitStatusExt;
+        if self.status.is_some() {
+            return self.status;
+        }
+        let mut st = 0;
+        // SAFETY: waitpid on our own child.
+        let r = unsafe { libc::waitpid(self.pid, &mut st, libc::WNOHANG) };
+        if r == self.pid {
+            self.status = Some(std::process::ExitStatus::from_raw(st));
+        }
+        self.status
+    }
+
+    fn wait_blocking(&mut self) -> Option<std::process::ExitStatus> {
+        use std::os::unix::process::ExitStatusExt;
+        if self.status.is_none() {
+            let mut st = 0;
+            // SAFETY: waitpid on our own child.
+            let r = unsafe { libc::waitpid(self.pid, &mut st, 0) };
+            if r == self.pid {
+                self.status = Some(std::process::ExitStatus::from_raw(st));
+            }
+        }
+        self.status
+    }
+
+    /// Kills the child (on errors before or after release).
+    pub fn kill(&mut self) {
+        if self.status.is_none() {
+            // SAFETY: signalling our own child.
+            unsafe {
+                libc::kill(self.pid, libc::SIGKILL);
+            }
+            self.release_fd = None;
+            let _ = self.wait_blocking();
+        }
+    }
+}
+
+thread_local! {
+    static ERR_PIPE: std::cell::RefCell<Option<std::os::fd::OwnedFd>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Collects the metadata blocks for the file.
+pub fn collect_metadata(
+    tfs: &Tracefs,
+    main: &Instance,
+    events: &[EventName],
+    proc_maps: Option<Vec<u8>>,
+) -> Result<Metadata> {
+    let read = |p: &Path| {
+        tracefs::read_file(p).map_err(|source| Error::Io {
+            path: p.to_path_buf(),
+            source,
+        })
+    };
+    let header_page = read(&main.path("events/header_page"))?;
+    let header_event = read(&main.path("events/header_event"))?;
+    let mut ftrace_formats = Vec::new();
+    let fdir = tfs.path("events/ftrace");
+    let mut names: Vec<_> = std::fs::read_dir(&fdir)
+        .map_err(|source| Error::Io {
+            path: fdir.clone(),
+            source,
+        })?
+        .flatten()
+        .filter(|e| e.path().join("format").exists())
+        .map(|e| e.path())
+        .collect();
+    names.sort();
+    for n in names {
+        ftrace_formats.push(read(&n.join("format"))?);
+    }
+    let mut systems: Vec<(String, Vec<Vec<u8>>)> = Vec::new();
+    let mut evs: Vec<&EventName> = events.iter().filter(|e| e.system != "ftrace").collect();
+    evs.sort();
+    evs.dedup();
+    for e in evs {
+        let f = read(&tfs.path(&format!("{}/format", e.dir())))?;
+        match systems.iter_mut().find(|(s, _)| *s == e.system) {
+            Some((_, v)) => v.push(f),
+            None => systems.push((e.system.clone(), vec![f])),
+        }
+    }
+    let long_size = if String::from_utf8_lossy(&header_page).contains("commit;\toffset:8;\tsize:4;")
+    {
+        4
+    } else {
+        8
+    };
+    let sysf = |f: &str| {
+        std::fs::read_to_string(format!("/proc/sys/kernel/{f}"))
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    Ok(Metadata {
+        header_page,
+        header_event,
+        ftrace_formats,
+        systems,
+        kallsyms: std::fs::read("/proc/kallsyms").unwrap_or_default(),
+        printk: tracefs::read_file(&tfs.path("printk_formats")).unwrap_or_default(),
+        cmdlines: tracefs::read_file(&tfs.path("saved_cmdlines")).unwrap_or_default(),
+        trace_clock: tracefs::read_text(&main.path("trace_clock")).unwrap_or_default(),
+        uname: format!(
+            "{} {} {} {}",
+            sysf("ostype"),
+            sysf("hostname"),
+            sysf("osrelease"),
+            std::env::consts::ARCH
+        ),
+        version: format!("tracekit {}", env!("CARGO_PKG_VERSION")),
+        cpus: tracefs::raw::cpus(main)
+            .map(|c| c.len() as u32)
+            .unwrap_or(0),
+        page_size: rustix::param::page_size() as u32,
+        long_size,
+        date: None,
+        proc_maps,
+    })
+}
+
+/// Progress callback: (elapsed, bytes recorded, lost events so far).
+pub type Progress<'a> = &'a mut dyn FnMut(Duration, u64, u64);
+
+/// Runs a whole recording. `stop` ends it early (SIGINT/SIGTERM); without a
+/// command it runs until `stop` or the duration.
+pub fn record(
+    tfs: &Tracefs,
+    cfg: &RecordConfig,
+    command: Option<&[String]>,
+    stop: Arc<AtomicBool>,
+    progress: Progress<'_>,
+) -> Result<RecordSummary> {
+    let armed = configure(tfs, cfg)?;
+    let mut child = match command {
+        Some(argv) if !argv.is_empty() => Some(HeldChild::spawn(argv)?),
+        _ => None,
+    };
+    let res = run(tfs, cfg, &armed, child.as_mut(), stop, progress);
+    if res.is_err() {
+        if let Some(c) = child.as_mut() {
+            c.kill();
+        }
+    }
+    for a in &armed {
+        let _ = a.inst.set_tracing_on(false);
+    }
+    res
+}
+
+fn run(
+    tfs: &Tracefs,
+    cfg: &RecordConfig,
+    armed: &[Armed],
+    mut child: Option<&mut HeldChild>,
+    stop: Arc<AtomicBool>,
+    progress: Progress<'_>,
+) -> Result<RecordSummary> {
+    let dir = cfg
+        .output
+        .parent()
+        .map(|p| {
+            if p.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                p
+            }
+        })
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let base = cfg
+        .output
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "trace.dat".into());
+    let mut recorders = Vec::new();
+    for (i, a) in armed.iter().enumerate() {
+        let prefix = match &a.spec.name {
+            Some(n) => format!(".{base}.{n}"),
+            None => format!(".{base}.{i}"),
+        };
+        recorders.push(Recorder::start(&a.inst, &dir, &prefix, cfg.recorder)?);
+    }
+    if let Some(c) = child.as_deref_mut() {
+        if cfg.only_command || cfg.children {
+            for a in armed {
+                a.inst
+                    .add_pids("set_event_pid", &[c.pid()])
+                    .map_err(usage)?;
+                if cfg
+                    .tracer
+                    .as_deref()
+                    .map(|t| t.starts_with("function"))
+                    .unwrap_or(false)
+                    && a.inst.has("set_ftrace_pid")
+                {
+                    a.inst
+                        .add_pids("set_ftrace_pid", &[c.pid()])
+                        .map_err(usage)?;
+                }
+            }
+        }
+    }
+    let date_offset = if cfg.date {
+        Some(date_offset_hex(tfs, &armed[0].inst))
+    } else {
+        None
+    };
+    for a in armed {
+        a.inst.set_tracing_on(true).map_err(usage)?;
+    }
+    let start = Instant::now();
+    if let Some(c) = child.as_deref_mut() {
+        c.release()?;
+    }
+    let mut status = None;
+    let mut last = Instant::now();
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Some(c) = child.as_deref_mut() {
+            if let Some(s) = c.try_wait() {
+                status = Some(s);
+                break;
+            }
+        }
+        if let Some(d) = cfg.duration {
+            if start.elapsed() >= d {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+        if last.elapsed() >= Duration::from_millis(250) {
+            last = Instant::now();
+            let lost: u64 = armed
+                .iter()
+                .flat_map(|a| a.inst.cpu_stats().unwrap_or_default())
+                .map(|s| s.lost())
+                .sum();
+            let bytes: u64 = recorders.iter().map(|r| r.bytes_written()).sum();
+            progress(start.elapsed(), bytes, lost);
+        }
+    }
+    for a in armed {
+        a.inst.set_tracing_on(false).map_err(usage)?;
+    }
+    let elapsed = start.elapsed();
+    let mut stats = Vec::new();
+    let mut inputs = Vec::new();
+    let mut all_events = Vec::new();
+    for (a, r) in armed.iter().zip(recorders) {
+        let cpus = r.stop()?;
+        let cs = a.inst.cpu_stats().unwrap_or_default();
+        let stat_text = |cpu: u32| {
+            tracefs::read_text(&a.inst.path(&format!("per_cpu/cpu{cpu}/stats")))
+                .unwrap_or_default()
+        };
+        let name = a.spec.name.clone().unwrap_or_default();
+        for s in cs {
+            stats.push((name.clone(), s));
+        }
+        let subbuf = tracefs::raw::subbuf_size(&a.inst) as u32;
+        let clock = a
+            .inst
+            .trace_clock()
+            .map(|(c, _)| c)
+            .unwrap_or_else(|_| "local".into());
+        inputs.push(BufferInput {
+            name,
+            clock,
+            subbuf_size: subbuf,
+            cpus: cpus
+                .into_iter()
+                .map(|c| (c.cpu, c.path, stat_text(c.cpu)))
+                .collect(),
+        });
+        all_events.extend(a.events.iter().cloned());
+    }
+    let proc_maps = if cfg.proc_map {
+        child
+            .as_deref()
+            .and_then(|c| std::fs::read(format!("/proc/{}/maps", c.pid())).ok())
+    } else {
+        None
+    };
+    let mut meta = collect_metadata(tfs, &armed[0].inst, &all_events, proc_maps)?;
+    meta.date = date_offset;
+    let writer = TraceDatWriter::create(&cfg.output, cfg.writer)?;
+    let written = writer.write(&meta, &inputs);
+    for b in &inputs {
+        for (_, p, _) in &b.cpus {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    Ok(RecordSummary {
+        written: written?,
+        stats,
+        command_status: status,
+        elapsed,
+    })
+}
+
+/// The DATE option: wall clock minus trace clock, in µs, hex (`0x…`).
+fn date_offset_hex(tfs: &Tracefs, inst: &Instance) -> String {
+    let _ = tfs;
+    // Write a marker and read the trace clock "now ts" from stats of cpu0.
+    let now_wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as i128)
+        .unwrap_or(0);
+    let now_trace_us = tracefs::read_text(&inst.path("per_cpu/cpu0/stats"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("now ts:").map(|v| v.trim().to_string()))
+        })
+        .and_then(|v| {
+            let (s, us) = v.split_once('.')?;
+            Some(s.trim().parse::<i128>().ok()? * 1_000_000 + us.parse::<i128>().ok()?)
+        })
+        .unwrap_or(0);
+    format!("0x{:x}", (now_wall - now_trace_us).max(0))
+}

@@ -1,0 +1,350 @@
+//! `tracekit record`: trace-cmd's `record`, into a private instance by
+//! default, restoring everything on every exit path.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{bail, Context as _, Result};
+use clap::{ArgMatches, Args};
+use tracecmd::recorder::RecorderOptions;
+use tracecmd::session::{self, BufferSpec, EventSpec, RecordConfig};
+use tracecmd::writer::{Compression, WriterOptions};
+use tracefs::probe::suggest;
+use tracefs::Instance;
+
+use crate::cli::GlobalArgs;
+use crate::context::Ctx;
+
+/// `tracekit record` (trace-cmd's options).
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  tracekit record -e sched -e syscalls:sys_enter_openat -F -- ls /\n  tracekit record -p function_graph -g do_sys_openat2 -O funcgraph-proc -- ls\n  tracekit record -e irq -B other -e timer --duration 5s -o irq.dat\n  tracekit report -i trace.dat")]
+pub struct RecordArgs {
+    /// Event to record (`sched`, `sched:sched_switch`, `sched:*`, `all`); repeatable.
+    #[arg(short = 'e', value_name = "EVENT")]
+    pub events: Vec<String>,
+    /// Filter for the preceding -e.
+    #[arg(short = 'f', value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Trigger for the preceding -e.
+    #[arg(short = 'R', value_name = "TRIGGER")]
+    pub triggers: Vec<String>,
+    /// Tracer (function, function_graph, …).
+    #[arg(short = 'p', value_name = "TRACER")]
+    pub tracer: Option<String>,
+    /// Function filter (set_ftrace_filter).
+    #[arg(short = 'l', value_name = "FUNC")]
+    pub ftrace_filter: Vec<String>,
+    /// Function notrace filter.
+    #[arg(short = 'n', value_name = "FUNC")]
+    pub ftrace_notrace: Vec<String>,
+    /// Graph function (function_graph).
+    #[arg(short = 'g', value_name = "FUNC")]
+    pub graph_function: Vec<String>,
+    /// max_graph_depth.
+    #[arg(long, value_name = "N")]
+    pub max_graph_depth: Option<u32>,
+    /// Option (NAME or noNAME).
+    #[arg(short = 'O', value_name = "OPTION")]
+    pub options: Vec<String>,
+    /// Kernel stack trace with every event.
+    #[arg(short = 'T')]
+    pub stacktrace: bool,
+    /// Trace clock.
+    #[arg(short = 'C', value_name = "CLOCK")]
+    pub clock: Option<String>,
+    /// Buffer size per CPU in KiB.
+    #[arg(short = 'b', value_name = "KB")]
+    pub buffer_kb: Option<u64>,
+    /// Sub-buffer size in KiB (Linux 6.8+; such files round-trip through tracekit only).
+    #[arg(long = "subbuf-size", value_name = "KB")]
+    pub subbuf_kb: Option<u64>,
+    /// Maximum file size per CPU in KiB (not yet enforced: warns).
+    #[arg(short = 'm', value_name = "KB")]
+    pub max_kb: Option<u64>,
+    /// Only trace these CPUs (hex mask).
+    #[arg(short = 'M', value_name = "CPUMASK")]
+    pub cpumask: Option<String>,
+    /// Only trace these PIDs.
+    #[arg(short = 'P', value_name = "PID")]
+    pub pids: Vec<u32>,
+    /// Only trace the command.
+    #[arg(short = 'F')]
+    pub only_command: bool,
+    /// Also trace the command's children (with -F).
+    #[arg(short = 'c')]
+    pub children: bool,
+    /// Also record instance NAME; the -e/-f/-R after it apply to it.
+    #[arg(short = 'B', value_name = "INSTANCE")]
+    pub instances: Vec<String>,
+    /// Output file.
+    #[arg(short = 'o', value_name = "FILE", default_value = "trace.dat")]
+    pub output: PathBuf,
+    /// Store the wall-clock offset (report shows wall time).
+    #[arg(long)]
+    pub date: bool,
+    /// Quiet: no progress, no summary.
+    #[arg(short = 'q')]
+    pub quiet: bool,
+    /// Sleep between empty reads, µs (with --poll).
+    #[arg(short = 's', value_name = "USECS", default_value_t = 1000)]
+    pub sleep_us: u64,
+    /// Never block on the buffers: poll them.
+    #[arg(long)]
+    pub poll: bool,
+    /// Stop after this long (e.g. 5s, 1m).
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Store /proc/PID/maps of the command.
+    #[arg(long = "proc-map")]
+    pub proc_map: bool,
+    /// trace.dat version (6 or 7).
+    #[arg(long = "file-version", default_value_t = 7)]
+    pub file_version: u32,
+    /// Compression of v7 files: none, zstd, zlib (Debian's trace-cmd 3.1.6 cannot read zlib).
+    #[arg(long, default_value = "zstd")]
+    pub compression: String,
+    /// Record into the top-level buffer instead of a private instance.
+    #[arg(long = "top")]
+    pub top_level: bool,
+    /// Exit with status 3 if any event was lost.
+    #[arg(long = "fail-on-loss")]
+    pub fail_on_loss: bool,
+    /// Command to run (recording stops when it exits).
+    #[arg(last = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+/// Parses `5s`, `250ms`, `2m`, `1.5` (seconds).
+pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
+    let (num, unit) = s
+        .find(|c: char| c.is_ascii_alphabetic())
+        .map(|i| (&s[..i], &s[i..]))
+        .unwrap_or((s, "s"));
+    let v: f64 = num.trim().parse().with_context(|| format!("bad duration '{s}'"))?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" | "sec" => v,
+        "m" | "min" => v * 60.0,
+        "h" => v * 3600.0,
+        _ => bail!("bad duration unit in '{s}' (use ms, s, m, h)"),
+    };
+    if !(secs.is_finite() && secs > 0.0) {
+        bail!("duration must be positive");
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
+/// Groups `-e/-f/-R` by buffer (`-B` starts a new one) using argument positions.
+pub fn buffers(a: &RecordArgs, m: &ArgMatches) -> Result<Vec<BufferSpec>> {
+    let idx = |id: &str| -> Vec<usize> { m.indices_of(id).map(|i| i.collect()).unwrap_or_default() };
+    let (ev_i, f_i, r_i, b_i) = (idx("events"), idx("filters"), idx("triggers"), idx("instances"));
+    let mut out = vec![BufferSpec::default()];
+    let mut order: Vec<(usize, char, usize)> = Vec::new();
+    order.extend(ev_i.iter().enumerate().map(|(k, &p)| (p, 'e', k)));
+    order.extend(f_i.iter().enumerate().map(|(k, &p)| (p, 'f', k)));
+    order.extend(r_i.iter().enumerate().map(|(k, &p)| (p, 'R', k)));
+    order.extend(b_i.iter().enumerate().map(|(k, &p)| (p, 'B', k)));
+    order.sort();
+    for (_, kind, k) in order {
+        let cur = out.last_mut().context("internal: no buffer")?;
+        match kind {
+            'B' => out.push(BufferSpec {
+                name: Some(a.instances[k].clone()),
+                events: Vec::new(),
+            }),
+            'e' => cur.events.push(EventSpec {
+                selector: a.events[k].clone(),
+                ..Default::default()
+            }),
+            'f' => {
+                let ev = cur.events.last_mut().context("-f FILTER must follow the -e EVENT it applies to")?;
+                if ev.filter.is_some() {
+                    bail!("two -f filters for -e {}: combine them with && or ||", ev.selector);
+                }
+                ev.filter = Some(a.filters[k].clone());
+            }
+            _ => {
+                let ev = cur.events.last_mut().context("-R TRIGGER must follow the -e EVENT it applies to")?;
+                ev.triggers.push(a.triggers[k].clone());
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
+    if g.dry_run {
+        bail!("record does not support --dry-run (use `tracekit --dry-run set …` to see the setup commands)");
+    }
+    let bufs = buffers(a, m)?;
+    if bufs[0].events.is_empty() && a.tracer.is_none() && bufs.len() == 1 {
+        bail!("nothing to record: give -e EVENT and/or -p TRACER");
+    }
+    if a.children && !a.only_command {
+        bail!("-c needs -F (trace the command and its children)");
+    }
+    if (a.only_command || a.children) && a.command.is_empty() {
+        bail!("-F/-c need a command after --");
+    }
+    let compression = Compression::parse(&a.compression)
+        .with_context(|| format!("unknown compression '{}' (none, zstd, zlib)", a.compression))?;
+    if a.max_kb.is_some() {
+        eprintln!("tracekit: warning: -m is not enforced yet; the whole recording is kept");
+    }
+    let ctx = Ctx::open(g)?;
+    let top = Instance::top(&ctx.tfs);
+    // Tracers some kernels only offer at the top level, or not at all.
+    let mut top_level = a.top_level;
+    if let Some(t) = &a.tracer {
+        if let Err(e) = top.check_tracer(t) {
+            let mut msg = format!("{e}");
+            for f in &a.graph_function {
+                let avail = top.available_events().unwrap_or_default();
+                let s = suggest::suggest(f, &avail, 4);
+                if !s.is_empty() {
+                    let names: Vec<String> = s.iter().map(|x| x.event.to_string()).collect();
+                    msg.push_str(&format!(
+                        "\n  to observe {f} without it: tracekit record -e {}",
+                        names.join(" -e ")
+                    ));
+                }
+            }
+            bail!(msg);
+        }
+        let probe = Instance::create_unique(&ctx.tfs, "tk-probe")?;
+        let in_inst = probe.available_tracers().map(|v| v.iter().any(|x| x == t)).unwrap_or(false);
+        drop(probe);
+        if !in_inst && !top_level {
+            eprintln!("tracekit: note: this kernel offers the {t} tracer only at the top level; recording there (every change is journaled and restored)");
+            top_level = true;
+        }
+    }
+    let cfg = RecordConfig {
+        buffers: bufs,
+        tracer: a.tracer.clone(),
+        ftrace_filter: a.ftrace_filter.clone(),
+        ftrace_notrace: a.ftrace_notrace.clone(),
+        graph_function: a.graph_function.clone(),
+        max_graph_depth: a.max_graph_depth,
+        options: a.options.clone(),
+        stacktrace: a.stacktrace,
+        clock: a.clock.clone(),
+        buffer_kb: a.buffer_kb,
+        subbuf_kb: a.subbuf_kb,
+        cpumask: a.cpumask.clone(),
+        pids: a.pids.clone(),
+        only_command: a.only_command,
+        children: a.children,
+        top_level,
+        output: a.output.clone(),
+        date: a.date,
+        proc_map: a.proc_map,
+        writer: WriterOptions {
+            version: a.file_version,
+            compression,
+        },
+        recorder: RecorderOptions {
+            busy_poll: a.poll,
+            sleep: std::time::Duration::from_micros(a.sleep_us),
+            ..Default::default()
+        },
+        duration: a.duration.as_deref().map(parse_duration).transpose()?,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+        signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
+    }
+    let show = !a.quiet && std::io::stderr().is_terminal();
+    let bar = if show {
+        let b = indicatif::ProgressBar::new_spinner();
+        b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        Some(b)
+    } else {
+        None
+    };
+    let mut progress = |el: std::time::Duration, bytes: u64, lost: u64| {
+        if let Some(b) = &bar {
+            b.set_message(format!(
+                "recording {:.1}s  {:.1} MiB  {:.1} MiB/s  lost {lost}",
+                el.as_secs_f64(),
+                bytes as f64 / 1048576.0,
+                bytes as f64 / 1048576.0 / el.as_secs_f64().max(0.001)
+            ));
+            b.tick();
+        }
+    };
+    let command = if a.command.is_empty() { None } else { Some(a.command.as_slice()) };
+    let res = session::record(&ctx.tfs, &cfg, command, stop, &mut progress);
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    // Restore everything (instances, journaled changes) whatever happened.
+    let fin = ctx.finish(false);
+    let sum = res?;
+    fin?;
+    if !a.quiet {
+        for w in &sum.written {
+            let name = if w.buffer.is_empty() { String::new() } else { format!("{}: ", w.buffer) };
+            println!("{name}CPU{} data recorded at offset=0x{:x}", w.cpu, w.offset);
+            if w.size != w.uncompressed {
+                println!("    {} bytes in size ({} uncompressed)", w.size, w.uncompressed);
+            } else {
+                println!("    {} bytes in size", w.size);
+            }
+        }
+    }
+    let losses = sum.losses();
+    for (b, cpu, n) in &losses {
+        let name = if b.is_empty() { String::new() } else { format!("{b}: ") };
+        eprintln!("tracekit: {name}CPU{cpu}: {n} events lost");
+    }
+    if !losses.is_empty() {
+        eprintln!("tracekit: events were lost: use a bigger buffer (-b KB per CPU, now {}), fewer events, or filters", top.buffer_size_kb().ok().flatten().map(|k| k.to_string()).unwrap_or_else(|| "?".into()));
+        if a.fail_on_loss {
+            std::process::exit(3);
+        }
+    }
+    if let Some(s) = sum.command_status {
+        if !s.success() {
+            eprintln!("tracekit: note: the command exited with {s}");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::{CommandFactory, FromArgMatches};
+
+    fn bufs(args: &[&str]) -> Result<Vec<BufferSpec>> {
+        let m = Cli::command().try_get_matches_from(args).unwrap();
+        let cli = Cli::from_arg_matches(&m).unwrap();
+        let Command::Record(a) = cli.command else { panic!() };
+        buffers(&a, m.subcommand_matches("record").unwrap())
+    }
+
+    #[test]
+    fn buffers_and_filters_follow_positions() {
+        let b = bufs(&["tracekit", "record", "-e", "sched", "-f", "a==1", "-B", "x", "-e", "irq", "-R", "traceoff", "--", "ls"]).unwrap();
+        assert_eq!(b.len(), 2);
+        assert_eq!(b[0].events[0].filter.as_deref(), Some("a==1"));
+        assert_eq!(b[1].name.as_deref(), Some("x"));
+        assert_eq!(b[1].events[0].selector, "irq");
+        assert_eq!(b[1].events[0].triggers, vec!["traceoff"]);
+        assert!(bufs(&["tracekit", "record", "-f", "a==1", "-e", "x"]).is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("5s").unwrap().as_secs(), 5);
+        assert_eq!(parse_duration("250ms").unwrap().as_millis(), 250);
+        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
+        assert_eq!(parse_duration("1.5").unwrap().as_millis(), 1500);
+        assert!(parse_duration("-1s").is_err());
+        assert!(parse_duration("5y").is_err());
+    }
+}
