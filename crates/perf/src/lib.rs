@@ -20,3 +20,4 @@ pub use error::{Error, Result};
 pub mod data;
 pub mod report;
 pub mod session;
+pub mod script;

@@ -382,10 +382,10 @@ fn sort_entries(entries: &mut [Entry], opts: &ReportOptions, m: &Machine) {
                 SortKey::Pid => a.pid.cmp(&b.pid),
                 SortKey::Dso => dso_name(a).cmp(&dso_name(b)),
                 SortKey::Cpu => a.cpu.cmp(&b.cpu),
-                SortKey::Sym | SortKey::Srcline => match (&a.symbol, &b.symbol) {
-                    (None, None) => a.addr.cmp(&b.addr),
-                    _ => std::cmp::Ordering::Equal,
-                },
+                SortKey::Sym | SortKey::Srcline => {
+                    let k = |e: &Entry| (e.symbol.is_none(), e.addr);
+                    k(a).cmp(&k(b))
+                }
             };
             if o != std::cmp::Ordering::Equal {
                 return o;

@@ -7,4 +7,5 @@ mod util;
 mod cli;
 mod live;
 mod probes;
+mod record;
 mod rig;

@@ -222,7 +222,9 @@ impl PerfData {
             None
         };
         match id {
-            Some(id) => self.id_to_attr.get(&id).copied(),
+            Some(id) if r.type_ == rtype::SAMPLE => self.id_to_attr.get(&id).copied(),
+            // Synthesized side-band records carry id 0: any attr's layout reads them.
+            Some(id) => Some(self.id_to_attr.get(&id).copied().unwrap_or(0)),
             None => Some(0),
         }
     }

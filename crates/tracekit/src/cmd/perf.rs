@@ -214,12 +214,45 @@ fn record(_a: &RecordArgs) -> Result<()> {
     anyhow::bail!("not yet")
 }
 
-fn report(_a: &ReportArgs) -> Result<()> {
-    anyhow::bail!("not yet")
+fn open_session(input: &std::path::Path) -> Result<perf::session::Session> {
+    perf::session::Session::open(input).with_context(|| format!("reading {}", input.display()))
 }
 
-fn script(_a: &ScriptArgs) -> Result<()> {
-    anyhow::bail!("not yet")
+fn report(a: &ReportArgs) -> Result<()> {
+    let mut opts = perf::report::ReportOptions {
+        sort: perf::report::SortKey::parse_list(&a.sort)?,
+        children: a.children && !a.no_children,
+        ..Default::default()
+    };
+    if let Some(g) = &a.call_graph {
+        opts.apply_call_graph_arg(g)?;
+    }
+    opts.symbols = a.symbols.as_ref().map(|s| s.split(',').map(str::to_string).collect());
+    opts.cpus = a.cpus.as_deref().map(perf::event::parse_cpu_list).transpose()?;
+    let mut s = open_session(&a.input)?;
+    if !a.no_buildid_check {
+        if let Err(e) = s.check_build_ids() {
+            eprintln!("tracekit: warning: {e}; symbols may be wrong");
+        }
+    }
+    let r = perf::report::build(&mut s, &opts)?;
+    let text = if a.json { r.to_json() } else { r.to_stdio(&opts) };
+    print_out(&text)
+}
+
+fn print_out(text: &str) -> Result<()> {
+    use std::io::Write;
+    let mut o = std::io::stdout().lock();
+    o.write_all(text.as_bytes())?;
+    o.flush()?;
+    Ok(())
+}
+
+fn script(a: &ScriptArgs) -> Result<()> {
+    let fields = a.fields.as_deref().map(perf::script::Fields::parse).transpose()?;
+    let mut s = open_session(&a.input)?;
+    let text = perf::script::run(&mut s, fields)?;
+    print_out(&text)
 }
 
 fn annotate(_a: &AnnotateArgs) -> Result<()> {
