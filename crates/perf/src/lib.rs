@@ -18,6 +18,7 @@ pub mod sys;
 
 pub use error::{Error, Result};
 pub mod data;
+pub mod record;
 pub mod report;
 pub mod session;
 pub mod script;

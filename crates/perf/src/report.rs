@@ -48,7 +48,7 @@ impl SortKey {
     fn header(self) -> &'static str {
         match self {
             SortKey::Comm => "Command",
-            SortKey::Pid => "Pid:Command",
+            SortKey::Pid => "    Pid:Command",
             SortKey::Dso => "Shared Object",
             SortKey::Sym => "Symbol",
             SortKey::Cpu => "CPU",
@@ -85,6 +85,8 @@ pub struct ReportOptions {
     pub symbols: Option<Vec<String>>,
     /// `-C`.
     pub cpus: Option<Vec<u32>>,
+    /// `-g` was given explicitly (perf then insists on call chains).
+    pub graph_requested: bool,
 }
 
 impl Default for ReportOptions {
@@ -97,6 +99,7 @@ impl Default for ReportOptions {
             graph_min_percent: 0.5,
             symbols: None,
             cpus: None,
+            graph_requested: false,
         }
     }
 }
@@ -105,6 +108,7 @@ impl ReportOptions {
     /// Applies perf's `-g` argument (`graph`, `flat`, `none`, `caller`, `callee`, `0.5`, comma-separated).
     pub fn apply_call_graph_arg(&mut self, s: &str) -> Result<()> {
         for p in s.split(',').filter(|p| !p.is_empty()) {
+            self.graph_requested = p != "none";
             match p {
                 "graph" | "fractal" => self.graph = GraphMode::Graph,
                 "flat" => self.graph = GraphMode::Flat,
@@ -186,11 +190,14 @@ impl CNode {
     /// Children above `min_hit`, in perf's order (cumul desc; ties by key desc).
     fn sorted(&self, min_hit: f64) -> Vec<&CNode> {
         let mut v: Vec<&CNode> = self.children.iter().filter(|c| c.cumul() as f64 >= min_hit).collect();
-        v.sort_by(|a, b| {
-            let ka = a.val.first().map(|x| &x.0);
-            let kb = b.val.first().map(|x| &x.0);
-            kb.cmp(&ka)
-        });
+        // perf's rb_root_in order: match_chain compares DSO pointers (creation
+        // order here) then addresses, and walks them descending.
+        let k = |n: &CNode| match n.val.first().map(|x| &x.0) {
+            Some(SymKey::Sym { dso, start, .. }) => (dso.map(|d| d as i64).unwrap_or(-1), *start),
+            Some(SymKey::Addr { dso, addr }) => (dso.map(|d| d as i64).unwrap_or(-1), *addr),
+            None => (-1, 0),
+        };
+        v.sort_by(|a, b| k(b).cmp(&k(a)));
         v.sort_by(|a, b| b.cumul().cmp(&a.cumul()));
         v
     }
@@ -263,6 +270,8 @@ fn sym_key(l: &Location) -> SymKey {
 fn frame_name(l: &Location) -> String {
     match &l.sym {
         Some(s) => s.name.clone(),
+        // C's "%#lx": no 0x prefix for zero.
+        None if l.ip == 0 => "0".to_string(),
         None => format!("{:#x}", l.ip),
     }
 }
@@ -278,7 +287,7 @@ struct Builder {
 fn key_for(opts: &ReportOptions, m: &Machine, comm: &str, pid: i32, cpu: u32, l: &Location) -> EntryKey {
     let has = |k| opts.sort.contains(&k);
     EntryKey {
-        comm: (has(SortKey::Comm) || has(SortKey::Pid)).then(|| comm.to_string()),
+        comm: has(SortKey::Comm).then(|| comm.to_string()),
         pid: has(SortKey::Pid).then_some(pid),
         dso: (has(SortKey::Dso) || has(SortKey::Sym)).then_some(l.dso).map(|d| {
             let _ = m;
@@ -296,6 +305,20 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
         .map(|_| Builder { entries: Vec::new(), index: HashMap::new(), samples: 0, total: 0, has_callchain: false })
         .collect();
     let has_cc: Vec<bool> = session.data.attrs.iter().map(|a| a.attr.sample_type & crate::attr::sample::CALLCHAIN != 0).collect();
+    if opts.graph_requested && opts.graph != GraphMode::None && !has_cc.iter().any(|c| *c) {
+        return Err(Error::BadArg {
+            what: "option",
+            value: "-g".into(),
+            why: "selected -g, but no callchain data: record with -g".into(),
+        });
+    }
+    if opts.cpus.is_some() && !session.data.attrs.iter().any(|a| a.attr.sample_type & crate::attr::sample::CPU != 0) {
+        return Err(Error::BadArg {
+            what: "option",
+            value: "-C".into(),
+            why: "file does not contain CPU events; remove -C to proceed".into(),
+        });
+    }
     session.for_each_sample(|m, rs: ResolvedSample| {
         let Some(b) = bs.get_mut(rs.event) else { return };
         if let Some(c) = &opts.cpus {
@@ -314,7 +337,7 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
                     return;
                 }
             }
-            let key = key_for(opts, m, &rs.comm, rs.sample.pid, rs.sample.cpu, l);
+            let key = key_for(opts, m, &rs.comm, rs.sample.tid, rs.sample.cpu, l);
             let n = b.entries.len();
             let i = *b.index.entry(key).or_insert(n);
             if i == n {
@@ -323,7 +346,7 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
                     children_period: 0,
                     samples: 0,
                     comm: rs.comm.clone(),
-                    pid: rs.sample.pid,
+                    pid: rs.sample.tid,
                     dso: m.dso_short(l.dso).to_string(),
                     symbol: l.sym.as_ref().map(|s| s.name.clone()),
                     addr: l.addr,
@@ -359,6 +382,14 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
             }
         }
     })?;
+    if opts.sort.contains(&SortKey::Pid) && !opts.sort.contains(&SortKey::Comm) {
+        // perf shows the thread's last comm for the pid key.
+        for b in bs.iter_mut() {
+            for e in b.entries.iter_mut() {
+                e.comm = session.machine.comm(e.pid);
+            }
+        }
+    }
     let mut events = Vec::new();
     for (i, b) in bs.into_iter().enumerate() {
         if b.samples == 0 {
@@ -450,6 +481,8 @@ impl Entry {
             SortKey::Pid => format!("{:>7}:{}", self.pid, self.comm),
             SortKey::Dso => self.dso.clone(),
             SortKey::Sym => self.sym_text(),
+            // perf: "%*.*d" with width and precision 3; per-task files have cpu -1.
+            SortKey::Cpu if (self.cpu as i32) < 0 => format!("-{:03}", -(self.cpu as i32)),
             SortKey::Cpu => format!("{:03}", self.cpu),
             SortKey::Srcline => "??:0".to_string(),
         }
@@ -525,9 +558,20 @@ impl Report {
             }
             for (i, k) in keys.iter().enumerate() {
                 let w = widths.get(i).copied().unwrap_or(0);
-                let _ = write!(line, "  {:<w$}", e.col(*k));
+                match k {
+                    // perf prints symbols with "%.*s": no padding.
+                    SortKey::Sym => {
+                        let _ = write!(line, "  {}", e.col(*k));
+                    }
+                    SortKey::Cpu => {
+                        let _ = write!(line, "  {:>w$}", e.col(*k));
+                    }
+                    _ => {
+                        let _ = write!(line, "  {:<w$}", e.col(*k));
+                    }
+                }
             }
-            out.push_str(line.trim_end());
+            out.push_str(&line);
             out.push('\n');
             if ev.has_callchain && opts.graph != GraphMode::None && !opts.children {
                 let min_hit = total * opts.graph_min_percent / 100.0;

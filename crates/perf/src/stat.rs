@@ -339,7 +339,8 @@ impl Printer {
             }
             None => s.push_str(&" ".repeat(METRIC_LEN)),
         }
-        if self.repeat > 1 {
+        // perf prints the noise only when it is not zero.
+        if self.repeat > 1 && row.stats.rel_pct() != 0.0 {
             s.push_str(&format!("  ( +-{:6.2}% )", row.stats.rel_pct()));
         }
         if let Some(p) = row.running_pct {
@@ -367,12 +368,11 @@ impl Printer {
             let sd = elapsed.stddev();
             let prec = if sd > 1.0 { 0 } else { (-sd.log10()).ceil() as usize } + 2;
             let prec = prec.min(9);
-            s.push_str(&format!(
-                " {:17.prec$} +- {:.prec$} seconds time elapsed  ( +-{:6.2}% )\n",
-                elapsed.mean(),
-                sd,
-                elapsed.rel_pct()
-            ));
+            s.push_str(&format!(" {:17.prec$} +- {:.prec$} seconds time elapsed", elapsed.mean(), sd));
+            if elapsed.rel_pct() != 0.0 {
+                s.push_str(&format!("  ( +-{:6.2}% )", elapsed.rel_pct()));
+            }
+            s.push('\n');
         } else {
             s.push_str(&format!(" {:17.9} seconds time elapsed\n", elapsed.mean()));
             if let Some((u, k)) = user_sys {
@@ -575,7 +575,13 @@ pub fn run(opts: &StatOptions, out: &mut dyn Write) -> Result<i32> {
         let mut next = t0 + tick;
         let mut ru = None;
         let mut reaped = false;
+        // Without -I, block in wait4 like perf: a polling parent would preempt
+        // the workload and add context switches to its counts.
+        let poll = opts.interval_ms.is_some() || child.is_none();
         for _ in 0..u64::MAX / 2 {
+            if !poll {
+                break;
+            }
             if let Some(c) = child.as_mut() {
                 if let Some((st, r)) = c.try_wait() {
                     status = st;
@@ -589,7 +595,9 @@ pub fn run(opts: &StatOptions, out: &mut dyn Write) -> Result<i32> {
             if sys::interrupted() && child.is_none() {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(2).min(tick));
+            let now_t = Instant::now();
+            let nap = if opts.interval_ms.is_some() { next.saturating_duration_since(now_t).min(Duration::from_millis(50)) } else { Duration::from_millis(50) };
+            std::thread::sleep(nap.max(Duration::from_millis(1)));
             if opts.interval_ms.is_some() && Instant::now() >= next {
                 let now = read_counters(&counters);
                 let d: Vec<Reading> = now.iter().zip(&prev).map(|(a, b)| diff(a, b)).collect();

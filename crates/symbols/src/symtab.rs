@@ -418,7 +418,8 @@ fn plt_symbols(rt: &ElfFile64<'_, Endianness>) -> Vec<Sym> {
             .and_then(|s| s.name(e, strings).ok())
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .unwrap_or_default();
-        let name = if name.is_empty() { format!("offset_{off:#x}@plt") } else { format!("{name}@plt") };
+        // perf names IFUNC slots without a symbol just "@plt".
+        let name = format!("{name}@plt");
         out.push(Sym { start: off, end: off + entry, name, binding: elf::STB_GLOBAL });
         off += entry;
     }

@@ -18,6 +18,7 @@ pub mod dump;
 mod error;
 pub mod filter;
 pub mod io;
+pub mod live;
 pub mod recorder;
 pub mod render;
 pub mod report;

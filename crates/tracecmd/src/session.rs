@@ -108,20 +108,20 @@ impl RecordSummary {
     }
 }
 
-fn usage(e: impl std::fmt::Display) -> Error {
+pub(crate) fn usage(e: impl std::fmt::Display) -> Error {
     Error::Usage(e.to_string())
 }
 
 /// A configured trace array.
-struct Armed {
-    spec: BufferSpec,
-    inst: Instance,
-    _owned: Option<OwnedInstance>,
-    events: Vec<EventName>,
+pub(crate) struct Armed {
+    pub(crate) spec: BufferSpec,
+    pub(crate) inst: Instance,
+    pub(crate) _owned: Option<OwnedInstance>,
+    pub(crate) events: Vec<EventName>,
 }
 
 /// Validates and applies the configuration. Returns the trace arrays.
-fn configure(tfs: &Tracefs, cfg: &RecordConfig) -> Result<Vec<Armed>> {
+pub(crate) fn configure(tfs: &Tracefs, cfg: &RecordConfig) -> Result<Vec<Armed>> {
     let top = Instance::top(tfs);
     // Validate every name before changing anything.
     let mut resolved = Vec::new();
@@ -503,25 +503,8 @@ fn run(
         };
         recorders.push(Recorder::start(&a.inst, &dir, &prefix, cfg.recorder)?);
     }
-    if let Some(c) = child.as_deref_mut() {
-        if cfg.only_command || cfg.children {
-            for a in armed {
-                a.inst
-                    .add_pids("set_event_pid", &[c.pid()])
-                    .map_err(usage)?;
-                if cfg
-                    .tracer
-                    .as_deref()
-                    .map(|t| t.starts_with("function"))
-                    .unwrap_or(false)
-                    && a.inst.has("set_ftrace_pid")
-                {
-                    a.inst
-                        .add_pids("set_ftrace_pid", &[c.pid()])
-                        .map_err(usage)?;
-                }
-            }
-        }
+    if let Some(c) = child.as_deref() {
+        arm_pid_filters(cfg, armed, c.pid())?;
     }
     let date_offset = if cfg.date {
         Some(date_offset_hex(tfs, &armed[0].inst))
@@ -621,6 +604,25 @@ fn run(
         command_status: status,
         elapsed,
     })
+}
+
+/// Adds the command's pid to the pid filters when `-F`/`-c` ask for it.
+pub(crate) fn arm_pid_filters(cfg: &RecordConfig, armed: &[Armed], pid: u32) -> Result<()> {
+    if !(cfg.only_command || cfg.children) {
+        return Ok(());
+    }
+    let function = cfg
+        .tracer
+        .as_deref()
+        .map(|t| t.starts_with("function"))
+        .unwrap_or(false);
+    for a in armed {
+        a.inst.add_pids("set_event_pid", &[pid]).map_err(usage)?;
+        if function && a.inst.has("set_ftrace_pid") {
+            a.inst.add_pids("set_ftrace_pid", &[pid]).map_err(usage)?;
+        }
+    }
+    Ok(())
 }
 
 /// The DATE option: wall clock minus trace clock, in µs, hex (`0x…`).

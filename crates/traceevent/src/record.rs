@@ -61,7 +61,7 @@ impl<'a> Record<'a> {
         let id = endian
             .read_uint(payload, 0, 2)
             .filter(|_| payload.len() >= 8)
-            .ok_or(Error::Record {
+            .ok_or_else(|| Error::Record {
                 cpu,
                 offset,
                 event: String::from("?"),

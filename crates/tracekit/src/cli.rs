@@ -71,6 +71,17 @@ pub enum Command {
     Set(Box<SetArgs>),
     /// Record a trace into trace.dat (trace-cmd record), in a private instance, restoring everything afterwards.
     Record(Box<crate::cmd::record::RecordArgs>),
+    /// Print events live while a command runs (trace-cmd stream): kernel text, --tc, or --format json.
+    Stream(Box<crate::cmd::live::StreamArgs>),
+    /// Leave tracing running in an instance (trace-cmd start); stop/extract/reset later.
+    Start(Box<crate::cmd::live::StartArgs>),
+    /// Stop tracing in an instance started with `start`.
+    Stop(crate::cmd::live::InstanceArg),
+    /// Write an instance's buffer to a trace.dat (trace-cmd extract).
+    Extract(crate::cmd::live::ExtractArgs),
+    /// Clear a trace buffer (echo > trace).
+    #[command(after_help = "Examples:\n  tracekit clear -B tracekit\n  tracekit clear -B top")]
+    Clear(crate::cmd::live::InstanceArg),
     /// Undo what tracekit changed (from its journal); --all resets tracefs to defaults.
     #[command(
         after_help = "Examples:\n  tracekit reset\n  tracekit reset --all --yes\n  tracekit reset --all -B mine"

@@ -9,3 +9,4 @@ mod live;
 mod probes;
 mod record;
 mod rig;
+mod stream;

@@ -23,7 +23,7 @@ pub struct Sample {
     pub addr: u64,
     /// Event id.
     pub id: u64,
-    /// CPU.
+    /// CPU (`u32::MAX`, i.e. -1, when not sampled).
     pub cpu: u32,
     /// Period.
     pub period: u64,
@@ -177,6 +177,8 @@ pub fn parse_sample(attr: &Attr, r: &RawRecord<'_>) -> Result<Sample> {
     if st & sample::CPU != 0 {
         s.cpu = c.u32()?;
         c.u32()?;
+    } else {
+        s.cpu = u32::MAX;
     }
     if st & sample::PERIOD != 0 {
         s.period = c.u64()?;

@@ -69,19 +69,38 @@ impl Val<'_> {
     }
 }
 
-/// Integer value as (i128 numeric value, size, signed).
-fn num(v: &Val<'_>) -> EResult<(i128, u8, bool)> {
+/// Integer value as (bits, size, signed): `bits` is the numeric value
+/// sign-extended (signed types) or zero-extended (unsigned) to 64 bits, so
+/// plain 64-bit arithmetic gives C's results (no 128-bit math on the hot path).
+#[inline]
+fn num(v: &Val<'_>) -> EResult<(u64, u8, bool)> {
     match *v {
         Val::Int { v, size, signed } => {
             let n = if signed {
-                i128::from(sign_extend(v, size as usize))
+                sign_extend(v, size as usize) as u64
             } else {
-                i128::from(v)
+                v
             };
             Ok((n, size, signed))
         }
         // Pointers to data in the record: non-null.
         Val::Bytes { .. } | Val::Str(_) | Val::Scratch(..) => Ok((1, 8, false)),
+    }
+}
+
+/// Integer value as an exact i128 (for the rarely used helpers that compare
+/// or convert the numeric value).
+fn num_wide(v: &Val<'_>) -> EResult<(i128, u8, bool)> {
+    let (n, size, signed) = num(v)?;
+    Ok((wide(n, signed), size, signed))
+}
+
+#[inline]
+fn wide(n: u64, signed: bool) -> i128 {
+    if signed {
+        i128::from(n as i64)
+    } else {
+        i128::from(n)
     }
 }
 
@@ -107,24 +126,26 @@ fn common(a: (u8, bool), b: (u8, bool)) -> (u8, bool) {
     }
 }
 
-fn conv_to(n: i128, size: u8, signed: bool) -> i128 {
-    let bits = truncate(n as u64, size as usize);
+#[inline]
+fn conv_to(n: u64, size: u8, signed: bool) -> u64 {
+    let bits = truncate(n, size as usize);
     if signed {
-        i128::from(sign_extend(bits, size as usize))
+        sign_extend(bits, size as usize) as u64
     } else {
-        i128::from(bits)
+        bits
     }
 }
 
-/// Evaluates a constant expression to (value, size, signed).
-pub(crate) fn const_eval_typed(e: &Expr) -> Option<(i128, u8, bool)> {
+/// Evaluates a constant expression to (value bits, size, signed), the bits
+/// extended to 64 as [`num`] does.
+pub(crate) fn const_eval_typed(e: &Expr) -> Option<(u64, u8, bool)> {
     go(e, 0)
 }
 
 /// Evaluates an expression that references no record data (symbol tables).
 pub(crate) fn const_eval(e: &Expr) -> Option<u64> {
     let (n, size, signed) = go(e, 0)?;
-    let bits = truncate(n as u64, size as usize);
+    let bits = truncate(n, size as usize);
     Some(if signed {
         sign_extend(bits, size as usize) as u64
     } else {
@@ -132,7 +153,7 @@ pub(crate) fn const_eval(e: &Expr) -> Option<u64> {
     })
 }
 
-fn go(e: &Expr, depth: usize) -> Option<(i128, u8, bool)> {
+fn go(e: &Expr, depth: usize) -> Option<(u64, u8, bool)> {
     if depth > 64 {
         return None;
     }
@@ -148,8 +169,8 @@ fn go(e: &Expr, depth: usize) -> Option<(i128, u8, bool)> {
             let (ps, psg) = promote(size, signed);
             let v = match op {
                 UnOp::Neg => Val::int(n.wrapping_neg() as u64, ps, psg),
-                UnOp::Plus => Val::int(n as u64, ps, psg),
-                UnOp::BitNot => Val::int(!(n as u64), ps, psg),
+                UnOp::Plus => Val::int(n, ps, psg),
+                UnOp::BitNot => Val::int(!n, ps, psg),
                 UnOp::Not => Val::int(u64::from(n == 0), 4, true),
             };
             num(&v).ok()
@@ -168,7 +189,7 @@ fn go(e: &Expr, depth: usize) -> Option<(i128, u8, bool)> {
         }
         Expr::Cast(ty, a) => {
             let (n, _, _) = go(a, depth + 1)?;
-            num(&Val::int(n as u64, ty.size, ty.signed && !ty.pointer)).ok()
+            num(&Val::int(n, ty.size, ty.signed && !ty.pointer)).ok()
         }
         _ => None,
     }
@@ -382,7 +403,7 @@ impl<'e> Env<'e> {
             },
             Expr::Index(a, idx) => {
                 let base = self.eval(a, ev, payload, scratch)?;
-                let (i, _, _) = num(&self.eval(idx, ev, payload, scratch)?)?;
+                let (i, _, _) = num_wide(&self.eval(idx, ev, payload, scratch)?)?;
                 match base {
                     Val::Bytes { data, elem, signed } => {
                         let es = elem.max(1) as usize;
@@ -410,8 +431,8 @@ impl<'e> Env<'e> {
                 let (ps, psg) = promote(size, signed);
                 match op {
                     UnOp::Neg => Val::int(n.wrapping_neg() as u64, ps, psg),
-                    UnOp::Plus => Val::int(n as u64, ps, psg),
-                    UnOp::BitNot => Val::int(!(n as u64), ps, psg),
+                    UnOp::Plus => Val::int(n, ps, psg),
+                    UnOp::BitNot => Val::int(!n, ps, psg),
                     UnOp::Not => Val::int(u64::from(n == 0), 4, true),
                 }
             }
@@ -452,7 +473,7 @@ impl<'e> Env<'e> {
                 match v {
                     Val::Int { .. } => {
                         let (n, _, _) = num(&v)?;
-                        Val::int(n as u64, ty.size, ty.signed && !ty.pointer)
+                        Val::int(n, ty.size, ty.signed && !ty.pointer)
                     }
                     other if ty.pointer => other,
                     _ => {
@@ -519,7 +540,7 @@ impl<'e> Env<'e> {
             } => {
                 let v = self.eval(val, ev, payload, scratch)?;
                 let (n, size, _) = num(&v)?;
-                let mut rest = truncate(n as u64, size as usize);
+                let mut rest = truncate(n, size as usize);
                 let start = scratch.len();
                 let mut first = true;
                 for (mask, name) in entries {
@@ -551,7 +572,7 @@ impl<'e> Env<'e> {
             Helper::PrintSymbolic { val, entries } => {
                 let v = self.eval(val, ev, payload, scratch)?;
                 let (n, size, _) = num(&v)?;
-                let x = truncate(n as u64, size as usize);
+                let x = truncate(n, size as usize);
                 for (sym, name) in entries {
                     match *sym {
                         None => {
@@ -570,7 +591,7 @@ impl<'e> Env<'e> {
             }
             Helper::PrintHex { buf, len, compact } => {
                 let b = self.eval(buf, ev, payload, scratch)?;
-                let (l, _, _) = num(&self.eval(len, ev, payload, scratch)?)?;
+                let (l, _, _) = num_wide(&self.eval(len, ev, payload, scratch)?)?;
                 let data = bytes_of(&b)?;
                 let l = usize::try_from(l).unwrap_or(0).min(data.len());
                 let start = scratch.len();
@@ -588,8 +609,8 @@ impl<'e> Env<'e> {
                 el_size,
             } => {
                 let a = self.eval(arr, ev, payload, scratch)?;
-                let (c, _, _) = num(&self.eval(count, ev, payload, scratch)?)?;
-                let (es, _, _) = num(&self.eval(el_size, ev, payload, scratch)?)?;
+                let (c, _, _) = num_wide(&self.eval(count, ev, payload, scratch)?)?;
+                let (es, _, _) = num_wide(&self.eval(el_size, ev, payload, scratch)?)?;
                 let data = bytes_of(&a)?;
                 let start = scratch.len();
                 let es = usize::try_from(es).unwrap_or(0);
@@ -624,11 +645,11 @@ impl<'e> Env<'e> {
                 ascii,
             } => {
                 let p = self.eval(prefix, ev, payload, scratch)?;
-                let ptype = num(&self.eval(prefix_type, ev, payload, scratch)?)?.0;
-                let rowsize = num(&self.eval(rowsize, ev, payload, scratch)?)?.0;
-                let groupsize = num(&self.eval(groupsize, ev, payload, scratch)?)?.0;
+                let ptype = num_wide(&self.eval(prefix_type, ev, payload, scratch)?)?.0;
+                let rowsize = num_wide(&self.eval(rowsize, ev, payload, scratch)?)?.0;
+                let groupsize = num_wide(&self.eval(groupsize, ev, payload, scratch)?)?.0;
                 let b = self.eval(buf, ev, payload, scratch)?;
-                let l = num(&self.eval(len, ev, payload, scratch)?)?.0;
+                let l = num_wide(&self.eval(len, ev, payload, scratch)?)?.0;
                 let ascii = num(&self.eval(ascii, ev, payload, scratch)?)?.0 != 0;
                 let prefix_s = match p {
                     Val::Str(s) => s.to_string(),
@@ -660,11 +681,11 @@ impl<'e> Env<'e> {
             }
             Helper::NsToSecs(a) => {
                 let (n, _, _) = num(&self.eval(a, ev, payload, scratch)?)?;
-                Val::int((n as u64) / 1_000_000_000, 8, false)
+                Val::int(n / 1_000_000_000, 8, false)
             }
             Helper::NsWithoutSecs(a) => {
                 let (n, _, _) = num(&self.eval(a, ev, payload, scratch)?)?;
-                Val::int((n as u64) % 1_000_000_000, 4, false)
+                Val::int(n % 1_000_000_000, 4, false)
             }
         })
     }
@@ -686,7 +707,7 @@ impl<'e> Env<'e> {
             Length::Long | Length::Size => self.long_size.bytes(),
             Length::LongLong => 8,
         };
-        let bits = truncate(n as u64, size);
+        let bits = truncate(n, size);
         if signed {
             let s = sign_extend(bits, size);
             Ok(IntArg {
@@ -754,7 +775,7 @@ impl<'e> Env<'e> {
                     }
                     Val::Int { .. } => {
                         let (n, _, _) = num(&v)?;
-                        let p = n as u64;
+                        let p = n;
                         if p == 0 {
                             push_cstr(out, b"(null)", precision);
                         } else if let Some(s) = self.printk.get(p) {
@@ -810,7 +831,7 @@ impl<'e> Env<'e> {
                 let Val::Int { .. } = v else {
                     return Err(EvalError::Mismatch("%pS on a buffer".into()));
                 };
-                let addr = num(&v)?.0 as u64;
+                let addr = num(&v)?.0;
                 let addr = truncate(addr, self.long_size.bytes());
                 self.symbol(
                     out,
@@ -825,7 +846,7 @@ impl<'e> Env<'e> {
                         "%p of data inside the record".into(),
                     ));
                 };
-                let addr = truncate(num(&v)?.0 as u64, self.long_size.bytes());
+                let addr = truncate(num(&v)?.0, self.long_size.bytes());
                 let w = self.long_size.bytes() * 2;
                 let _ = write!(out, "{addr:0w$x}");
             }
@@ -893,56 +914,81 @@ fn bytes_of<'a>(v: &Val<'a>) -> EResult<&'a [u8]> {
     }
 }
 
-fn binop(op: BinOp, a: (i128, u8, bool), b: (i128, u8, bool)) -> EResult<Val<'static>> {
+fn binop(op: BinOp, a: (u64, u8, bool), b: (u64, u8, bool)) -> EResult<Val<'static>> {
     let (x, xs, xsg) = a;
     let (y, ys, ysg) = b;
     if matches!(op, BinOp::Shl | BinOp::Shr) {
         let (ps, psg) = promote(xs, xsg);
         let x = conv_to(x, ps, psg);
-        let sh = u32::try_from(y).unwrap_or(u32::MAX);
+        // A negative or huge count shifts everything out.
+        let sh = if ysg && (y as i64) < 0 {
+            u32::MAX
+        } else {
+            u32::try_from(y).unwrap_or(u32::MAX)
+        };
         let bits = u32::from(ps) * 8;
-        let r = if sh >= bits {
-            if op == BinOp::Shr && x < 0 {
-                -1
+        let neg = psg && (x as i64) < 0;
+        let r = if sh >= bits || sh >= 64 {
+            if op == BinOp::Shr && neg {
+                u64::MAX
             } else {
                 0
             }
         } else if op == BinOp::Shl {
             x << sh
+        } else if psg {
+            ((x as i64) >> sh) as u64
         } else {
             x >> sh
         };
-        return Ok(Val::int(r as u64, ps, psg));
+        return Ok(Val::int(r, ps, psg));
     }
     let (cs, csg) = common((xs, xsg), (ys, ysg));
     let x = conv_to(x, cs, csg);
     let y = conv_to(y, cs, csg);
     let cmp = |b: bool| Val::int(u64::from(b), 4, true);
+    let lt = |a: u64, b: u64| {
+        if csg {
+            (a as i64) < (b as i64)
+        } else {
+            a < b
+        }
+    };
     Ok(match op {
-        BinOp::Mul => Val::int(x.wrapping_mul(y) as u64, cs, csg),
+        BinOp::Mul => Val::int(x.wrapping_mul(y), cs, csg),
         BinOp::Div => {
             if y == 0 {
                 return Err(EvalError::DivZero);
             }
-            Val::int(x.wrapping_div(y) as u64, cs, csg)
+            let q = if csg {
+                (x as i64).wrapping_div(y as i64) as u64
+            } else {
+                x / y
+            };
+            Val::int(q, cs, csg)
         }
         BinOp::Rem => {
             if y == 0 {
                 return Err(EvalError::DivZero);
             }
-            Val::int(x.wrapping_rem(y) as u64, cs, csg)
+            let r = if csg {
+                (x as i64).wrapping_rem(y as i64) as u64
+            } else {
+                x % y
+            };
+            Val::int(r, cs, csg)
         }
-        BinOp::Add => Val::int(x.wrapping_add(y) as u64, cs, csg),
-        BinOp::Sub => Val::int(x.wrapping_sub(y) as u64, cs, csg),
-        BinOp::Lt => cmp(x < y),
-        BinOp::Le => cmp(x <= y),
-        BinOp::Gt => cmp(x > y),
-        BinOp::Ge => cmp(x >= y),
+        BinOp::Add => Val::int(x.wrapping_add(y), cs, csg),
+        BinOp::Sub => Val::int(x.wrapping_sub(y), cs, csg),
+        BinOp::Lt => cmp(lt(x, y)),
+        BinOp::Le => cmp(!lt(y, x)),
+        BinOp::Gt => cmp(lt(y, x)),
+        BinOp::Ge => cmp(!lt(x, y)),
         BinOp::Eq => cmp(x == y),
         BinOp::Ne => cmp(x != y),
-        BinOp::BitAnd => Val::int((x & y) as u64, cs, csg),
-        BinOp::BitXor => Val::int((x ^ y) as u64, cs, csg),
-        BinOp::BitOr => Val::int((x | y) as u64, cs, csg),
+        BinOp::BitAnd => Val::int(x & y, cs, csg),
+        BinOp::BitXor => Val::int(x ^ y, cs, csg),
+        BinOp::BitOr => Val::int(x | y, cs, csg),
         BinOp::And => cmp(x != 0 && y != 0),
         BinOp::Or => cmp(x != 0 || y != 0),
         BinOp::Shl | BinOp::Shr => unreachable_shift(),

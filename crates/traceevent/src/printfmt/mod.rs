@@ -5,6 +5,7 @@
 mod eval;
 mod output;
 mod parse;
+mod plan;
 
 pub(crate) use eval::{EvalError, Evaluator};
 
@@ -184,6 +185,8 @@ pub(crate) enum Expr {
 pub struct PrintFmt {
     pub(crate) pieces: Vec<Piece>,
     pub(crate) args: Vec<Expr>,
+    /// The pieces compiled to a flat operation list for the event's layout.
+    pub(crate) plan: Vec<plan::Op>,
 }
 
 impl PrintFmt {

@@ -1016,7 +1016,8 @@ pub(crate) fn parse(text: &str, ev: &EventFormat) -> Result<PrintFmt> {
         let e = p.expr().map_err(|(o, r)| err(o, r))?;
         args.push(fold(e));
     }
-    Ok(PrintFmt { pieces, args })
+    let plan = super::plan::compile(&pieces, &args, ev);
+    Ok(PrintFmt { pieces, args, plan })
 }
 
 /// Folds constant subexpressions (the kernel's state masks in sched_switch are
@@ -1086,7 +1087,7 @@ fn fold_depth(e: Expr, depth: usize) -> Expr {
             // casts to pointers keep their pointer-ness out of folding
             if !matches!(e, Expr::Cast(t, _) if t.pointer) {
                 return Expr::Int {
-                    v: crate::bytes::truncate(n as u64, size as usize),
+                    v: crate::bytes::truncate(n, size as usize),
                     size,
                     signed,
                 };

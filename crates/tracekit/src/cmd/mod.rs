@@ -2,6 +2,7 @@
 pub mod check;
 pub mod dump;
 pub mod list;
+pub mod live;
 pub mod perf;
 pub mod report;
 pub mod probe;

@@ -210,8 +210,37 @@ fn stat(a: &StatArgs) -> Result<()> {
     Ok(())
 }
 
-fn record(_a: &RecordArgs) -> Result<()> {
-    anyhow::bail!("not yet")
+fn record(a: &RecordArgs) -> Result<()> {
+    let call_graph = match (&a.call_graph, a.g) {
+        (Some(m), _) => perf::record::CallGraph::parse(m)?,
+        (None, true) => perf::record::CallGraph::Fp,
+        (None, false) => perf::record::CallGraph::None,
+    };
+    let opts = perf::record::RecordOptions {
+        events: a.events.clone(),
+        freq: a.freq,
+        period: a.count,
+        call_graph,
+        all_cpus: a.all_cpus,
+        cpus: a.cpus.clone(),
+        pids: a.pid.clone(),
+        tids: a.tid.clone(),
+        output: a.output.clone(),
+        command: a.command.clone(),
+        cmdline: std::env::args().collect(),
+    };
+    let s = perf::record::run(&opts)?;
+    eprintln!(
+        "[ tracekit perf record: Captured and wrote {:.3} MB {} ({} samples{}) ]",
+        s.bytes as f64 / 1048576.0,
+        a.output.display(),
+        s.samples,
+        if s.lost > 0 { format!(", {} lost", s.lost) } else { String::new() }
+    );
+    if s.exit_code != 0 {
+        std::process::exit(s.exit_code);
+    }
+    Ok(())
 }
 
 fn open_session(input: &std::path::Path) -> Result<perf::session::Session> {

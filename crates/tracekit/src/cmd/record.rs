@@ -174,10 +174,9 @@ pub fn buffers(a: &RecordArgs, m: &ArgMatches) -> Result<Vec<BufferSpec>> {
     Ok(out)
 }
 
-pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
-    if g.dry_run {
-        bail!("record does not support --dry-run (use `tracekit --dry-run set …` to see the setup commands)");
-    }
+/// Validates the arguments and builds the session configuration (shared by
+/// `record`, `stream` and `start`). `needs_events`: refuse an empty setup.
+pub fn config(ctx: &Ctx, a: &RecordArgs, m: &ArgMatches) -> Result<RecordConfig> {
     let bufs = buffers(a, m)?;
     if bufs[0].events.is_empty() && a.tracer.is_none() && bufs.len() == 1 {
         bail!("nothing to record: give -e EVENT and/or -p TRACER");
@@ -193,7 +192,6 @@ pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
     if a.max_kb.is_some() {
         eprintln!("tracekit: warning: -m is not enforced yet; the whole recording is kept");
     }
-    let ctx = Ctx::open(g)?;
     let top = Instance::top(&ctx.tfs);
     // Tracers some kernels only offer at the top level, or not at all.
     let mut top_level = a.top_level;
@@ -221,7 +219,7 @@ pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
             top_level = true;
         }
     }
-    let cfg = RecordConfig {
+    Ok(RecordConfig {
         buffers: bufs,
         tracer: a.tracer.clone(),
         ftrace_filter: a.ftrace_filter.clone(),
@@ -251,11 +249,26 @@ pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
             ..Default::default()
         },
         duration: a.duration.as_deref().map(parse_duration).transpose()?,
-    };
+    })
+}
+
+/// SIGINT/SIGTERM/SIGHUP set the returned flag instead of killing tracekit.
+pub fn stop_flag() -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
+    Ok(stop)
+}
+
+pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
+    if g.dry_run {
+        bail!("record does not support --dry-run (use `tracekit --dry-run set …` to see the setup commands)");
+    }
+    let ctx = Ctx::open(g)?;
+    let cfg = config(&ctx, a, m)?;
+    let top = Instance::top(&ctx.tfs);
+    let stop = stop_flag()?;
     let show = !a.quiet && std::io::stderr().is_terminal();
     let bar = if show {
         let b = indicatif::ProgressBar::new_spinner();

@@ -1,0 +1,125 @@
+//! `tracekit stream`, `start`/`stop`/`extract`, `clear`: live output,
+//! clean exit when the reading end of a pipe closes, detached tracing that
+//! survives the process and is removed by `reset`.
+
+use std::process::{Command, Stdio};
+
+use crate::util::*;
+
+fn no_leftover_instances(root: &std::path::Path, prefix: &str) {
+    let left: Vec<String> = std::fs::read_dir(root.join("instances"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
+#[test]
+fn stream_prints_the_commands_openat_and_restores() {
+    let root = require_live_tracefs();
+    let state = StateDir::new();
+    let mut c = tk(state.path());
+    c.args(["stream", "-e", "syscalls:sys_enter_openat", "-F", "--", "cat", "/etc/hostname"]);
+    let o = c.output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let line = out
+        .lines()
+        .find(|l| l.trim_start().starts_with("cat-") && l.contains("sys_openat(dfd:") || l.contains("sys_enter_openat"))
+        .unwrap_or_else(|| panic!("no openat of cat:\n{out}"));
+    assert!(line.contains("flags:") && line.contains("filename:"), "{line}");
+    assert!(std::fs::read_dir(state.path().join("journal")).map(|mut d| d.next().is_none()).unwrap_or(true));
+    let _ = root;
+}
+
+#[test]
+fn stream_json_into_a_closing_pipe_exits_cleanly() {
+    let root = require_live_tracefs();
+    let state = StateDir::new();
+    let script = format!(
+        "{} stream -e syscalls:sys_enter_openat -F --format json -- sh -c 'for i in 1 2 3 4 5 6 7 8; do cat /etc/hostname; done >/dev/null; sleep 0.5' | head -n 1; echo \"rc=${{PIPESTATUS[0]}}\"",
+        bin()
+    );
+    let o = Command::new("bash")
+        .args(["-c", &script])
+        .env("TRACEKIT_STATE_DIR", state.path())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let mut lines = out.lines();
+    let first = lines.next().unwrap_or("");
+    let v: serde_json::Value = serde_json::from_str(first).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(v["event"], "sys_enter_openat");
+    assert!(v["fields"]["filename"].is_number());
+    assert_eq!(lines.next(), Some("rc=0"), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read_dir(state.path().join("journal")).map(|mut d| d.next().is_none()).unwrap_or(true));
+    let _ = root;
+}
+
+#[test]
+fn start_stop_extract_report_and_reset() {
+    let root = require_live_tracefs();
+    let state = StateDir::new();
+    let name = unique_name("tkstart");
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = tk(state.path());
+    c.args(["start", "--name", &name, "-e", "sched:sched_switch"]);
+    let (ok, out, err) = run(c);
+    assert!(ok, "{err}");
+    assert_eq!(out.trim(), name);
+    // The instance survives the tracekit process and traces a workload.
+    assert_eq!(read(&root, &format!("instances/{name}/tracing_on")), "1");
+    for _ in 0..5 {
+        Command::new("sh").args(["-c", "sleep 0.02"]).status().unwrap();
+    }
+    let mut c = tk(state.path());
+    c.args(["status"]);
+    let (_, st, _) = run(c);
+    assert!(st.contains(&format!("{name} (tracekit)")), "{st}");
+    let mut c = tk(state.path());
+    c.args(["stop", "-B", &name]);
+    assert!(run(c).0);
+    assert_eq!(read(&root, &format!("instances/{name}/tracing_on")), "0");
+    let x = dir.path().join("x.dat");
+    let mut c = tk(state.path());
+    c.args(["extract", "-B", &name, "-o"]).arg(&x).stdout(Stdio::null());
+    let (ok, _, err) = run(c);
+    assert!(ok, "{err}");
+    let tc = Command::new("trace-cmd").args(["report", "-i"]).arg(&x).output().expect("trace-cmd (apt install trace-cmd)");
+    let tk_out = Command::new(bin()).args(["report", "-i"]).arg(&x).output().unwrap();
+    let (a, b) = (String::from_utf8_lossy(&tc.stdout), String::from_utf8_lossy(&tk_out.stdout));
+    testutil::assert_text_eq!(a, b);
+    assert!(b.lines().filter(|l| l.contains("sched_switch:")).count() >= 5, "{b}");
+    assert!(b.contains("sleep"), "the workload's switches are missing:\n{b}");
+    let mut c = tk(state.path());
+    c.arg("reset");
+    let (ok, _, err) = run(c);
+    assert!(ok, "{err}");
+    assert!(!root.join(format!("instances/{name}")).exists());
+}
+
+#[test]
+fn flight_recorder_reports_overwritten_events() {
+    let root = require_live_tracefs();
+    let state = StateDir::new();
+    let name = unique_name("tkflight");
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = tk(state.path());
+    c.args(["start", "--name", &name, "--overwrite", "-b", "8", "-e", "syscalls"]);
+    assert!(run(c).0);
+    Command::new("sh").args(["-c", "i=0; while [ $i -lt 3000 ]; do : >/dev/null; i=$((i+1)); done"]).status().unwrap();
+    let mut c = tk(state.path());
+    c.args(["extract", "-B", &name, "-o"]).arg(dir.path().join("f.dat")).stdout(Stdio::null());
+    let (ok, _, err) = run(c);
+    assert!(ok, "{err}");
+    assert!(err.contains("older events were overwritten"), "{err}");
+    let mut c = tk(state.path());
+    c.args(["clear", "-B", &name]);
+    assert!(run(c).0);
+    let mut c = tk(state.path());
+    c.arg("reset");
+    assert!(run(c).0);
+    no_leftover_instances(&root, &name);
+}
