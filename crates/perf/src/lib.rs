@@ -22,3 +22,4 @@ pub mod record;
 pub mod report;
 pub mod session;
 pub mod script;
+pub mod annotate;

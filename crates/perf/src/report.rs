@@ -232,6 +232,8 @@ pub struct Entry {
     graph: CNode,
     #[serde(skip)]
     order: usize,
+    #[serde(skip)]
+    max_depth: usize,
 }
 
 /// The entries of one event.
@@ -330,16 +332,21 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
         b.samples += 1;
         b.total += period;
         b.has_callchain = has_cc.get(rs.event).copied().unwrap_or(false);
-        let add = |b: &mut Builder, m: &Machine, l: &Location, self_p: u64, child_p: u64, chain: Option<&[(SymKey, String)]>| {
+        // Returns the entry index (None when filtered out).
+        let add = |b: &mut Builder, m: &Machine, l: &Location, self_p: u64, child_p: u64, chain: Option<&[(SymKey, String)]>, seen: &mut Vec<usize>| -> Option<usize> {
             if let Some(syms) = &opts.symbols {
                 let name = l.sym.as_ref().map(|s| s.name.as_str()).unwrap_or("");
                 if !syms.iter().any(|s| s == name) {
-                    return;
+                    return None;
                 }
             }
             let key = key_for(opts, m, &rs.comm, rs.sample.tid, rs.sample.cpu, l);
             let n = b.entries.len();
             let i = *b.index.entry(key).or_insert(n);
+            if seen.contains(&i) {
+                return None;
+            }
+            seen.push(i);
             if i == n {
                 b.entries.push(Entry {
                     period: 0,
@@ -355,6 +362,7 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
                     dso_id: l.dso,
                     graph: CNode::default(),
                     order: n,
+                    max_depth: 0,
                 });
             }
             if let Some(e) = b.entries.get_mut(i) {
@@ -365,20 +373,31 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
                 }
                 if let Some(ch) = chain {
                     e.graph.append(ch, child_p.max(self_p));
+                    e.max_depth = e.max_depth.max(ch.len());
                 }
             }
+            Some(i)
         };
         let chain: Vec<(SymKey, String)> = rs.chain.iter().map(|f| (sym_key(&f.loc), frame_name(&f.loc))).collect();
         let chain_ordered: Vec<(SymKey, String)> = if opts.caller { chain.iter().rev().cloned().collect() } else { chain.clone() };
-        let use_chain = (has_cc.get(rs.event).copied().unwrap_or(false) && opts.graph != GraphMode::None).then_some(&chain_ordered[..]);
-        add(b, m, &rs.loc, period, period, use_chain);
+        let graphs = has_cc.get(rs.event).copied().unwrap_or(false) && opts.graph != GraphMode::None;
+        let use_chain = graphs.then_some(&chain_ordered[..]);
+        let mut seen = Vec::new();
+        add(b, m, &rs.loc, period, period, use_chain, &mut seen);
         if opts.children {
-            let mut seen = std::collections::HashSet::new();
-            seen.insert(sym_key(&rs.loc));
-            for f in rs.chain.iter().skip(1) {
-                if seen.insert(sym_key(&f.loc)) {
-                    add(b, m, &f.loc, 0, period, None);
+            // perf walks the call-chain cursor in display order; each frame's
+            // entry gets the rest of the chain, keyed by the absolute address
+            // when unresolved; an entry counts once per sample.
+            let n = rs.chain.len();
+            for j in 0..n {
+                let idx = if opts.caller { n - 1 - j } else { j };
+                let Some(f) = rs.chain.get(idx) else { continue };
+                let mut l = f.loc.clone();
+                if l.sym.is_none() {
+                    l.addr = l.ip;
                 }
+                let rest = graphs.then(|| chain_ordered.get(j..).unwrap_or(&[]));
+                add(b, m, &l, 0, period, rest, &mut seen);
             }
         }
     })?;
@@ -428,6 +447,12 @@ fn sort_entries(entries: &mut [Entry], opts: &ReportOptions, m: &Machine) {
     entries.sort_by(|a, b| {
         let (pa, pb) = if opts.children { (a.children_period, b.children_period) } else { (a.period, b.period) };
         pb.cmp(&pa).then_with(|| {
+            // perf: "put caller above callee when they have equal period".
+            if opts.children && a.pid == b.pid && a.max_depth != b.max_depth {
+                return if opts.caller { b.max_depth.cmp(&a.max_depth) } else { a.max_depth.cmp(&b.max_depth) };
+            }
+            std::cmp::Ordering::Equal
+        }).then_with(|| {
             for k in &opts.sort {
                 let o = match k {
                     SortKey::Comm => a.comm.cmp(&b.comm),
@@ -471,6 +496,8 @@ impl Entry {
         let lvl = if self.kernel { 'k' } else { '.' };
         match &self.symbol {
             Some(s) => format!("[{lvl}] {s}"),
+            // C's "%-#.*llx": zero gets no 0x prefix.
+            None if self.addr == 0 => format!("[{lvl}] {:016x}", 0),
             None => format!("[{lvl}] {:#018x}", self.addr),
         }
     }
@@ -548,7 +575,7 @@ impl Report {
         }
         let _ = writeln!(out, "{h1}\n{h2}\n#");
         let total = ev.total_period.max(1) as f64;
-        let margin = if opts.children { 22 } else { 12 };
+        let margin = 12;
         for e in &ev.entries {
             let mut line = String::new();
             if opts.children {
@@ -573,10 +600,11 @@ impl Report {
             }
             out.push_str(&line);
             out.push('\n');
-            if ev.has_callchain && opts.graph != GraphMode::None && !opts.children {
+            if ev.has_callchain && opts.graph != GraphMode::None {
                 let min_hit = total * opts.graph_min_percent / 100.0;
+                let parent = if opts.children { e.children_period } else { e.period };
                 match opts.graph {
-                    GraphMode::Graph => print_graph(out, &e.graph, total, e.period, min_hit, margin),
+                    GraphMode::Graph => print_graph(out, &e.graph, total, parent, min_hit, margin),
                     GraphMode::Flat => print_flat(out, &e.graph, total, min_hit, margin),
                     GraphMode::None => {}
                 }

@@ -86,4 +86,45 @@ impl Algorithm {
         }
         Ok(())
     }
+
+    /// Decompresses one block whose output may be at most `cap` bytes (as
+    /// trace-cmd's `tracecmd_uncompress_block`: the result may be shorter
+    /// than declared). Memory grows with the real output, not with `cap`.
+    pub fn decompress_upto(
+        self,
+        data: &[u8],
+        cap: usize,
+        section: &str,
+        offset: u64,
+    ) -> Result<Vec<u8>> {
+        let err = |reason: String| Error::Decompress {
+            section: section.to_string(),
+            offset,
+            algorithm: self.name().to_string(),
+            reason,
+        };
+        let cap = cap.min(MAX_BLOCK);
+        let mut out = Vec::new();
+        match self {
+            Algorithm::None => out.extend_from_slice(data.get(..cap.min(data.len())).unwrap_or(data)),
+            Algorithm::Zstd => {
+                let mut dec = zstd::stream::read::Decoder::with_buffer(data)
+                    .map_err(|e| err(e.to_string()))?;
+                (&mut dec)
+                    .take(cap as u64 + 1)
+                    .read_to_end(&mut out)
+                    .map_err(|e| err(e.to_string()))?;
+            }
+            Algorithm::Zlib => {
+                flate2::read::ZlibDecoder::new(data)
+                    .take(cap as u64 + 1)
+                    .read_to_end(&mut out)
+                    .map_err(|e| err(e.to_string()))?;
+            }
+        }
+        if out.len() > cap {
+            return Err(err(format!("more than the declared {cap} bytes")));
+        }
+        Ok(out)
+    }
 }

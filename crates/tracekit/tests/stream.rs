@@ -108,7 +108,8 @@ fn flight_recorder_reports_overwritten_events() {
     let dir = tempfile::tempdir().unwrap();
     let mut c = tk(state.path());
     c.args(["start", "--name", &name, "--overwrite", "-b", "8", "-e", "syscalls"]);
-    assert!(run(c).0);
+    let (ok, _, err) = run(c);
+    assert!(ok, "{err}");
     Command::new("sh").args(["-c", "i=0; while [ $i -lt 3000 ]; do : >/dev/null; i=$((i+1)); done"]).status().unwrap();
     let mut c = tk(state.path());
     c.args(["extract", "-B", &name, "-o"]).arg(dir.path().join("f.dat")).stdout(Stdio::null());

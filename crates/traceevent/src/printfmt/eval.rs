@@ -3,6 +3,7 @@
 //! casts), and formatting of each conversion into the output string.
 
 use super::output::{self, push_cstr, write_int, write_padded, IntArg};
+use super::plan::{extend, trunc, IExpr, IntStyle, Op, SExpr, Slot};
 use super::{BinOp, Conv, Count, Expr, Helper, Length, Piece, PrintFmt, UnOp};
 use crate::bytes::{sign_extend, truncate, Endian, LongSize};
 use crate::format::{EventFormat, Field, FieldKind};
@@ -104,6 +105,13 @@ fn wide(n: u64, signed: bool) -> i128 {
     }
 }
 
+/// `Val::int(v, size, signed)` in `num` form.
+#[inline]
+fn ext_int(v: u64, size: u8, signed: bool) -> (u64, u8, bool) {
+    (extend(truncate(v, usize::from(size)), size, signed), size, signed)
+}
+
+#[inline]
 fn promote(size: u8, signed: bool) -> (u8, bool) {
     if size < 4 {
         (4, true)
@@ -220,96 +228,259 @@ impl Evaluator {
         out: &mut String,
     ) -> EResult<()> {
         self.scratch.clear();
-        let args = &fmt.args;
-        let mut ai = 0usize;
-        for piece in &fmt.pieces {
-            match piece {
-                Piece::Lit(s) => out.push_str(s),
-                Piece::Conv(c) => {
-                    let width = match c.width {
-                        Count::None => None,
-                        Count::Fixed(n) => Some(n),
-                        Count::Star => {
-                            let e = args.get(ai).ok_or(EvalError::MissingArg)?;
-                            ai += 1;
-                            let v = env.eval(e, ev, payload, &mut self.scratch)?;
-                            let (n, _, _) = num(&v)?;
-                            Some((n as i32).clamp(0, 4096) as usize)
-                        }
-                    };
-                    let precision = match c.precision {
-                        Count::None => None,
-                        Count::Fixed(n) => Some(n),
-                        Count::Star => {
-                            let e = args.get(ai).ok_or(EvalError::MissingArg)?;
-                            ai += 1;
-                            let v = env.eval(e, ev, payload, &mut self.scratch)?;
-                            let n = num(&v)?.0 as i32;
-                            if n < 0 {
-                                None
-                            } else {
-                                Some(n as usize)
-                            }
-                        }
-                    };
-                    let e = args.get(ai).ok_or(EvalError::MissingArg)?;
-                    ai += 1;
-                    // Fast path: a plain field argument to an integer or %s conversion.
-                    if let Expr::Field(i) = e {
-                        if c.width == Count::None && c.precision == Count::None && c.pext.is_empty()
-                        {
-                            if let Some(f) = ev.fields.get(*i) {
-                                if env.fast_field(c, f, payload, out) {
-                                    continue;
-                                }
-                            }
-                        }
+        for op in &fmt.plan {
+            match *op {
+                Op::Lit(ref s) => out.push_str(s),
+                Op::FixedStr { off, len, conv } => {
+                    match off.checked_add(len).and_then(|end| payload.get(off..end)) {
+                        Some(b) => push_cstr(out, b, None),
+                        None => self.conv(fmt, conv, ev, payload, env, out)?,
                     }
-                    let v = env.eval(e, ev, payload, &mut self.scratch)?;
-                    env.format(c, width, precision, v, &self.scratch, out)?;
                 }
+                Op::DynStr {
+                    off,
+                    size,
+                    rel,
+                    conv,
+                } => match dyn_str(payload, off, size, rel, env.endian) {
+                    Some(b) => push_cstr(out, b, None),
+                    None => self.conv(fmt, conv, ev, payload, env, out)?,
+                },
+                Op::Int {
+                    ref val,
+                    length,
+                    style,
+                    conv,
+                } => match env.ieval(val, payload) {
+                    Some((n, _, _)) => env.direct_int(out, n, length, style),
+                    None => self.conv(fmt, conv, ev, payload, env, out)?,
+                },
+                Op::Str { ref val, conv } => {
+                    if env.sexpr(val, payload, out).is_none() {
+                        self.conv(fmt, conv, ev, payload, env, out)?;
+                    }
+                }
+                Op::Conv(conv) => self.conv(fmt, conv, ev, payload, env, out)?,
             }
         }
         Ok(())
     }
+
+    /// Formats one conversion through the general expression evaluator.
+    fn conv(
+        &mut self,
+        fmt: &PrintFmt,
+        slot: Slot,
+        ev: &EventFormat,
+        payload: &[u8],
+        env: &Env<'_>,
+        out: &mut String,
+    ) -> EResult<()> {
+        let Some(Piece::Conv(c)) = fmt.pieces.get(slot.piece) else {
+            return Err(EvalError::BadData("print fmt plan"));
+        };
+        let args = &fmt.args;
+        let mut ai = slot.arg;
+        let width = match c.width {
+            Count::None => None,
+            Count::Fixed(n) => Some(n),
+            Count::Star => {
+                let e = args.get(ai).ok_or(EvalError::MissingArg)?;
+                ai += 1;
+                let v = env.eval(e, ev, payload, &mut self.scratch)?;
+                let (n, _, _) = num(&v)?;
+                Some((n as i32).clamp(0, 4096) as usize)
+            }
+        };
+        let precision = match c.precision {
+            Count::None => None,
+            Count::Fixed(n) => Some(n),
+            Count::Star => {
+                let e = args.get(ai).ok_or(EvalError::MissingArg)?;
+                ai += 1;
+                let v = env.eval(e, ev, payload, &mut self.scratch)?;
+                let n = num(&v)?.0 as i32;
+                if n < 0 {
+                    None
+                } else {
+                    Some(n as usize)
+                }
+            }
+        };
+        let mut e = args.get(ai).ok_or(EvalError::MissingArg)?;
+        if c.conv == b's' && width.is_none() && precision.is_none() {
+            // `cond ? "a" : "b"` and friends: pick the branch, print a
+            // literal directly.
+            for _ in 0..64 {
+                let Expr::Ternary(cond, a, b) = e else { break };
+                let vc = env.eval(cond, ev, payload, &mut self.scratch)?;
+                e = if num(&vc)?.0 != 0 { a } else { b };
+            }
+            if let Expr::Str(s) = e {
+                push_cstr(out, s.as_bytes(), None);
+                return Ok(());
+            }
+        }
+        let v = env.eval(e, ev, payload, &mut self.scratch)?;
+        env.format(c, width, precision, v, &self.scratch, out)
+    }
+}
+
+/// Bytes of a `__data_loc`/`__rel_loc` field at `off` (locator of `size` bytes).
+#[inline]
+fn dyn_str(payload: &[u8], off: usize, size: usize, rel: bool, endian: Endian) -> Option<&[u8]> {
+    let v = endian.read_u32(payload, off)?;
+    let mut start = (v & 0xffff) as usize;
+    let len = (v >> 16) as usize;
+    if rel {
+        start = start.checked_add(off)?.checked_add(size.max(4))?;
+    }
+    payload.get(start..start.checked_add(len)?)
 }
 
 impl<'e> Env<'e> {
-    /// Formats a plain field for a simple conversion; false if not applicable.
-    #[inline]
-    fn fast_field(&self, c: &Conv, f: &Field, payload: &[u8], out: &mut String) -> bool {
-        match (c.conv, f.kind) {
-            (b's', FieldKind::Array { elem_size: 1, .. }) if f.is_char() => {
-                let Some(b) = payload.get(f.offset..f.offset + f.size) else {
-                    return false;
-                };
-                push_cstr(out, b, None);
-                true
+    /// Evaluates a compiled integer expression; `None` when the general
+    /// evaluator must decide (data beyond the record, division by zero).
+    fn ieval(&self, e: &IExpr, payload: &[u8]) -> Option<(u64, u8, bool)> {
+        Some(match e {
+            IExpr::Const(n, size, signed) => (*n, *size, *signed),
+            IExpr::Load { off, size, signed } => {
+                let v = self.endian.read_uint(payload, *off, usize::from(*size))?;
+                (extend(v, *size, *signed), *size, *signed)
             }
-            (b'd' | b'i' | b'u' | b'x' | b'X', FieldKind::Int)
-                if !c.flags.alt && !c.flags.plus && !c.flags.space =>
-            {
-                let Some(v) = self.endian.read_uint(payload, f.offset, f.size) else {
-                    return false;
-                };
-                let val = Val::Int {
-                    v,
-                    size: f.size as u8,
-                    signed: f.signed,
-                };
-                let signed = matches!(c.conv, b'd' | b'i');
-                let Ok(a) = self.int_arg(c, &val, signed) else {
-                    return false;
-                };
-                let base = if matches!(c.conv, b'x' | b'X') {
-                    16
+            IExpr::Unary(op, a) => {
+                let (n, size, signed) = self.ieval(a, payload)?;
+                let (ps, psg) = promote(size, signed);
+                match op {
+                    UnOp::Neg => ext_int(n.wrapping_neg(), ps, psg),
+                    UnOp::Plus => ext_int(n, ps, psg),
+                    UnOp::BitNot => ext_int(!n, ps, psg),
+                    UnOp::Not => (u64::from(n == 0), 4, true),
+                }
+            }
+            IExpr::Binary(op, a, b) => {
+                let x = self.ieval(a, payload)?;
+                match op {
+                    BinOp::And => {
+                        if x.0 == 0 {
+                            return Some((0, 4, true));
+                        }
+                        let y = self.ieval(b, payload)?;
+                        return Some((u64::from(y.0 != 0), 4, true));
+                    }
+                    BinOp::Or => {
+                        if x.0 != 0 {
+                            return Some((1, 4, true));
+                        }
+                        let y = self.ieval(b, payload)?;
+                        return Some((u64::from(y.0 != 0), 4, true));
+                    }
+                    _ => {}
+                }
+                let y = self.ieval(b, payload)?;
+                match binop(*op, x, y).ok()? {
+                    Val::Int { v, size, signed } => (extend(v, size, signed), size, signed),
+                    _ => return None,
+                }
+            }
+            IExpr::Ternary(c, a, b) => {
+                if self.ieval(c, payload)?.0 != 0 {
+                    self.ieval(a, payload)?
                 } else {
-                    10
-                };
-                write_int(out, a, base, c.conv == b'X', signed, c.flags, None, None);
-                true
+                    self.ieval(b, payload)?
+                }
             }
-            _ => false,
+            IExpr::Cast { size, signed, val } => {
+                let (n, _, _) = self.ieval(val, payload)?;
+                ext_int(n, *size, *signed)
+            }
+        })
+    }
+
+    /// Writes a compiled `%s` argument; `None` (nothing written) when the
+    /// general evaluator must decide.
+    fn sexpr(&self, e: &SExpr, payload: &[u8], out: &mut String) -> Option<()> {
+        let mut e = e;
+        // Bounded: compiled trees are at most plan::MAX_DEPTH deep.
+        for _ in 0..=128 {
+            match e {
+                SExpr::Lit(s) => {
+                    out.push_str(s);
+                    return Some(());
+                }
+                SExpr::Cond(c, a, b) => {
+                    e = if self.ieval(c, payload)?.0 != 0 { a } else { b };
+                }
+                SExpr::Flags {
+                    val,
+                    delim,
+                    entries,
+                } => {
+                    let (n, size, _) = self.ieval(val, payload)?;
+                    let mut rest = trunc(n, size);
+                    let mut first = true;
+                    for (mask, name) in entries.iter() {
+                        if rest == 0 {
+                            break;
+                        }
+                        let mask = *mask;
+                        if mask != 0 && rest & mask == mask {
+                            if !first {
+                                out.push_str(delim);
+                            }
+                            out.push_str(name);
+                            first = false;
+                            rest &= !mask;
+                        }
+                    }
+                    if rest != 0 {
+                        if !first {
+                            out.push_str(delim);
+                        }
+                        out.push_str("0x");
+                        output::push_hex(out, rest, false);
+                    }
+                    return Some(());
+                }
+                SExpr::Symbolic { val, entries } => {
+                    let (n, size, _) = self.ieval(val, payload)?;
+                    let x = trunc(n, size);
+                    match entries.iter().find(|(s, _)| trunc(*s, size) == x) {
+                        Some((_, name)) => out.push_str(name),
+                        None => {
+                            out.push_str("0x");
+                            output::push_hex(out, x, false);
+                        }
+                    }
+                    return Some(());
+                }
+            }
+        }
+        None
+    }
+
+    /// Writes a plain integer conversion of the value `n` (extended bits).
+    #[inline]
+    fn direct_int(&self, out: &mut String, n: u64, length: Length, style: IntStyle) {
+        let lsize = match length {
+            Length::Char => 1,
+            Length::Short => 2,
+            Length::Int => 4,
+            Length::Long | Length::Size => self.long_size.bytes(),
+            Length::LongLong => 8,
+        };
+        let bits = truncate(n, lsize);
+        match style {
+            IntStyle::Signed => {
+                let s = sign_extend(bits, lsize);
+                if s < 0 {
+                    out.push('-');
+                }
+                out.push_str(itoa::Buffer::new().format(s.unsigned_abs()));
+            }
+            IntStyle::Unsigned => out.push_str(itoa::Buffer::new().format(bits)),
+            IntStyle::Hex => output::push_hex(out, bits, false),
+            IntStyle::HexUpper => output::push_hex(out, bits, true),
         }
     }
 

@@ -126,6 +126,26 @@ pub(crate) fn write_int(
     }
 }
 
+/// Appends `v` in hexadecimal without prefix (`%x`/`%X`).
+#[inline]
+pub(crate) fn push_hex(out: &mut String, v: u64, upper: bool) {
+    let table = if upper { HEX_UP } else { HEX_LO };
+    let mut tmp = [0u8; 16];
+    let mut i = tmp.len();
+    let mut v = v;
+    loop {
+        i -= 1;
+        tmp[i] = table[(v & 15) as usize];
+        v >>= 4;
+        if v == 0 || i == 0 {
+            break;
+        }
+    }
+    for &b in tmp.get(i..).unwrap_or(&[]) {
+        out.push(b as char);
+    }
+}
+
 fn push_radix(out: &mut String, mut v: u64, base: u32, upper: bool) {
     let table = if upper { HEX_UP } else { HEX_LO };
     let mut tmp = [0u8; 24];

@@ -8,7 +8,8 @@
 //! it cannot (field beyond the record), the evaluator runs the general path
 //! for that conversion, which reports the error.
 
-use super::{Conv, Count, Expr, Helper, Length, Piece};
+use super::{BinOp, Conv, Count, Expr, Helper, Length, Piece, UnOp};
+use crate::bytes::{sign_extend, truncate};
 use crate::format::{EventFormat, Field, FieldKind};
 
 /// How a direct integer conversion prints.
@@ -39,18 +40,158 @@ pub(crate) enum Op {
         conv: Slot,
     },
     /// Plain integer conversion (no flags, width or precision) of an
-    /// integer or pointer field.
+    /// integer expression.
     Int {
-        off: usize,
-        size: u8,
-        /// Sign of the field's value (C's integer promotion source).
-        field_signed: bool,
+        val: IExpr,
         length: Length,
         style: IntStyle,
         conv: Slot,
     },
+    /// `%s` (no width or precision) of a string expression.
+    Str { val: SExpr, conv: Slot },
     /// Any other conversion, through the general evaluator.
     Conv(Slot),
+}
+
+/// An integer-valued argument expression over integer fields and constants,
+/// evaluated with 64-bit arithmetic. Values are `(bits, size, signed)` with
+/// `bits` sign- or zero-extended to 64 bits.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum IExpr {
+    /// A constant.
+    Const(u64, u8, bool),
+    /// An integer field: `size` bytes at `off`.
+    Load { off: usize, size: u8, signed: bool },
+    Unary(UnOp, Box<IExpr>),
+    Binary(BinOp, Box<IExpr>, Box<IExpr>),
+    Ternary(Box<IExpr>, Box<IExpr>, Box<IExpr>),
+    /// Cast to a non-pointer integer type.
+    Cast { size: u8, signed: bool, val: Box<IExpr> },
+}
+
+/// A string-valued `%s` argument.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SExpr {
+    /// A string literal (already cut at its first NUL).
+    Lit(Box<str>),
+    /// `cond ? a : b`.
+    Cond(IExpr, Box<SExpr>, Box<SExpr>),
+    /// `__print_flags(val, delim, ...)` with every value resolved.
+    Flags {
+        val: IExpr,
+        delim: Box<str>,
+        entries: Box<[(u64, Box<str>)]>,
+    },
+    /// `__print_symbolic(val, ...)` with every value resolved (names cut at NUL).
+    Symbolic {
+        val: IExpr,
+        entries: Box<[(u64, Box<str>)]>,
+    },
+}
+
+/// Maximum nesting compiled into an [`IExpr`]/[`SExpr`] (deeper trees use the
+/// general evaluator).
+const MAX_DEPTH: usize = 64;
+
+/// `(bits, size, signed)` of a constant as the evaluator's `num` gives it.
+#[inline]
+pub(crate) fn extend(v: u64, size: u8, signed: bool) -> u64 {
+    if signed {
+        sign_extend(v, usize::from(size)) as u64
+    } else {
+        v
+    }
+}
+
+fn int_expr(e: &Expr, ev: &EventFormat, depth: usize) -> Option<IExpr> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    let sub = |x: &Expr| int_expr(x, ev, depth + 1).map(Box::new);
+    Some(match e {
+        Expr::Int { v, size, signed } => IExpr::Const(extend(*v, *size, *signed), *size, *signed),
+        Expr::Field(i) => load(ev.fields.get(*i)?)?,
+        Expr::CommonField(i) => load(ev.common_fields.get(*i)?)?,
+        Expr::Unary(op, a) => IExpr::Unary(*op, sub(a)?),
+        Expr::Binary(op, a, b) => IExpr::Binary(*op, sub(a)?, sub(b)?),
+        Expr::Ternary(c, a, b) => IExpr::Ternary(sub(c)?, sub(a)?, sub(b)?),
+        Expr::Cast(ty, a) if !ty.pointer => IExpr::Cast {
+            size: ty.size,
+            signed: ty.signed,
+            val: sub(a)?,
+        },
+        _ => return None,
+    })
+}
+
+fn load(f: &Field) -> Option<IExpr> {
+    if !matches!(f.size, 1 | 2 | 4 | 8) {
+        return None;
+    }
+    let signed = match f.kind {
+        FieldKind::Int => f.signed,
+        FieldKind::Pointer => false,
+        _ => return None,
+    };
+    Some(IExpr::Load {
+        off: f.offset,
+        size: f.size as u8,
+        signed,
+    })
+}
+
+fn cut_nul(s: &str) -> Box<str> {
+    s.split('\0').next().unwrap_or("").into()
+}
+
+fn str_expr(e: &Expr, ev: &EventFormat, depth: usize) -> Option<SExpr> {
+    if depth > MAX_DEPTH {
+        return None;
+    }
+    Some(match e {
+        Expr::Str(s) => SExpr::Lit(cut_nul(s)),
+        Expr::Ternary(c, a, b) => SExpr::Cond(
+            int_expr(c, ev, depth + 1)?,
+            Box::new(str_expr(a, ev, depth + 1)?),
+            Box::new(str_expr(b, ev, depth + 1)?),
+        ),
+        Expr::Helper(Helper::PrintFlags {
+            val,
+            delim,
+            entries,
+        }) => {
+            // The general path cuts the whole text at a NUL; keep those there.
+            if delim.contains('\0') || entries.iter().any(|(_, n)| n.contains('\0')) {
+                return None;
+            }
+            SExpr::Flags {
+                val: int_expr(val, ev, depth + 1)?,
+                delim: delim.clone(),
+                entries: resolved(entries)?,
+            }
+        }
+        Expr::Helper(Helper::PrintSymbolic { val, entries }) => SExpr::Symbolic {
+            val: int_expr(val, ev, depth + 1)?,
+            entries: resolved(entries)?
+                .iter()
+                .map(|(v, n)| (*v, cut_nul(n)))
+                .collect(),
+        },
+        _ => return None,
+    })
+}
+
+fn resolved(entries: &[super::SymEntry]) -> Option<Box<[(u64, Box<str>)]>> {
+    entries
+        .iter()
+        .map(|(v, n)| v.map(|v| (v, n.clone())))
+        .collect()
+}
+
+/// Truncates `v` to `size` bytes.
+#[inline]
+pub(crate) fn trunc(v: u64, size: u8) -> u64 {
+    truncate(v, usize::from(size))
 }
 
 /// A conversion of the print fmt: index of its [`Piece::Conv`] and of its
@@ -98,24 +239,20 @@ fn direct(c: &Conv, arg: Option<&Expr>, ev: &EventFormat, slot: Slot) -> Option<
     match c.conv {
         b's' => {
             let f = match arg {
-                Expr::Field(i) => ev.fields.get(*i)?,
-                Expr::Helper(Helper::GetStr(i)) => ev.fields.get(*i)?,
-                _ => return None,
+                Expr::Field(i) => ev.fields.get(*i),
+                Expr::Helper(Helper::GetStr(i)) => ev.fields.get(*i),
+                _ => None,
             };
-            str_op(f, slot)
+            if let Some(op) = f.and_then(|f| str_op(f, slot)) {
+                return Some(op);
+            }
+            Some(Op::Str {
+                val: str_expr(arg, ev, 0)?,
+                conv: slot,
+            })
         }
         b'd' | b'i' | b'u' | b'x' | b'X' => {
-            let Expr::Field(i) = arg else { return None };
-            let f = ev.fields.get(*i)?;
             if c.flags.alt || c.flags.plus || c.flags.space {
-                return None;
-            }
-            let field_signed = match f.kind {
-                FieldKind::Int => f.signed,
-                FieldKind::Pointer => false,
-                _ => return None,
-            };
-            if !matches!(f.size, 1 | 2 | 4 | 8) {
                 return None;
             }
             let style = match c.conv {
@@ -125,9 +262,7 @@ fn direct(c: &Conv, arg: Option<&Expr>, ev: &EventFormat, slot: Slot) -> Option<
                 _ => IntStyle::HexUpper,
             };
             Some(Op::Int {
-                off: f.offset,
-                size: f.size as u8,
-                field_signed,
+                val: int_expr(arg, ev, 0)?,
                 length: c.length,
                 style,
                 conv: slot,

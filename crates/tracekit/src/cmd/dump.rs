@@ -54,9 +54,18 @@ pub struct DumpArgs {
     /// The trace clock.
     #[arg(long)]
     pub clock: bool,
+    /// The v7 section list.
+    #[arg(long)]
+    pub sections: bool,
+    /// The v7 string table.
+    #[arg(long)]
+    pub strings: bool,
     /// Everything.
     #[arg(long)]
     pub all: bool,
+    /// Print a final line when the whole file could be walked.
+    #[arg(short = 'v', long)]
+    pub validate: bool,
 }
 
 /// Runs `tracekit dump`.
@@ -67,18 +76,22 @@ pub fn run(a: &DumpArgs) -> Result<()> {
         .or_else(|| a.file.clone())
         .unwrap_or_else(|| PathBuf::from("trace.dat"));
     let items = DumpItems {
-        summary: a.summary || a.all,
-        head_page: a.head_page || a.all,
-        head_event: a.head_event || a.all,
-        ftrace_events: a.ftrace_events || a.all,
-        systems: a.systems || a.all,
-        events: a.events || a.all,
-        kallsyms: a.kallsyms || a.all,
-        printk: a.printk || a.all,
-        cmd_lines: a.cmd_lines || a.all,
-        options: a.options || a.all,
-        flyrecord: a.flyrecord || a.all,
-        clock: a.clock || a.all,
+        summary: a.summary,
+        head_page: a.head_page,
+        head_event: a.head_event,
+        ftrace_events: a.ftrace_events,
+        systems: a.systems,
+        events: a.events,
+        kallsyms: a.kallsyms,
+        printk: a.printk,
+        cmd_lines: a.cmd_lines,
+        options: a.options,
+        flyrecord: a.flyrecord,
+        clock: a.clock,
+        sections: a.sections,
+        strings: a.strings,
+        all: a.all,
+        validate: a.validate,
     };
     let o = DumpOptions { file, items };
     let stdout = std::io::stdout();

@@ -253,6 +253,8 @@ fn report(a: &ReportArgs) -> Result<()> {
         children: a.children && !a.no_children,
         ..Default::default()
     };
+    // perf shows caller-first graphs with --children unless told otherwise.
+    opts.caller = opts.children;
     if let Some(g) = &a.call_graph {
         opts.apply_call_graph_arg(g)?;
     }
@@ -284,6 +286,8 @@ fn script(a: &ScriptArgs) -> Result<()> {
     print_out(&text)
 }
 
-fn annotate(_a: &AnnotateArgs) -> Result<()> {
-    anyhow::bail!("not yet")
+fn annotate(a: &AnnotateArgs) -> Result<()> {
+    let mut s = open_session(&a.input)?;
+    let an = perf::annotate::annotate(&mut s, a.symbol.as_deref())?;
+    print_out(&an.to_stdio())
 }

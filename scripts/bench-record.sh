@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Recorder benchmark, side by side in one run: `tracekit record` vs Debian's
+# `trace-cmd record` (3.1.6) on the same workload: `-e syscalls` while
+# LOAD x NCPU copies of `dd if=/dev/zero of=/dev/null bs=1` run for D seconds.
+# Reports per run: events recorded, events lost (overrun + dropped, from the
+# file's per-CPU stats), recorder CPU time (user+sys), wall time, file size.
+#
+#   scripts/bench-record.sh [SECONDS] [RUNS]      (defaults 5 s, 3 runs; medians printed)
+#
+# trace-cmd needs the private-namespace recipe on this VM (EPERM on
+# set_ftrace_*): ../shared/corpus/tracecmd/tcrec.sh. Run as root.
+set -euo pipefail
+D=${1:-5}; RUNS=${2:-3}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+TK=$ROOT/target/release/tracekit
+TCREC=$ROOT/../shared/corpus/tracecmd/tcrec.sh
+command -v trace-cmd >/dev/null || apt-get install -y -qq trace-cmd >/dev/null
+[ -x "$TK" ] || (cd "$ROOT" && cargo build --release -q -p tracekit)
+mkdir -p /tmp/tc/fake && (cd /tmp/tc/fake && echo 1 > ftrace_enabled && : > empty1 && : > empty2 && echo 'no pid' > nopid1 && echo 'no pid' > nopid2)
+W=$(mktemp -d); trap 'rm -rf "$W"; pkill -f "dd if=/dev/zero of=/dev/null bs=1" 2>/dev/null || true' EXIT
+NCPU=$(nproc)
+export TRACEKIT_STATE_DIR=$W/state
+
+load() { # $1 = copies per CPU
+  for _ in $(seq $(( $1 * NCPU ))); do timeout "$((D + 3))" dd if=/dev/zero of=/dev/null bs=1 2>/dev/null & done
+}
+
+stats() { # file -> "events lost"
+  "$TK" report --stat -i "$1" 2>/dev/null | awk '
+    /^entries:/ {e+=$2} /^overrun:/ {o+=$2} /^dropped events:/ {d+=$3} /^read events:/ {r+=$3}
+    END {printf "%d %d", e+r, o+d}'
+  printf ' %d\n' "$("$TK" report -i "$1" 2>/dev/null | wc -l)"
+}
+
+run_one() { # tool compression loadcopies -> prints "lost cpu_s wall_s size_bytes lines"
+  local tool=$1 comp=$2 l=$3 out=$W/$1-$2-$3.dat
+  rm -f "$out"
+  load "$l"; sleep 0.3
+  if [ "$tool" = tracekit ]; then
+    /usr/bin/time -f '%U %S %e' -o "$W/time" "$TK" record -q -e syscalls --compression "$comp" -o "$out" --duration "${D}s" >/dev/null
+  else
+    /usr/bin/time -f '%U %S %e' -o "$W/time" timeout -s INT "$D" "$TCREC" record -q -e syscalls --compression "$comp" -o "$out" >/dev/null 2>&1 || true
+    echo 1 > /sys/kernel/tracing/tracing_on
+  fi
+  wait 2>/dev/null || true
+  read -r u s e < "$W/time"
+  set -- $(stats "$out")
+  printf '%s %s %s %s %s\n' "$2" "$(echo "$u + $s" | bc)" "$e" "$(stat -c %s "$out")" "$3"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+printf '%-9s %-5s %-4s %12s %10s %8s %12s %10s\n' tool comp load lost cpu_s wall_s size_B lines
+for comp in none zstd; do
+  for l in 1 2; do
+    for tool in trace-cmd tracekit; do
+      : > "$W/res"
+      for _ in $(seq "$RUNS"); do run_one "$tool" "$comp" "$l" >> "$W/res"; done
+      printf '%-9s %-5s %-4s %12s %10s %8s %12s %10s\n' "$tool" "$comp" "${l}x" \
+        "$(cut -d' ' -f1 "$W/res" | median)" "$(cut -d' ' -f2 "$W/res" | median)" \
+        "$(cut -d' ' -f3 "$W/res" | median)" "$(cut -d' ' -f4 "$W/res" | median)" "$(cut -d' ' -f5 "$W/res" | median)"
+    done
+  done
+done
