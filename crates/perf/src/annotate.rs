@@ -92,30 +92,56 @@ pub fn annotate(session: &mut Session, symbol: Option<&str>) -> Result<Annotatio
         a.0 += p;
         a.1 += 1;
     })?;
-    let pick = per_sym
+    let mut cands: Vec<Hit> = per_sym
         .iter()
         .filter(|(_, (n, _, _))| symbol.is_none_or(|s| s == n))
-        .max_by_key(|(_, (_, _, p))| *p)
         .map(|(k, (n, end, _))| Hit { dso: k.0, start: k.1, end: *end, name: n.clone(), kernel: k.2, event: k.3 })
-        .ok_or_else(|| Error::BadArg {
+        .collect();
+    // Hottest first.
+    cands.sort_by_key(|h| std::cmp::Reverse(per_sym.get(&(h.dso, h.start, h.kernel, h.event)).map(|v| v.2).unwrap_or(0)));
+    if cands.is_empty() {
+        return Err(Error::BadArg {
             what: "symbol",
             value: symbol.unwrap_or("").into(),
             why: "no samples in a resolved symbol of that name".into(),
-        })?;
+        });
+    }
+    let mut last_err = None;
+    let mut chosen = None;
+    for h in cands {
+        let len = (h.end.saturating_sub(h.start)).min(1 << 20) as usize;
+        let Some(dso) = session.machine.dsos.get(h.dso) else { continue };
+        let code = match dso.kind {
+            DsoKind::Kernel => read_kcore(h.start, len).map_err(|e| Error::BadArg {
+                what: "kernel symbol",
+                value: h.name.clone(),
+                why: format!("kernel code is not readable ({e}); perf needs /proc/kcore or a vmlinux too"),
+            }),
+            _ => {
+                let p = dso.host_path.clone().unwrap_or_else(|| dso.long_name.clone().into());
+                read_file_at(&p, h.start, len)
+            }
+        };
+        match code {
+            Ok(c) => {
+                chosen = Some((h, c));
+                break;
+            }
+            Err(e) => last_err = Some(e),
+        }
+    }
+    let Some((pick, code)) = chosen else {
+        return Err(last_err.unwrap_or(Error::BadArg { what: "symbol", value: String::new(), why: "nothing to annotate".into() }));
+    };
     let key = (pick.dso, pick.start, pick.kernel, pick.event);
     let hits = addrs.remove(&key).unwrap_or_default();
-    let len = (pick.end.saturating_sub(pick.start)).min(1 << 20) as usize;
+    let len = code.len();
     let dso = session.machine.dsos.get(pick.dso).ok_or_else(|| Error::BadArg { what: "dso", value: String::new(), why: "unknown".into() })?;
-    let code = match dso.kind {
-        DsoKind::Kernel => read_kcore(pick.start, len)?,
-        _ => {
-            let p = dso.host_path.clone().unwrap_or_else(|| dso.long_name.clone().into());
-            read_file_at(&p, pick.start, len)?
-        }
-    };
     let mut dec = Decoder::with_ip(64, &code, pick.start, DecoderOptions::NONE);
     let mut fmt = GasFormatter::new();
     fmt.options_mut().set_first_operand_char_index(7);
+    fmt.options_mut().set_uppercase_hex(false);
+    fmt.options_mut().set_branch_leading_zeros(false);
     let mut lines = Vec::new();
     let mut ins = Instruction::default();
     let mut text = String::new();

@@ -43,6 +43,27 @@ impl Endian {
         })
     }
 
+    /// Reads an unsigned integer of `size` bytes (1, 2, 4 or 8) at `off`,
+    /// like [`Endian::read_uint`] but with one 8-byte load when the record
+    /// has 8 bytes there (the common case for event fields).
+    #[inline]
+    pub(crate) fn read_field(self, bytes: &[u8], off: usize, size: usize) -> Option<u64> {
+        if !matches!(size, 1 | 2 | 4 | 8) {
+            return None;
+        }
+        let word = off
+            .checked_add(8)
+            .and_then(|end| bytes.get(off..end))
+            .and_then(|b| <[u8; 8]>::try_from(b).ok());
+        match word {
+            Some(w) => Some(match self {
+                Endian::Little => truncate(u64::from_le_bytes(w), size),
+                Endian::Big => u64::from_be_bytes(w) >> (64 - 8 * size as u32),
+            }),
+            None => self.read_uint(bytes, off, size),
+        }
+    }
+
     /// Reads a `u32` at `off`.
     #[inline]
     pub fn read_u32(self, bytes: &[u8], off: usize) -> Option<u32> {

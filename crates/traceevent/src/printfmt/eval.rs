@@ -215,10 +215,14 @@ pub(crate) struct Env<'e> {
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Evaluator {
     scratch: String,
+    /// Output of one general conversion.
+    tmp: String,
+    /// Output buffer of [`Evaluator::write`].
+    buf: Vec<u8>,
 }
 
 impl Evaluator {
-    /// Formats `fmt` for `payload` into `out`. On error `out` may hold partial text.
+    /// Formats `fmt` for `payload` into `out`. On error nothing is appended.
     pub(crate) fn write(
         &mut self,
         fmt: &PrintFmt,
@@ -227,14 +231,34 @@ impl Evaluator {
         env: &Env<'_>,
         out: &mut String,
     ) -> EResult<()> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let r = self.write_bytes(fmt, ev, payload, env, &mut buf);
+        if r.is_ok() {
+            output::push_utf8(out, &buf);
+        }
+        self.buf = buf;
+        r
+    }
+
+    /// Formats `fmt` for `payload`, appending UTF-8 text to `out`. On error
+    /// `out` may hold partial text.
+    pub(crate) fn write_bytes(
+        &mut self,
+        fmt: &PrintFmt,
+        ev: &EventFormat,
+        payload: &[u8],
+        env: &Env<'_>,
+        out: &mut Vec<u8>,
+    ) -> EResult<()> {
         self.scratch.clear();
         for op in &fmt.plan {
             match *op {
-                Op::Lit(ref s) => out.push_str(s),
+                Op::Lit(ref s) => out.extend_from_slice(s.as_bytes()),
                 Op::FixedStr { off, len, conv } => {
                     match off.checked_add(len).and_then(|end| payload.get(off..end)) {
-                        Some(b) => push_cstr(out, b, None),
-                        None => self.conv(fmt, conv, ev, payload, env, out)?,
+                        Some(b) => output::push_cstr_bytes(out, b),
+                        None => self.conv_bytes(fmt, conv, ev, payload, env, out)?,
                     }
                 }
                 Op::DynStr {
@@ -243,8 +267,19 @@ impl Evaluator {
                     rel,
                     conv,
                 } => match dyn_str(payload, off, size, rel, env.endian) {
-                    Some(b) => push_cstr(out, b, None),
-                    None => self.conv(fmt, conv, ev, payload, env, out)?,
+                    Some(b) => output::push_cstr_bytes(out, b),
+                    None => self.conv_bytes(fmt, conv, ev, payload, env, out)?,
+                },
+                Op::IntField {
+                    off,
+                    size,
+                    signed,
+                    length,
+                    style,
+                    conv,
+                } => match env.endian.read_field(payload, off, usize::from(size)) {
+                    Some(v) => env.direct_int(out, extend(v, size, signed), length, style),
+                    None => self.conv_bytes(fmt, conv, ev, payload, env, out)?,
                 },
                 Op::Int {
                     ref val,
@@ -253,17 +288,36 @@ impl Evaluator {
                     conv,
                 } => match env.ieval(val, payload) {
                     Some((n, _, _)) => env.direct_int(out, n, length, style),
-                    None => self.conv(fmt, conv, ev, payload, env, out)?,
+                    None => self.conv_bytes(fmt, conv, ev, payload, env, out)?,
                 },
                 Op::Str { ref val, conv } => {
                     if env.sexpr(val, payload, out).is_none() {
-                        self.conv(fmt, conv, ev, payload, env, out)?;
+                        self.conv_bytes(fmt, conv, ev, payload, env, out)?;
                     }
                 }
-                Op::Conv(conv) => self.conv(fmt, conv, ev, payload, env, out)?,
+                Op::Conv(conv) => self.conv_bytes(fmt, conv, ev, payload, env, out)?,
             }
         }
         Ok(())
+    }
+
+    /// [`Evaluator::conv`] into a byte buffer.
+    #[cold]
+    fn conv_bytes(
+        &mut self,
+        fmt: &PrintFmt,
+        slot: Slot,
+        ev: &EventFormat,
+        payload: &[u8],
+        env: &Env<'_>,
+        out: &mut Vec<u8>,
+    ) -> EResult<()> {
+        let mut tmp = std::mem::take(&mut self.tmp);
+        tmp.clear();
+        let r = self.conv(fmt, slot, ev, payload, env, &mut tmp);
+        out.extend_from_slice(tmp.as_bytes());
+        self.tmp = tmp;
+        r
     }
 
     /// Formats one conversion through the general expression evaluator.
@@ -345,7 +399,7 @@ impl<'e> Env<'e> {
         Some(match e {
             IExpr::Const(n, size, signed) => (*n, *size, *signed),
             IExpr::Load { off, size, signed } => {
-                let v = self.endian.read_uint(payload, *off, usize::from(*size))?;
+                let v = self.endian.read_field(payload, *off, usize::from(*size))?;
                 (extend(v, *size, *signed), *size, *signed)
             }
             IExpr::Unary(op, a) => {
@@ -378,10 +432,8 @@ impl<'e> Env<'e> {
                     _ => {}
                 }
                 let y = self.ieval(b, payload)?;
-                match binop(*op, x, y).ok()? {
-                    Val::Int { v, size, signed } => (extend(v, size, signed), size, signed),
-                    _ => return None,
-                }
+                let (v, size, signed) = arith(*op, x, y)?;
+                (extend(v, size, signed), size, signed)
             }
             IExpr::Ternary(c, a, b) => {
                 if self.ieval(c, payload)?.0 != 0 {
@@ -399,13 +451,13 @@ impl<'e> Env<'e> {
 
     /// Writes a compiled `%s` argument; `None` (nothing written) when the
     /// general evaluator must decide.
-    fn sexpr(&self, e: &SExpr, payload: &[u8], out: &mut String) -> Option<()> {
+    fn sexpr(&self, e: &SExpr, payload: &[u8], out: &mut Vec<u8>) -> Option<()> {
         let mut e = e;
         // Bounded: compiled trees are at most plan::MAX_DEPTH deep.
         for _ in 0..=128 {
             match e {
                 SExpr::Lit(s) => {
-                    out.push_str(s);
+                    out.extend_from_slice(s.as_bytes());
                     return Some(());
                 }
                 SExpr::Cond(c, a, b) => {
@@ -426,19 +478,19 @@ impl<'e> Env<'e> {
                         let mask = *mask;
                         if mask != 0 && rest & mask == mask {
                             if !first {
-                                out.push_str(delim);
+                                out.extend_from_slice(delim.as_bytes());
                             }
-                            out.push_str(name);
+                            out.extend_from_slice(name.as_bytes());
                             first = false;
                             rest &= !mask;
                         }
                     }
                     if rest != 0 {
                         if !first {
-                            out.push_str(delim);
+                            out.extend_from_slice(delim.as_bytes());
                         }
-                        out.push_str("0x");
-                        output::push_hex(out, rest, false);
+                        out.extend_from_slice(b"0x");
+                        output::push_hex_bytes(out, rest, false);
                     }
                     return Some(());
                 }
@@ -446,10 +498,10 @@ impl<'e> Env<'e> {
                     let (n, size, _) = self.ieval(val, payload)?;
                     let x = trunc(n, size);
                     match entries.iter().find(|(s, _)| trunc(*s, size) == x) {
-                        Some((_, name)) => out.push_str(name),
+                        Some((_, name)) => out.extend_from_slice(name.as_bytes()),
                         None => {
-                            out.push_str("0x");
-                            output::push_hex(out, x, false);
+                            out.extend_from_slice(b"0x");
+                            output::push_hex_bytes(out, x, false);
                         }
                     }
                     return Some(());
@@ -461,7 +513,7 @@ impl<'e> Env<'e> {
 
     /// Writes a plain integer conversion of the value `n` (extended bits).
     #[inline]
-    fn direct_int(&self, out: &mut String, n: u64, length: Length, style: IntStyle) {
+    fn direct_int(&self, out: &mut Vec<u8>, n: u64, length: Length, style: IntStyle) {
         let lsize = match length {
             Length::Char => 1,
             Length::Short => 2,
@@ -474,13 +526,13 @@ impl<'e> Env<'e> {
             IntStyle::Signed => {
                 let s = sign_extend(bits, lsize);
                 if s < 0 {
-                    out.push('-');
+                    out.push(b'-');
                 }
-                out.push_str(itoa::Buffer::new().format(s.unsigned_abs()));
+                output::push_u64(out, s.unsigned_abs());
             }
-            IntStyle::Unsigned => out.push_str(itoa::Buffer::new().format(bits)),
-            IntStyle::Hex => output::push_hex(out, bits, false),
-            IntStyle::HexUpper => output::push_hex(out, bits, true),
+            IntStyle::Unsigned => output::push_u64(out, bits),
+            IntStyle::Hex => output::push_hex_bytes(out, bits, false),
+            IntStyle::HexUpper => output::push_hex_bytes(out, bits, true),
         }
     }
 
@@ -1086,6 +1138,14 @@ fn bytes_of<'a>(v: &Val<'a>) -> EResult<&'a [u8]> {
 }
 
 fn binop(op: BinOp, a: (u64, u8, bool), b: (u64, u8, bool)) -> EResult<Val<'static>> {
+    let (v, size, signed) = arith(op, a, b).ok_or(EvalError::DivZero)?;
+    Ok(Val::Int { v, size, signed })
+}
+
+/// C binary operator on `num`-form operands: (result bits truncated to the
+/// result size, size, signed); `None` on division by zero.
+#[inline]
+fn arith(op: BinOp, a: (u64, u8, bool), b: (u64, u8, bool)) -> Option<(u64, u8, bool)> {
     let (x, xs, xsg) = a;
     let (y, ys, ysg) = b;
     if matches!(op, BinOp::Shl | BinOp::Shr) {
@@ -1112,12 +1172,13 @@ fn binop(op: BinOp, a: (u64, u8, bool), b: (u64, u8, bool)) -> EResult<Val<'stat
         } else {
             x >> sh
         };
-        return Ok(Val::int(r, ps, psg));
+        return Some((truncate(r, usize::from(ps)), ps, psg));
     }
     let (cs, csg) = common((xs, xsg), (ys, ysg));
     let x = conv_to(x, cs, csg);
     let y = conv_to(y, cs, csg);
-    let cmp = |b: bool| Val::int(u64::from(b), 4, true);
+    let cmp = |b: bool| (u64::from(b), 4u8, true);
+    let t = |v: u64| (truncate(v, usize::from(cs)), cs, csg);
     let lt = |a: u64, b: u64| {
         if csg {
             (a as i64) < (b as i64)
@@ -1125,51 +1186,47 @@ fn binop(op: BinOp, a: (u64, u8, bool), b: (u64, u8, bool)) -> EResult<Val<'stat
             a < b
         }
     };
-    Ok(match op {
-        BinOp::Mul => Val::int(x.wrapping_mul(y), cs, csg),
+    Some(match op {
+        BinOp::Mul => t(x.wrapping_mul(y)),
         BinOp::Div => {
             if y == 0 {
-                return Err(EvalError::DivZero);
+                return None;
             }
             let q = if csg {
                 (x as i64).wrapping_div(y as i64) as u64
             } else {
                 x / y
             };
-            Val::int(q, cs, csg)
+            t(q)
         }
         BinOp::Rem => {
             if y == 0 {
-                return Err(EvalError::DivZero);
+                return None;
             }
             let r = if csg {
                 (x as i64).wrapping_rem(y as i64) as u64
             } else {
                 x % y
             };
-            Val::int(r, cs, csg)
+            t(r)
         }
-        BinOp::Add => Val::int(x.wrapping_add(y), cs, csg),
-        BinOp::Sub => Val::int(x.wrapping_sub(y), cs, csg),
+        BinOp::Add => t(x.wrapping_add(y)),
+        BinOp::Sub => t(x.wrapping_sub(y)),
         BinOp::Lt => cmp(lt(x, y)),
         BinOp::Le => cmp(!lt(y, x)),
         BinOp::Gt => cmp(lt(y, x)),
         BinOp::Ge => cmp(!lt(x, y)),
         BinOp::Eq => cmp(x == y),
         BinOp::Ne => cmp(x != y),
-        BinOp::BitAnd => Val::int(x & y, cs, csg),
-        BinOp::BitXor => Val::int(x ^ y, cs, csg),
-        BinOp::BitOr => Val::int(x | y, cs, csg),
+        BinOp::BitAnd => t(x & y),
+        BinOp::BitXor => t(x ^ y),
+        BinOp::BitOr => t(x | y),
         BinOp::And => cmp(x != 0 && y != 0),
         BinOp::Or => cmp(x != 0 || y != 0),
-        BinOp::Shl | BinOp::Shr => unreachable_shift(),
+        BinOp::Shl | BinOp::Shr => (0, 4, true),
     })
 }
 
-#[inline]
-fn unreachable_shift() -> Val<'static> {
-    Val::int(0, 4, true)
-}
 
 /// The kernel's `trace_print_hex_dump_seq` (print_hex_dump layout).
 #[allow(clippy::too_many_arguments)]

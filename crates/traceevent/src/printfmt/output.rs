@@ -126,9 +126,9 @@ pub(crate) fn write_int(
     }
 }
 
-/// Appends `v` in hexadecimal without prefix (`%x`/`%X`).
+/// Appends `v` in hexadecimal without prefix to a byte buffer.
 #[inline]
-pub(crate) fn push_hex(out: &mut String, v: u64, upper: bool) {
+pub(crate) fn push_hex_bytes(out: &mut Vec<u8>, v: u64, upper: bool) {
     let table = if upper { HEX_UP } else { HEX_LO };
     let mut tmp = [0u8; 16];
     let mut i = tmp.len();
@@ -141,8 +141,58 @@ pub(crate) fn push_hex(out: &mut String, v: u64, upper: bool) {
             break;
         }
     }
-    for &b in tmp.get(i..).unwrap_or(&[]) {
-        out.push(b as char);
+    out.extend_from_slice(tmp.get(i..).unwrap_or(&[]));
+}
+
+/// Appends `v` in decimal to a byte buffer.
+#[inline]
+pub(crate) fn push_u64(out: &mut Vec<u8>, v: u64) {
+    if v < 10 {
+        out.push(b'0' + v as u8);
+    } else {
+        out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
+    }
+}
+
+/// Appends UTF-8 bytes (lossily, should they not be valid) to a string.
+#[inline]
+pub(crate) fn push_utf8(out: &mut String, b: &[u8]) {
+    match std::str::from_utf8(b) {
+        Ok(s) => out.push_str(s),
+        Err(_) => out.push_str(&String::from_utf8_lossy(b)),
+    }
+}
+
+const LO_BITS: u64 = 0x0101_0101_0101_0101;
+const HI_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// Appends the C string in `bytes` (up to the first NUL) to a byte buffer as
+/// UTF-8, replacing invalid sequences like [`push_cstr`].
+#[inline]
+pub(crate) fn push_cstr_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    // Word at a time while the text is NUL-free ASCII.
+    let mut i = 0usize;
+    for c in bytes.chunks_exact(8) {
+        let Ok(a) = <[u8; 8]>::try_from(c) else { break };
+        let w = u64::from_le_bytes(a);
+        if (w.wrapping_sub(LO_BITS) & !w & HI_BITS) != 0 || w & HI_BITS != 0 {
+            break;
+        }
+        i += 8;
+    }
+    let mut ascii = true;
+    while let Some(&c) = bytes.get(i) {
+        if c == 0 {
+            break;
+        }
+        ascii &= c.is_ascii();
+        i += 1;
+    }
+    let text = bytes.get(..i).unwrap_or(&[]);
+    if ascii || std::str::from_utf8(text).is_ok() {
+        out.extend_from_slice(text);
+    } else {
+        out.extend_from_slice(String::from_utf8_lossy(text).as_bytes());
     }
 }
 

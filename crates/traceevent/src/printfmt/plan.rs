@@ -40,6 +40,16 @@ pub(crate) enum Op {
         conv: Slot,
     },
     /// Plain integer conversion (no flags, width or precision) of an
+    /// integer or pointer field of `size` (1, 2, 4 or 8) bytes.
+    IntField {
+        off: usize,
+        size: u8,
+        signed: bool,
+        length: Length,
+        style: IntStyle,
+        conv: Slot,
+    },
+    /// Plain integer conversion (no flags, width or precision) of an
     /// integer expression.
     Int {
         val: IExpr,
@@ -261,11 +271,21 @@ fn direct(c: &Conv, arg: Option<&Expr>, ev: &EventFormat, slot: Slot) -> Option<
                 b'x' => IntStyle::Hex,
                 _ => IntStyle::HexUpper,
             };
-            Some(Op::Int {
-                val: int_expr(arg, ev, 0)?,
-                length: c.length,
-                style,
-                conv: slot,
+            Some(match int_expr(arg, ev, 0)? {
+                IExpr::Load { off, size, signed } => Op::IntField {
+                    off,
+                    size,
+                    signed,
+                    length: c.length,
+                    style,
+                    conv: slot,
+                },
+                val => Op::Int {
+                    val,
+                    length: c.length,
+                    style,
+                    conv: slot,
+                },
             })
         }
         _ => None,

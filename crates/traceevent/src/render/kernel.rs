@@ -8,7 +8,7 @@ use super::bprint::bprint;
 use super::{format_print_fmt, Context, Renderer};
 use crate::error::{Error, Result};
 use crate::format::{EventFormat, Field, FieldKind};
-use crate::printfmt::{parse_format_string, Evaluator, Piece};
+use crate::printfmt::{parse_format_string, push_utf8, Evaluator, Piece};
 use crate::record::{flags as tf, Record};
 use crate::subbuf::Missed;
 use std::collections::HashMap;
@@ -118,6 +118,8 @@ pub struct KernelTextRenderer {
     fallbacks: u64,
     last_fallback: Option<String>,
     bprint_cache: HashMap<u64, Vec<Piece>>,
+    /// Reused buffer the line is assembled in.
+    line: Vec<u8>,
 }
 
 impl KernelTextRenderer {
@@ -151,17 +153,18 @@ impl KernelTextRenderer {
         self.last_fallback.as_deref()
     }
 
-    fn context(&self, ctx: &Context<'_>, rec: &Record<'_>, out: &mut String) {
+    /// The context prefix (`comm-pid [cpu] flags timestamp: `), as UTF-8 bytes.
+    fn context(&self, ctx: &Context<'_>, rec: &Record<'_>, out: &mut Vec<u8>) {
         let pid = rec.pid();
         let comm = ctx.comm(pid);
+        let mut ib = itoa::Buffer::new();
         if self.opts.latency_format {
             // "%8.8s-%-7d %3d" + flags + " %4lldus%c: "
             let c: String = comm.chars().take(8).collect();
             pad_left(out, &c, 8);
-            out.push('-');
-            let mut ib = itoa::Buffer::new();
+            out.push(b'-');
             pad_right(out, ib.format(pid), 7);
-            out.push(' ');
+            out.push(b' ');
             pad_left(out, ib.format(rec.cpu), 3);
             lat_flags(out, rec.flags(), rec.preempt_count());
             let next = self.next_ts.unwrap_or(rec.ts);
@@ -171,65 +174,75 @@ impl KernelTextRenderer {
                 ClockKind::Nanoseconds => {
                     let abs_us = ns2usecs(abs);
                     let rel_us = ns2usecs(rel);
-                    out.push(' ');
+                    out.push(b' ');
                     pad_left(out, ib.format(abs_us as i64), 4);
-                    out.push_str("us");
-                    out.push(find_mark(rel_us.wrapping_mul(1000)));
-                    out.push_str(": ");
+                    out.extend_from_slice(b"us");
+                    out.push(find_mark(rel_us.wrapping_mul(1000)) as u8);
+                    out.extend_from_slice(b": ");
                 }
                 ClockKind::Counter => {
-                    out.push(' ');
+                    out.push(b' ');
                     pad_left(out, ib.format(abs as i64), 4);
-                    out.push_str(": ");
+                    out.extend_from_slice(b": ");
                 }
             }
             return;
         }
         // "%16s-%-7d "
         pad_left(out, comm, 16);
-        out.push('-');
-        let mut ib = itoa::Buffer::new();
+        out.push(b'-');
         pad_right(out, ib.format(pid), 7);
-        out.push(' ');
+        out.push(b' ');
         if self.opts.record_tgid {
             match ctx.cmdlines.tgid(pid).filter(|&t| t != 0) {
                 Some(t) => {
-                    out.push('(');
+                    out.push(b'(');
                     pad_left(out, ib.format(t), 7);
-                    out.push_str(") ");
+                    out.extend_from_slice(b") ");
                 }
-                None => out.push_str("(-------) "),
+                None => out.extend_from_slice(b"(-------) "),
             }
         }
-        out.push('[');
-        let cpu = ib.format(rec.cpu);
-        for _ in cpu.len()..3 {
-            out.push('0');
+        // "[%03d] "
+        out.push(b'[');
+        if rec.cpu < 1000 {
+            let c = rec.cpu;
+            out.extend_from_slice(&[
+                b'0' + (c / 100) as u8,
+                b'0' + (c / 10 % 10) as u8,
+                b'0' + (c % 10) as u8,
+            ]);
+        } else {
+            out.extend_from_slice(ib.format(rec.cpu).as_bytes());
         }
-        out.push_str(cpu);
-        out.push_str("] ");
+        out.extend_from_slice(b"] ");
         if self.opts.irq_info {
             lat_flags(out, rec.flags(), rec.preempt_count());
         }
         match self.opts.clock {
             ClockKind::Nanoseconds => {
+                // " %5lu.%06lu: "
                 let t = ns2usecs(rec.ts);
                 let secs = t / 1_000_000;
-                let usec = t % 1_000_000;
-                out.push(' ');
+                let usec = (t % 1_000_000) as u32;
+                out.push(b' ');
                 pad_left(out, ib.format(secs), 5);
-                out.push('.');
-                let u = ib.format(usec);
-                for _ in u.len()..6 {
-                    out.push('0');
-                }
-                out.push_str(u);
-                out.push_str(": ");
+                out.extend_from_slice(&[
+                    b'.',
+                    b'0' + (usec / 100_000) as u8,
+                    b'0' + (usec / 10_000 % 10) as u8,
+                    b'0' + (usec / 1_000 % 10) as u8,
+                    b'0' + (usec / 100 % 10) as u8,
+                    b'0' + (usec / 10 % 10) as u8,
+                    b'0' + (usec % 10) as u8,
+                    b':',
+                    b' ',
+                ]);
             }
             ClockKind::Counter => {
-                out.push(' ');
+                out.push(b' ');
                 pad_left(out, ib.format(rec.ts), 12);
-                out.push_str(": ");
+                out.extend_from_slice(b": ");
             }
         }
     }
@@ -651,12 +664,35 @@ impl Renderer for KernelTextRenderer {
             let _ = writeln!(out, "type: {}", rec.id);
             return Ok(());
         }
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
         if self.opts.context_info {
-            self.context(ctx, rec, out);
+            self.context(ctx, rec, &mut line);
         } else if ev.system == "ftrace" && ev.name == "raw_data" {
             // observed on 6.18: without context-info the kernel prints nothing for raw_data
+            self.line = line;
             return Ok(());
         }
+        // Common case: the print fmt, formatted with the line into one buffer.
+        let special = self.opts.fields || ev.system == "ftrace" || ev.system == "syscalls";
+        if let (false, Ok(fmt)) = (special, &ev.print_fmt) {
+            let context_len = line.len();
+            line.extend_from_slice(ev.name.as_bytes());
+            line.extend_from_slice(b": ");
+            let r = self
+                .evaluator
+                .write_bytes(fmt, ev, rec.payload, &ctx.env(), &mut line);
+            if r.is_ok() {
+                line.push(b'\n');
+                push_utf8(out, &line);
+                self.line = line;
+                return Ok(());
+            }
+            // Print fmt failed: the general path below reports it.
+            line.truncate(context_len);
+        }
+        push_utf8(out, &line);
+        self.line = line;
         if self.opts.fields {
             self.fields_body(ctx, ev, rec, out);
             return Ok(());
@@ -718,72 +754,81 @@ fn find_mark(d: u64) -> char {
 }
 
 /// The five irq-info characters (`trace_print_lat_fmt`).
-pub(crate) fn lat_flags(out: &mut String, flags: u8, pc: u8) {
+pub(crate) fn lat_flags(out: &mut Vec<u8>, flags: u8, pc: u8) {
     let nmi = flags & tf::NMI != 0;
     let hard = flags & tf::HARDIRQ != 0;
     let soft = flags & tf::SOFTIRQ != 0;
     let bh = flags & tf::BH_OFF != 0;
     let irqs = flags & tf::IRQS_OFF != 0;
     out.push(if irqs && bh {
-        'D'
+        b'D'
     } else if irqs {
-        'd'
+        b'd'
     } else if bh {
-        'b'
+        b'b'
     } else {
-        '.'
+        b'.'
     });
     let nr = flags & tf::NEED_RESCHED != 0;
     let lazy = flags & tf::NEED_RESCHED_LAZY != 0;
     let pr = flags & tf::PREEMPT_RESCHED != 0;
     out.push(match (nr, lazy, pr) {
-        (true, true, true) => 'B',
-        (true, false, true) => 'N',
-        (false, true, true) => 'L',
-        (true, true, false) => 'b',
-        (true, false, false) => 'n',
-        (false, false, true) => 'p',
-        (false, true, false) => 'l',
-        _ => '.',
+        (true, true, true) => b'B',
+        (true, false, true) => b'N',
+        (false, true, true) => b'L',
+        (true, true, false) => b'b',
+        (true, false, false) => b'n',
+        (false, false, true) => b'p',
+        (false, true, false) => b'l',
+        _ => b'.',
     });
     out.push(if nmi && hard {
-        'Z'
+        b'Z'
     } else if nmi {
-        'z'
+        b'z'
     } else if hard && soft {
-        'H'
+        b'H'
     } else if hard {
-        'h'
+        b'h'
     } else if soft {
-        's'
+        b's'
     } else {
-        '.'
+        b'.'
     });
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(if pc & 0xf != 0 {
-        HEX[(pc & 0xf) as usize] as char
+        HEX[(pc & 0xf) as usize]
     } else {
-        '.'
+        b'.'
     });
     out.push(if pc & 0xf0 != 0 {
-        HEX[(pc >> 4) as usize] as char
+        HEX[(pc >> 4) as usize]
     } else {
-        '.'
+        b'.'
     });
 }
 
-fn pad_left(out: &mut String, s: &str, w: usize) {
-    let n = s.chars().count();
-    for _ in n..w {
-        out.push(' ');
-    }
-    out.push_str(s);
+const SPACES: &[u8; 32] = b"                                ";
+
+fn pad_left(out: &mut Vec<u8>, s: &str, w: usize) {
+    // chars = bytes that are not UTF-8 continuation bytes
+    let n = s.bytes().filter(|&b| (b as i8) >= -0x40).count();
+    push_spaces(out, w.saturating_sub(n));
+    out.extend_from_slice(s.as_bytes());
 }
 
-fn pad_right(out: &mut String, s: &str, w: usize) {
-    out.push_str(s);
-    for _ in s.len()..w {
-        out.push(' ');
+fn pad_right(out: &mut Vec<u8>, s: &str, w: usize) {
+    out.extend_from_slice(s.as_bytes());
+    push_spaces(out, w.saturating_sub(s.len()));
+}
+
+#[inline]
+fn push_spaces(out: &mut Vec<u8>, n: usize) {
+    let mut n = n;
+    while n > 0 {
+        let k = n.min(SPACES.len());
+        out.extend_from_slice(SPACES.get(..k).unwrap_or(&[]));
+        n -= k;
     }
 }
 

@@ -158,7 +158,7 @@ pub fn run(g: &GlobalArgs, a: &ListArgs) -> Result<()> {
                 inst.read(&rel)?
             }
         };
-        let table = format_table(&fmt);
+        let table = format_table(&name.system, &fmt);
         text.push_str(&table);
         out.insert(
             "format".into(),
@@ -175,54 +175,55 @@ pub fn run(g: &GlobalArgs, a: &ListArgs) -> Result<()> {
     Ok(())
 }
 
-/// The format file as a typed field table followed by the print fmt.
-fn format_table(fmt: &str) -> String {
-    let mut rows = Vec::new();
-    let mut header = Vec::new();
-    let mut print_fmt = String::new();
-    let mut in_print = false;
-    for line in fmt.lines() {
-        if in_print {
-            print_fmt.push('\n');
-            print_fmt.push_str(line);
-            continue;
+/// The format file as a typed field table (parsed by the decoding engine)
+/// followed by the print fmt; the raw text when it does not parse.
+fn format_table(system: &str, fmt: &str) -> String {
+    use traceevent::{EventFormat, FieldKind, LongSize};
+    let long = if cfg!(target_pointer_width = "32") { LongSize::Four } else { LongSize::Eight };
+    let ev = match EventFormat::parse(system, fmt, long) {
+        Ok(e) => e,
+        Err(e) => return format!("{fmt}\n(note: tracekit could not parse this format: {e})\n"),
+    };
+    let kind = |k: &FieldKind, signed: bool, size: usize| -> String {
+        let sign = if signed { "s" } else { "u" };
+        match k {
+            FieldKind::Int => format!("{sign}{}", size * 8),
+            FieldKind::Pointer => "pointer".into(),
+            FieldKind::Array { len, elem_size } => format!("array[{len}] of {elem_size}-byte"),
+            FieldKind::FlexArray { elem_size } => format!("rest of record, {elem_size}-byte elements"),
+            FieldKind::DataLoc { .. } => "dynamic (__data_loc)".into(),
+            FieldKind::DataLocArray { count } => format!("{count} dynamic strings"),
+            FieldKind::RelLoc { .. } => "dynamic (__rel_loc)".into(),
+            FieldKind::Bytes => "bytes".into(),
+            _ => "other".into(),
         }
-        if let Some(p) = line.strip_prefix("print fmt: ") {
-            print_fmt = p.to_string();
-            in_print = true;
-        } else if let Some(f) = line.trim().strip_prefix("field:") {
-            let parts: Vec<&str> = f.split(';').map(str::trim).collect();
-            let decl = parts.first().copied().unwrap_or("");
-            let get = |k: &str| {
-                parts
-                    .iter()
-                    .find_map(|p| p.strip_prefix(k))
-                    .unwrap_or("")
-                    .to_string()
-            };
-            rows.push((
-                decl.to_string(),
-                get("offset:"),
-                get("size:"),
-                get("signed:"),
-            ));
-        } else if line.starts_with("name:") || line.starts_with("ID:") {
-            header.push(line.to_string());
-        }
+    };
+    let rows: Vec<[String; 5]> = ev
+        .common_fields
+        .iter()
+        .chain(ev.fields.iter())
+        .map(|f| {
+            [
+                f.name.clone(),
+                f.decl.clone(),
+                f.offset.to_string(),
+                f.size.to_string(),
+                if f.is_char() && matches!(f.kind, FieldKind::Array { .. } | FieldKind::DataLoc { .. } | FieldKind::FlexArray { .. }) {
+                    "string".to_string()
+                } else {
+                    kind(&f.kind, f.signed, f.size)
+                },
+            ]
+        })
+        .collect();
+    let w: Vec<usize> = (0..4)
+        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0).max(["field", "declaration", "offset", "size"][i].len()))
+        .collect();
+    let mut s = format!("name: {}\nID: {}\n", ev.name, ev.id);
+    s.push_str(&format!("{:<a$}  {:<b$}  {:>c$}  {:>d$}  {}\n", "field", "declaration", "offset", "size", "type", a = w[0], b = w[1], c = w[2], d = w[3]));
+    for r in rows {
+        s.push_str(&format!("{:<a$}  {:<b$}  {:>c$}  {:>d$}  {}\n", r[0], r[1], r[2], r[3], r[4], a = w[0], b = w[1], c = w[2], d = w[3]));
     }
-    let w = rows.iter().map(|r| r.0.len()).max().unwrap_or(5).max(5);
-    let mut s = header.join("\n");
-    s.push('\n');
-    s.push_str(&format!(
-        "{:<w$}  {:>6}  {:>4}  {}\n",
-        "field", "offset", "size", "signed"
-    ));
-    for (d, o, z, sg) in rows {
-        s.push_str(&format!(
-            "{d:<w$}  {o:>6}  {z:>4}  {}\n",
-            if sg == "1" { "yes" } else { "no" }
-        ));
-    }
-    s.push_str(&format!("print fmt: {print_fmt}\n"));
+    s.push_str(&format!("print fmt: {}\n", ev.print_fmt_text));
     s
 }
