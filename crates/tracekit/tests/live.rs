@@ -348,8 +348,9 @@ fn list_shows_events_tracers_options_and_formats() {
     assert!(ok);
     assert!(out.contains("name: sched_switch"), "{out}");
     assert!(
-        out.lines()
-            .any(|l| l.starts_with("char prev_comm[16]") && l.contains(" 16 ")),
+        out.lines().any(|l| l.starts_with("prev_comm ")
+            && l.contains("char prev_comm[16]")
+            && l.ends_with(" 16  string")),
         "{out}"
     );
     assert!(out.contains("print fmt: \"prev_comm=%s"), "{out}");
