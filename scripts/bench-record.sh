@@ -48,6 +48,16 @@ run_one() { # tool compression loadcopies -> prints "lost cpu_s wall_s size_byte
   printf '%s %s %s %s %s\n' "$2" "$(echo "$u + $s" | bc)" "$e" "$(stat -c %s "$out")" "$3"
 }
 
+stream_one() { # load copies -> "lost cpu_s wall_s"
+  local l=$1
+  load "$l"; sleep 0.3
+  /usr/bin/time -f '%U %S %e' -o "$W/time" "$TK" stream -e syscalls --duration "${D}s" > /dev/null 2> "$W/stream.err"
+  wait 2>/dev/null || true
+  read -r u s e < "$W/time"
+  lost=$(sed -n 's/^tracekit: CPU[0-9]*: \([0-9]*\) events lost$/\1/p' "$W/stream.err" | awk '{s+=$1} END {print s+0}')
+  printf '%s %s %s\n' "$lost" "$(echo "$u + $s" | bc)" "$e"
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 printf '%-9s %-5s %-4s %12s %10s %8s %12s %10s\n' tool comp load lost cpu_s wall_s size_B lines
@@ -61,4 +71,14 @@ for comp in none zstd; do
         "$(cut -d' ' -f3 "$W/res" | median)" "$(cut -d' ' -f4 "$W/res" | median)" "$(cut -d' ' -f5 "$W/res" | median)"
     done
   done
+done
+
+echo
+echo "stream (decode + print to /dev/null) on the same workload:"
+printf '%-9s %-4s %12s %10s %8s\n' tool load lost cpu_s wall_s
+for l in 1 2; do
+  : > "$W/res"
+  for _ in $(seq "$RUNS"); do stream_one "$l" >> "$W/res"; done
+  printf '%-9s %-4s %12s %10s %8s\n' stream "${l}x" "$(cut -d' ' -f1 "$W/res" | median)" \
+    "$(cut -d' ' -f2 "$W/res" | median)" "$(cut -d' ' -f3 "$W/res" | median)"
 done
