@@ -85,7 +85,7 @@ impl Filter {
     }
 
     /// Whether the record passes.
-    pub fn matches(&self, reg: &EventRegistry, tep: &TepRenderer, e: &Event<'_>) -> bool {
+    pub fn matches(&self, reg: &EventRegistry, tep: &mut TepRenderer, e: &Event<'_>) -> bool {
         let endian = reg.endian();
         let id = read_num(endian, e.data, 0, 2) as u16;
         let Some((_, expr)) = self.per_event.iter().find(|(i, _)| *i == id) else {
@@ -219,7 +219,7 @@ fn unary(t: &[String], p: &mut usize) -> std::result::Result<Expr, String> {
     }
 }
 
-fn eval(e: &Expr, reg: &EventRegistry, tep: &TepRenderer, ev: &Event<'_>, id: u16) -> bool {
+fn eval(e: &Expr, reg: &EventRegistry, tep: &mut TepRenderer, ev: &Event<'_>, id: u16) -> bool {
     match e {
         Expr::True => true,
         Expr::Not(a) => !eval(a, reg, tep, ev, id),

@@ -225,7 +225,10 @@ impl LiveDecoder {
                         errors += 1;
                         continue;
                     };
-                    serde_json::to_writer(&mut *out, &s).map_err(std::io::Error::other)?;
+                    serde_json::to_writer(&mut *out, &s).map_err(|e| match e.io_error_kind() {
+                        Some(k) => std::io::Error::from(k),
+                        None => std::io::Error::other(e),
+                    })?;
                     out.write_all(b"\n")?;
                 }
                 StreamFormat::TraceCmd => {
@@ -275,35 +278,8 @@ pub fn stream(
         Some(a) if !a.is_empty() => Some(HeldChild::spawn(a)?),
         _ => None,
     };
-    let (tx, rx) = mpsc::sync_channel::<(u32, Vec<u8>)>(4096);
     let reader_stop = Arc::new(AtomicBool::new(false));
-    let mut threads = Vec::new();
-    for cpu in raw::cpus(&main.inst).map_err(usage)? {
-        let mut r = CpuReader::open(&main.inst, cpu, true).map_err(usage)?;
-        let tx = tx.clone();
-        let st = reader_stop.clone();
-        threads.push(std::thread::spawn(move || {
-            let timeout = rustix::event::Timespec { tv_sec: 0, tv_nsec: 50_000_000 };
-            let mut buf = Vec::new();
-            loop {
-                let done = st.load(Ordering::SeqCst);
-                if !done {
-                    let mut fds = [PollFd::new(r.file(), PollFlags::IN)];
-                    let _ = rustix::event::poll(&mut fds, Some(&timeout));
-                }
-                // Partial pages too: a live view shows events as they come.
-                while let Ok(Some(n)) = r.read_subbuf(&mut buf) {
-                    if tx.send((cpu, buf[..n].to_vec())).is_err() {
-                        return;
-                    }
-                }
-                if done {
-                    return;
-                }
-            }
-        }));
-    }
-    drop(tx);
+    let (rx, threads) = spawn_readers(&main.inst, reader_stop.clone())?;
     let res = (|| -> Result<StreamSummary> {
         if let Some(c) = child.as_ref() {
             arm_pid_filters(cfg, &armed, c.pid())?;
@@ -385,6 +361,86 @@ pub fn stream(
         }
     }
     res
+}
+
+type Readers = (mpsc::Receiver<(u32, Vec<u8>)>, Vec<std::thread::JoinHandle<()>>);
+
+/// One non-blocking reader thread per CPU sending whole (or, at the end,
+/// partial) sub-buffers; `stop` ends them after a final drain.
+fn spawn_readers(inst: &Instance, stop: Arc<AtomicBool>) -> Result<Readers> {
+    let (tx, rx) = mpsc::sync_channel::<(u32, Vec<u8>)>(4096);
+    let mut threads = Vec::new();
+    for cpu in raw::cpus(inst).map_err(usage)? {
+        let mut r = CpuReader::open(inst, cpu, true).map_err(usage)?;
+        let tx = tx.clone();
+        let st = stop.clone();
+        threads.push(std::thread::spawn(move || {
+            let timeout = rustix::event::Timespec { tv_sec: 0, tv_nsec: 50_000_000 };
+            let mut buf = Vec::new();
+            loop {
+                let done = st.load(Ordering::SeqCst);
+                if !done {
+                    let mut fds = [PollFd::new(r.file(), PollFlags::IN)];
+                    let _ = rustix::event::poll(&mut fds, Some(&timeout));
+                }
+                // Partial pages too: a live view shows events as they come.
+                while let Ok(Some(n)) = r.read_subbuf(&mut buf) {
+                    if tx.send((cpu, buf[..n].to_vec())).is_err() {
+                        return;
+                    }
+                }
+                if done {
+                    return;
+                }
+            }
+        }));
+    }
+    Ok((rx, threads))
+}
+
+/// Prints an existing trace array's events as they arrive (consuming, like
+/// `trace_pipe`), until `stop` or the output closes.
+pub fn pipe(tfs: &Tracefs, inst: &Instance, format: StreamFormat, stop: Arc<AtomicBool>, out: &mut dyn Write) -> Result<StreamSummary> {
+    let events = inst.enabled_events().map_err(usage)?;
+    let meta = collect_metadata(tfs, inst, &events, None)?;
+    let mut dec = LiveDecoder::new(tfs, inst, &meta, format, &std::env::temp_dir())?;
+    let reader_stop = Arc::new(AtomicBool::new(false));
+    let (rx, threads) = spawn_readers(inst, reader_stop.clone())?;
+    let mut sum = StreamSummary::default();
+    let mut finishing = false;
+    let res = loop {
+        if !finishing && stop.load(Ordering::SeqCst) {
+            reader_stop.store(true, Ordering::SeqCst);
+            finishing = true;
+        }
+        let mut batch = Vec::new();
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(p) => batch.push(p),
+            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break Ok(()),
+        }
+        while let Ok(p) = rx.try_recv() {
+            batch.push(p);
+        }
+        match dec.write_batch(&batch, out) {
+            Ok((n, lost, errs)) => {
+                sum.events += n;
+                sum.decode_errors += errs;
+                sum.lost.extend(lost);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                sum.output_closed = true;
+                break Ok(());
+            }
+            Err(e) => break Err(Error::Output(e)),
+        }
+    };
+    reader_stop.store(true, Ordering::SeqCst);
+    drop(rx);
+    for t in threads {
+        let _ = t.join();
+    }
+    res.map(|()| sum)
 }
 
 /// `start`: configures the trace arrays and leaves them tracing. The

@@ -403,7 +403,7 @@ fn events(
             }
         }
         if let Some(Some(f)) = filters.get(ii) {
-            let keep = f.matches(&input.dat.registry, &input.tep, &e);
+            let keep = f.matches(&input.dat.registry, &mut input.tep, &e);
             if keep == o.invert {
                 continue;
             }

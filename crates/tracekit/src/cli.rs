@@ -153,6 +153,12 @@ pub struct ShowArgs {
     /// Show the snapshot buffer.
     #[arg(long, conflicts_with = "pipe")]
     pub snapshot: bool,
+    /// With --pipe: decode the raw buffers with trace-cmd's layout.
+    #[arg(long = "tc", requires = "pipe", conflicts_with = "format")]
+    pub tc: bool,
+    /// With --pipe: text (the kernel's layout, decoded by tracekit) or json.
+    #[arg(long, requires = "pipe", value_name = "FORMAT")]
+    pub format: Option<String>,
 }
 
 /// `tracekit status`.

@@ -4,6 +4,7 @@
 //! (sched_switch/wakeup, kmem call sites, hrtimer, function/kernel_stack/raw_data,
 //! trace-cmd's own function/funcgraph overrides). Output is bytes.
 
+pub mod comm;
 pub mod cprintf;
 pub mod fmt;
 pub mod funcs;
@@ -62,7 +63,7 @@ pub struct TepRenderer {
     events: Vec<Option<Ev>>,
     funcs: FuncMap,
     printk: HashMap<u64, String>,
-    comms: HashMap<i32, Vec<u8>>,
+    comms: comm::CommTable,
     endian: Endian,
     long: usize,
 }
@@ -104,20 +105,8 @@ impl TepRenderer {
                 }
             }
         }
-        let mut comms = HashMap::new();
-        for line in dat.cmdlines_text.split(|&c| c == b'\n') {
-            let Some(sp) = line.iter().position(|&c| c == b' ') else {
-                continue;
-            };
-            let Ok(pid) = std::str::from_utf8(&line[..sp])
-                .unwrap_or("x")
-                .trim()
-                .parse::<i32>()
-            else {
-                continue;
-            };
-            comms.insert(pid, line[sp + 1..].to_vec());
-        }
+        let mut comms = comm::CommTable::default();
+        comms.parse_saved_cmdlines(&dat.cmdlines_text);
         TepRenderer {
             opts,
             events,
@@ -148,17 +137,14 @@ impl TepRenderer {
     }
 
     /// The comm trace-cmd shows for `pid`.
-    pub fn comm(&self, pid: i32) -> &[u8] {
-        if pid == 0 {
-            return b"<idle>";
-        }
-        self.comms.get(&pid).map(Vec::as_slice).unwrap_or(b"<...>")
+    /// (A lookup of a non-zero pid freezes libtraceevent's table, see
+    /// [`comm::CommTable`], hence `&mut`.)
+    pub fn comm(&mut self, pid: i32) -> &[u8] {
+        self.comms.lookup(pid)
     }
 
     fn register_comm(&mut self, pid: i32, comm: &[u8]) {
-        if pid != 0 {
-            self.comms.entry(pid).or_insert_with(|| comm.to_vec());
-        }
+        self.comms.register(pid, comm);
     }
 
     fn env(&self) -> Env<'_> {

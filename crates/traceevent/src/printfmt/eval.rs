@@ -112,7 +112,7 @@ fn ext_int(v: u64, size: u8, signed: bool) -> (u64, u8, bool) {
 }
 
 #[inline]
-fn promote(size: u8, signed: bool) -> (u8, bool) {
+pub(super) fn promote(size: u8, signed: bool) -> (u8, bool) {
     if size < 4 {
         (4, true)
     } else {
@@ -120,7 +120,7 @@ fn promote(size: u8, signed: bool) -> (u8, bool) {
     }
 }
 
-fn common(a: (u8, bool), b: (u8, bool)) -> (u8, bool) {
+pub(super) fn common(a: (u8, bool), b: (u8, bool)) -> (u8, bool) {
     let a = promote(a.0, a.1);
     let b = promote(b.0, b.1);
     if a.1 == b.1 {
@@ -135,7 +135,7 @@ fn common(a: (u8, bool), b: (u8, bool)) -> (u8, bool) {
 }
 
 #[inline]
-fn conv_to(n: u64, size: u8, signed: bool) -> u64 {
+pub(super) fn conv_to(n: u64, size: u8, signed: bool) -> u64 {
     let bits = truncate(n, size as usize);
     if signed {
         sign_extend(bits, size as usize) as u64
@@ -1151,34 +1151,70 @@ fn arith(op: BinOp, a: (u64, u8, bool), b: (u64, u8, bool)) -> Option<(u64, u8, 
     if matches!(op, BinOp::Shl | BinOp::Shr) {
         let (ps, psg) = promote(xs, xsg);
         let x = conv_to(x, ps, psg);
-        // A negative or huge count shifts everything out.
-        let sh = if ysg && (y as i64) < 0 {
-            u32::MAX
-        } else {
-            u32::try_from(y).unwrap_or(u32::MAX)
-        };
-        let bits = u32::from(ps) * 8;
-        let neg = psg && (x as i64) < 0;
-        let r = if sh >= bits || sh >= 64 {
-            if op == BinOp::Shr && neg {
-                u64::MAX
-            } else {
-                0
-            }
-        } else if op == BinOp::Shl {
-            x << sh
-        } else if psg {
-            ((x as i64) >> sh) as u64
-        } else {
-            x >> sh
-        };
-        return Some((truncate(r, usize::from(ps)), ps, psg));
+        return Some((shift_in(op == BinOp::Shl, x, y, ysg, ps, psg), ps, psg));
     }
     let (cs, csg) = common((xs, xsg), (ys, ysg));
     let x = conv_to(x, cs, csg);
     let y = conv_to(y, cs, csg);
-    let cmp = |b: bool| (u64::from(b), 4u8, true);
-    let t = |v: u64| (truncate(v, usize::from(cs)), cs, csg);
+    let r = arith_in(op, x, y, cs, csg)?;
+    Some(if is_logical(op) {
+        (r, 4, true)
+    } else {
+        (r, cs, csg)
+    })
+}
+
+/// True for operators whose result is a C `int` 0/1.
+#[inline]
+pub(super) fn is_logical(op: BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::Lt
+            | BinOp::Le
+            | BinOp::Gt
+            | BinOp::Ge
+            | BinOp::Eq
+            | BinOp::Ne
+            | BinOp::And
+            | BinOp::Or
+    )
+}
+
+/// `x << y` / `x >> y` with `x` already converted to its promoted type
+/// (`ps`, `psg`) and `y` in `num` form (`ysg`: its signedness). Returns the
+/// result truncated to `ps` bytes.
+#[inline]
+pub(super) fn shift_in(left: bool, x: u64, y: u64, ysg: bool, ps: u8, psg: bool) -> u64 {
+    // A negative or huge count shifts everything out.
+    let sh = if ysg && (y as i64) < 0 {
+        u32::MAX
+    } else {
+        u32::try_from(y).unwrap_or(u32::MAX)
+    };
+    let bits = u32::from(ps) * 8;
+    let neg = psg && (x as i64) < 0;
+    let r = if sh >= bits || sh >= 64 {
+        if !left && neg {
+            u64::MAX
+        } else {
+            0
+        }
+    } else if left {
+        x << sh
+    } else if psg {
+        ((x as i64) >> sh) as u64
+    } else {
+        x >> sh
+    };
+    truncate(r, usize::from(ps))
+}
+
+/// A non-shift binary operator on operands already converted to their common
+/// type (`cs`, `csg`): the result truncated to `cs` bytes, or 0/1 for
+/// comparisons and logical operators; `None` on division by zero.
+#[inline]
+pub(super) fn arith_in(op: BinOp, x: u64, y: u64, cs: u8, csg: bool) -> Option<u64> {
+    let t = |v: u64| truncate(v, usize::from(cs));
     let lt = |a: u64, b: u64| {
         if csg {
             (a as i64) < (b as i64)
@@ -1192,41 +1228,38 @@ fn arith(op: BinOp, a: (u64, u8, bool), b: (u64, u8, bool)) -> Option<(u64, u8, 
             if y == 0 {
                 return None;
             }
-            let q = if csg {
+            t(if csg {
                 (x as i64).wrapping_div(y as i64) as u64
             } else {
                 x / y
-            };
-            t(q)
+            })
         }
         BinOp::Rem => {
             if y == 0 {
                 return None;
             }
-            let r = if csg {
+            t(if csg {
                 (x as i64).wrapping_rem(y as i64) as u64
             } else {
                 x % y
-            };
-            t(r)
+            })
         }
         BinOp::Add => t(x.wrapping_add(y)),
         BinOp::Sub => t(x.wrapping_sub(y)),
-        BinOp::Lt => cmp(lt(x, y)),
-        BinOp::Le => cmp(!lt(y, x)),
-        BinOp::Gt => cmp(lt(y, x)),
-        BinOp::Ge => cmp(!lt(x, y)),
-        BinOp::Eq => cmp(x == y),
-        BinOp::Ne => cmp(x != y),
+        BinOp::Lt => u64::from(lt(x, y)),
+        BinOp::Le => u64::from(!lt(y, x)),
+        BinOp::Gt => u64::from(lt(y, x)),
+        BinOp::Ge => u64::from(!lt(x, y)),
+        BinOp::Eq => u64::from(x == y),
+        BinOp::Ne => u64::from(x != y),
         BinOp::BitAnd => t(x & y),
         BinOp::BitXor => t(x ^ y),
         BinOp::BitOr => t(x | y),
-        BinOp::And => cmp(x != 0 && y != 0),
-        BinOp::Or => cmp(x != 0 || y != 0),
-        BinOp::Shl | BinOp::Shr => (0, 4, true),
+        BinOp::And => u64::from(x != 0 && y != 0),
+        BinOp::Or => u64::from(x != 0 || y != 0),
+        BinOp::Shl | BinOp::Shr => 0,
     })
 }
-
 
 /// The kernel's `trace_print_hex_dump_seq` (print_hex_dump layout).
 #[allow(clippy::too_many_arguments)]

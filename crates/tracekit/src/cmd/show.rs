@@ -19,6 +19,24 @@ pub fn run(g: &GlobalArgs, a: &ShowArgs) -> Result<()> {
         "trace"
     };
     let path = inst.path(file);
+    if a.pipe && (a.tc || a.format.is_some()) {
+        use tracecmd::live::{self, StreamFormat};
+        let format = match (a.tc, a.format.as_deref()) {
+            (true, _) => StreamFormat::TraceCmd,
+            (_, Some("json")) => StreamFormat::Json,
+            (_, Some("text")) => StreamFormat::Kernel,
+            (_, f) => anyhow::bail!("unknown format '{}' (text, json)", f.unwrap_or("")),
+        };
+        let stop = crate::cmd::record::stop_flag()?;
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        let sum = live::pipe(&ctx.tfs, &inst, format, stop, &mut out)?;
+        let _ = out.flush();
+        for (cpu, n) in sum.lost {
+            eprintln!("tracekit: CPU{cpu}: {n} events lost");
+        }
+        return Ok(());
+    }
     if !a.pipe {
         let text = inst.read(file)?;
         std::io::stdout().write_all(text.as_bytes())?;
