@@ -324,8 +324,12 @@ impl TraceDatWriter {
     /// Writes a section header + body (compressed when `compress`);
     /// returns the section's offset.
     fn section(&mut self, id: u16, desc: &str, body: &[u8], compress: bool) -> Result<u64> {
-        let at = self.pos;
         let sid = self.string_id(desc);
+        self.section_with_id(id, sid, body, compress)
+    }
+
+    fn section_with_id(&mut self, id: u16, sid: u32, body: &[u8], compress: bool) -> Result<u64> {
+        let at = self.pos;
         let c = compress && self.opts.compression != Compression::None;
         self.u16(id)?;
         self.u16(u16::from(c))?;
@@ -472,24 +476,7 @@ impl TraceDatWriter {
         // Strings last (its own description is in it too).
         let sid = self.string_id("strings");
         let body = std::mem::take(&mut self.strings);
-        let c = self.opts.compression != Compression::None;
-        self.u16(opt::STRINGS)?;
-        self.u16(u16::from(c))?;
-        self.u32(sid)?;
-        if c {
-            let z = self
-                .opts
-                .compression
-                .compress(&body)
-                .map_err(io_err(&self.path))?;
-            self.u64(8 + z.len() as u64)?;
-            self.u32(z.len() as u32)?;
-            self.u32(body.len() as u32)?;
-            self.w(&z)?;
-        } else {
-            self.u64(body.len() as u64)?;
-            self.w(&body)?;
-        }
+        self.section_with_id(opt::STRINGS, sid, &body, true)?;
         Ok(())
     }
 

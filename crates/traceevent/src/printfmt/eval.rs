@@ -3,7 +3,7 @@
 //! casts), and formatting of each conversion into the output string.
 
 use super::output::{self, push_cstr, write_int, write_padded, IntArg};
-use super::plan::{extend, trunc, IExpr, IntStyle, Op, SExpr, Slot};
+use super::plan::{extend, trunc, Insn, IntStyle, Op, Prog, SExpr, Slot, STACK};
 use super::{BinOp, Conv, Count, Expr, Helper, Length, Piece, PrintFmt, UnOp};
 use crate::bytes::{sign_extend, truncate, Endian, LongSize};
 use crate::format::{EventFormat, Field, FieldKind};
@@ -103,12 +103,6 @@ fn wide(n: u64, signed: bool) -> i128 {
     } else {
         i128::from(n)
     }
-}
-
-/// `Val::int(v, size, signed)` in `num` form.
-#[inline]
-fn ext_int(v: u64, size: u8, signed: bool) -> (u64, u8, bool) {
-    (extend(truncate(v, usize::from(size)), size, signed), size, signed)
 }
 
 #[inline]
@@ -286,8 +280,8 @@ impl Evaluator {
                     length,
                     style,
                     conv,
-                } => match env.ieval(val, payload) {
-                    Some((n, _, _)) => env.direct_int(out, n, length, style),
+                } => match env.run(val, payload) {
+                    Some(n) => env.direct_int(out, n, length, style),
                     None => self.conv_bytes(fmt, conv, ev, payload, env, out)?,
                 },
                 Op::Str { ref val, conv } => {
@@ -393,60 +387,89 @@ fn dyn_str(payload: &[u8], off: usize, size: usize, rel: bool, endian: Endian) -
 }
 
 impl<'e> Env<'e> {
-    /// Evaluates a compiled integer expression; `None` when the general
-    /// evaluator must decide (data beyond the record, division by zero).
-    fn ieval(&self, e: &IExpr, payload: &[u8]) -> Option<(u64, u8, bool)> {
-        Some(match e {
-            IExpr::Const(n, size, signed) => (*n, *size, *signed),
-            IExpr::Load { off, size, signed } => {
-                let v = self.endian.read_field(payload, *off, usize::from(*size))?;
-                (extend(v, *size, *signed), *size, *signed)
-            }
-            IExpr::Unary(op, a) => {
-                let (n, size, signed) = self.ieval(a, payload)?;
-                let (ps, psg) = promote(size, signed);
-                match op {
-                    UnOp::Neg => ext_int(n.wrapping_neg(), ps, psg),
-                    UnOp::Plus => ext_int(n, ps, psg),
-                    UnOp::BitNot => ext_int(!n, ps, psg),
-                    UnOp::Not => (u64::from(n == 0), 4, true),
+    /// Runs a compiled integer expression: its value in `num` form, or `None`
+    /// when the general evaluator must decide (data beyond the record,
+    /// division by zero).
+    fn run(&self, prog: &Prog, payload: &[u8]) -> Option<u64> {
+        let mut st = [0u64; STACK];
+        let mut sp = 0usize; // number of values on the stack
+        let mut pc = 0usize;
+        // Jumps only go forward: at most `code.len()` steps.
+        while let Some(insn) = prog.code.get(pc) {
+            pc += 1;
+            match *insn {
+                Insn::Const(v) => {
+                    *st.get_mut(sp)? = v;
+                    sp += 1;
                 }
-            }
-            IExpr::Binary(op, a, b) => {
-                let x = self.ieval(a, payload)?;
-                match op {
-                    BinOp::And => {
-                        if x.0 == 0 {
-                            return Some((0, 4, true));
-                        }
-                        let y = self.ieval(b, payload)?;
-                        return Some((u64::from(y.0 != 0), 4, true));
+                Insn::Load { off, size, signed } => {
+                    let v = self.endian.read_field(payload, off, usize::from(size))?;
+                    *st.get_mut(sp)? = extend(v, size, signed);
+                    sp += 1;
+                }
+                Insn::Conv { size, signed } => {
+                    let t = st.get_mut(sp.checked_sub(1)?)?;
+                    *t = conv_to(*t, size, signed);
+                }
+                Insn::Not => {
+                    let t = st.get_mut(sp.checked_sub(1)?)?;
+                    *t = u64::from(*t == 0);
+                }
+                Insn::Bool => {
+                    let t = st.get_mut(sp.checked_sub(1)?)?;
+                    *t = u64::from(*t != 0);
+                }
+                Insn::Neg => {
+                    let t = st.get_mut(sp.checked_sub(1)?)?;
+                    *t = t.wrapping_neg();
+                }
+                Insn::BitNot => {
+                    let t = st.get_mut(sp.checked_sub(1)?)?;
+                    *t = !*t;
+                }
+                Insn::Bin { op, size, signed } => {
+                    sp = sp.checked_sub(1)?;
+                    let y = conv_to(*st.get(sp)?, size, signed);
+                    let t = st.get_mut(sp.checked_sub(1)?)?;
+                    let x = conv_to(*t, size, signed);
+                    let r = arith_in(op, x, y, size, signed)?;
+                    *t = if is_logical(op) {
+                        r
+                    } else {
+                        extend(r, size, signed)
+                    };
+                }
+                Insn::Shift {
+                    left,
+                    size,
+                    signed,
+                    count_signed,
+                } => {
+                    sp = sp.checked_sub(1)?;
+                    let y = *st.get(sp)?;
+                    let t = st.get_mut(sp.checked_sub(1)?)?;
+                    *t = shift_in(left, *t, y, count_signed, size, signed);
+                }
+                Insn::JumpIfZero(to) => {
+                    sp = sp.checked_sub(1)?;
+                    if *st.get(sp)? == 0 {
+                        pc = to;
                     }
-                    BinOp::Or => {
-                        if x.0 != 0 {
-                            return Some((1, 4, true));
-                        }
-                        let y = self.ieval(b, payload)?;
-                        return Some((u64::from(y.0 != 0), 4, true));
+                }
+                Insn::JumpIfNonZero(to) => {
+                    sp = sp.checked_sub(1)?;
+                    if *st.get(sp)? != 0 {
+                        pc = to;
                     }
-                    _ => {}
                 }
-                let y = self.ieval(b, payload)?;
-                let (v, size, signed) = arith(*op, x, y)?;
-                (extend(v, size, signed), size, signed)
+                Insn::Jump(to) => pc = to,
             }
-            IExpr::Ternary(c, a, b) => {
-                if self.ieval(c, payload)?.0 != 0 {
-                    self.ieval(a, payload)?
-                } else {
-                    self.ieval(b, payload)?
-                }
-            }
-            IExpr::Cast { size, signed, val } => {
-                let (n, _, _) = self.ieval(val, payload)?;
-                ext_int(n, *size, *signed)
-            }
-        })
+        }
+        if sp == 1 {
+            st.first().copied()
+        } else {
+            None
+        }
     }
 
     /// Writes a compiled `%s` argument; `None` (nothing written) when the
@@ -461,15 +484,14 @@ impl<'e> Env<'e> {
                     return Some(());
                 }
                 SExpr::Cond(c, a, b) => {
-                    e = if self.ieval(c, payload)?.0 != 0 { a } else { b };
+                    e = if self.run(c, payload)? != 0 { a } else { b };
                 }
                 SExpr::Flags {
                     val,
                     delim,
                     entries,
                 } => {
-                    let (n, size, _) = self.ieval(val, payload)?;
-                    let mut rest = trunc(n, size);
+                    let mut rest = trunc(self.run(val, payload)?, val.size);
                     let mut first = true;
                     for (mask, name) in entries.iter() {
                         if rest == 0 {
@@ -495,9 +517,8 @@ impl<'e> Env<'e> {
                     return Some(());
                 }
                 SExpr::Symbolic { val, entries } => {
-                    let (n, size, _) = self.ieval(val, payload)?;
-                    let x = trunc(n, size);
-                    match entries.iter().find(|(s, _)| trunc(*s, size) == x) {
+                    let x = trunc(self.run(val, payload)?, val.size);
+                    match entries.iter().find(|(s, _)| trunc(*s, val.size) == x) {
                         Some((_, name)) => out.extend_from_slice(name.as_bytes()),
                         None => {
                             out.extend_from_slice(b"0x");

@@ -8,6 +8,7 @@
 //! it cannot (field beyond the record), the evaluator runs the general path
 //! for that conversion, which reports the error.
 
+use super::eval::{common, is_logical, promote};
 use super::{BinOp, Conv, Count, Expr, Helper, Length, Piece, UnOp};
 use crate::bytes::{sign_extend, truncate};
 use crate::format::{EventFormat, Field, FieldKind};
@@ -52,7 +53,7 @@ pub(crate) enum Op {
     /// Plain integer conversion (no flags, width or precision) of an
     /// integer expression.
     Int {
-        val: IExpr,
+        val: Prog,
         length: Length,
         style: IntStyle,
         conv: Slot,
@@ -64,19 +65,227 @@ pub(crate) enum Op {
 }
 
 /// An integer-valued argument expression over integer fields and constants,
-/// evaluated with 64-bit arithmetic. Values are `(bits, size, signed)` with
-/// `bits` sign- or zero-extended to 64 bits.
+/// compiled to a small stack program with the C types resolved statically.
+/// Every value on the stack is in the evaluator's `num` form: the bits of a
+/// value of its static type, sign- or zero-extended to 64 bits.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum IExpr {
-    /// A constant.
-    Const(u64, u8, bool),
-    /// An integer field: `size` bytes at `off`.
+pub(crate) struct Prog {
+    pub code: Box<[Insn]>,
+    /// Result type: size in bytes and signedness.
+    pub size: u8,
+    pub signed: bool,
+}
+
+/// One instruction of a [`Prog`]. Jumps only go forward.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Insn {
+    /// Push a constant.
+    Const(u64),
+    /// Push an integer field of `size` (1, 2, 4, 8) bytes at `off`.
     Load { off: usize, size: u8, signed: bool },
-    Unary(UnOp, Box<IExpr>),
-    Binary(BinOp, Box<IExpr>, Box<IExpr>),
-    Ternary(Box<IExpr>, Box<IExpr>, Box<IExpr>),
-    /// Cast to a non-pointer integer type.
-    Cast { size: u8, signed: bool, val: Box<IExpr> },
+    /// Convert the top value to (`size`, `signed`) (truncate, then extend).
+    Conv { size: u8, signed: bool },
+    /// `!x`.
+    Not,
+    /// `x != 0`.
+    Bool,
+    /// `-x` (a `Conv` follows).
+    Neg,
+    /// `~x` (a `Conv` follows).
+    BitNot,
+    /// Non-shift binary operator in the common type (`size`, `signed`) of
+    /// its operands (converts both, pushes the result in `num` form).
+    Bin { op: BinOp, size: u8, signed: bool },
+    /// Shift of a value already converted to its promoted type.
+    Shift {
+        left: bool,
+        size: u8,
+        signed: bool,
+        count_signed: bool,
+    },
+    /// Pop; jump to the index if zero.
+    JumpIfZero(usize),
+    /// Pop; jump to the index if not zero.
+    JumpIfNonZero(usize),
+    /// Jump to the index.
+    Jump(usize),
+}
+
+/// Stack size of the program evaluator; deeper expressions are not compiled.
+pub(crate) const STACK: usize = 16;
+
+struct Compiler<'a> {
+    ev: &'a EventFormat,
+    code: Vec<Insn>,
+    depth: usize,
+    max_depth: usize,
+}
+
+impl Compiler<'_> {
+    fn push(&mut self, i: Insn) {
+        self.code.push(i);
+    }
+
+    fn grow(&mut self) -> Option<()> {
+        self.depth += 1;
+        self.max_depth = self.max_depth.max(self.depth);
+        (self.depth <= STACK).then_some(())
+    }
+
+    /// Compiles `e`, leaving one value on the stack; returns its type.
+    fn expr(&mut self, e: &Expr, level: usize) -> Option<(u8, bool)> {
+        if level > MAX_DEPTH || self.code.len() > 1024 {
+            return None;
+        }
+        let l = level + 1;
+        Some(match e {
+            Expr::Int { v, size, signed } => {
+                self.push(Insn::Const(extend(*v, *size, *signed)));
+                self.grow()?;
+                (*size, *signed)
+            }
+            Expr::Field(i) => self.load(self.ev.fields.get(*i)?)?,
+            Expr::CommonField(i) => self.load(self.ev.common_fields.get(*i)?)?,
+            Expr::Unary(op, a) => {
+                let t = self.expr(a, l)?;
+                let (ps, psg) = promote(t.0, t.1);
+                match op {
+                    UnOp::Not => {
+                        self.push(Insn::Not);
+                        return Some((4, true));
+                    }
+                    UnOp::Neg => self.push(Insn::Neg),
+                    UnOp::BitNot => self.push(Insn::BitNot),
+                    UnOp::Plus => {}
+                }
+                self.push(Insn::Conv {
+                    size: ps,
+                    signed: psg,
+                });
+                (ps, psg)
+            }
+            Expr::Binary(op @ (BinOp::And | BinOp::Or), a, b) => {
+                self.expr(a, l)?;
+                let short = self.code.len();
+                self.push(Insn::Jump(0)); // patched
+                self.depth -= 1;
+                self.expr(b, l)?;
+                self.push(Insn::Bool);
+                let skip = self.code.len();
+                self.push(Insn::Jump(0)); // patched
+                let alt = self.code.len();
+                self.push(Insn::Const(u64::from(*op == BinOp::Or)));
+                let end = self.code.len();
+                *self.code.get_mut(short)? = if *op == BinOp::And {
+                    Insn::JumpIfZero(alt)
+                } else {
+                    Insn::JumpIfNonZero(alt)
+                };
+                *self.code.get_mut(skip)? = Insn::Jump(end);
+                (4, true)
+            }
+            Expr::Binary(op @ (BinOp::Shl | BinOp::Shr), a, b) => {
+                let t = self.expr(a, l)?;
+                let (ps, psg) = promote(t.0, t.1);
+                self.push(Insn::Conv {
+                    size: ps,
+                    signed: psg,
+                });
+                let tb = self.expr(b, l)?;
+                self.push(Insn::Shift {
+                    left: *op == BinOp::Shl,
+                    size: ps,
+                    signed: psg,
+                    count_signed: tb.1,
+                });
+                self.depth -= 1;
+                self.push(Insn::Conv {
+                    size: ps,
+                    signed: psg,
+                });
+                (ps, psg)
+            }
+            Expr::Binary(op, a, b) => {
+                let ta = self.expr(a, l)?;
+                let tb = self.expr(b, l)?;
+                let (cs, csg) = common(ta, tb);
+                self.push(Insn::Bin {
+                    op: *op,
+                    size: cs,
+                    signed: csg,
+                });
+                self.depth -= 1;
+                if is_logical(*op) {
+                    (4, true)
+                } else {
+                    (cs, csg)
+                }
+            }
+            Expr::Ternary(c, a, b) => {
+                self.expr(c, l)?;
+                let jz = self.code.len();
+                self.push(Insn::Jump(0)); // patched
+                self.depth -= 1;
+                let ta = self.expr(a, l)?;
+                let jend = self.code.len();
+                self.push(Insn::Jump(0)); // patched
+                self.depth -= 1;
+                let else_at = self.code.len();
+                let tb = self.expr(b, l)?;
+                // The evaluator keeps the chosen branch's own type; only
+                // branches of one type have a static type.
+                if ta != tb {
+                    return None;
+                }
+                let end = self.code.len();
+                *self.code.get_mut(jz)? = Insn::JumpIfZero(else_at);
+                *self.code.get_mut(jend)? = Insn::Jump(end);
+                ta
+            }
+            Expr::Cast(ty, a) if !ty.pointer => {
+                self.expr(a, l)?;
+                self.push(Insn::Conv {
+                    size: ty.size,
+                    signed: ty.signed,
+                });
+                (ty.size, ty.signed)
+            }
+            _ => return None,
+        })
+    }
+
+    fn load(&mut self, f: &Field) -> Option<(u8, bool)> {
+        let IExpr { off, size, signed } = load(f)?;
+        self.push(Insn::Load { off, size, signed });
+        self.grow()?;
+        Some((size, signed))
+    }
+}
+
+/// Compiles an integer-valued expression.
+pub(crate) fn int_prog(e: &Expr, ev: &EventFormat) -> Option<Prog> {
+    let mut c = Compiler {
+        ev,
+        code: Vec::new(),
+        depth: 0,
+        max_depth: 0,
+    };
+    let (size, signed) = c.expr(e, 0)?;
+    if c.depth != 1 || c.max_depth > STACK {
+        return None;
+    }
+    Some(Prog {
+        code: c.code.into(),
+        size,
+        signed,
+    })
+}
+
+/// A plain integer field operand.
+pub(crate) struct IExpr {
+    pub off: usize,
+    pub size: u8,
+    pub signed: bool,
 }
 
 /// A string-valued `%s` argument.
@@ -85,16 +294,16 @@ pub(crate) enum SExpr {
     /// A string literal (already cut at its first NUL).
     Lit(Box<str>),
     /// `cond ? a : b`.
-    Cond(IExpr, Box<SExpr>, Box<SExpr>),
+    Cond(Prog, Box<SExpr>, Box<SExpr>),
     /// `__print_flags(val, delim, ...)` with every value resolved.
     Flags {
-        val: IExpr,
+        val: Prog,
         delim: Box<str>,
         entries: Box<[(u64, Box<str>)]>,
     },
     /// `__print_symbolic(val, ...)` with every value resolved (names cut at NUL).
     Symbolic {
-        val: IExpr,
+        val: Prog,
         entries: Box<[(u64, Box<str>)]>,
     },
 }
@@ -113,27 +322,6 @@ pub(crate) fn extend(v: u64, size: u8, signed: bool) -> u64 {
     }
 }
 
-fn int_expr(e: &Expr, ev: &EventFormat, depth: usize) -> Option<IExpr> {
-    if depth > MAX_DEPTH {
-        return None;
-    }
-    let sub = |x: &Expr| int_expr(x, ev, depth + 1).map(Box::new);
-    Some(match e {
-        Expr::Int { v, size, signed } => IExpr::Const(extend(*v, *size, *signed), *size, *signed),
-        Expr::Field(i) => load(ev.fields.get(*i)?)?,
-        Expr::CommonField(i) => load(ev.common_fields.get(*i)?)?,
-        Expr::Unary(op, a) => IExpr::Unary(*op, sub(a)?),
-        Expr::Binary(op, a, b) => IExpr::Binary(*op, sub(a)?, sub(b)?),
-        Expr::Ternary(c, a, b) => IExpr::Ternary(sub(c)?, sub(a)?, sub(b)?),
-        Expr::Cast(ty, a) if !ty.pointer => IExpr::Cast {
-            size: ty.size,
-            signed: ty.signed,
-            val: sub(a)?,
-        },
-        _ => return None,
-    })
-}
-
 fn load(f: &Field) -> Option<IExpr> {
     if !matches!(f.size, 1 | 2 | 4 | 8) {
         return None;
@@ -143,7 +331,7 @@ fn load(f: &Field) -> Option<IExpr> {
         FieldKind::Pointer => false,
         _ => return None,
     };
-    Some(IExpr::Load {
+    Some(IExpr {
         off: f.offset,
         size: f.size as u8,
         signed,
@@ -161,7 +349,7 @@ fn str_expr(e: &Expr, ev: &EventFormat, depth: usize) -> Option<SExpr> {
     Some(match e {
         Expr::Str(s) => SExpr::Lit(cut_nul(s)),
         Expr::Ternary(c, a, b) => SExpr::Cond(
-            int_expr(c, ev, depth + 1)?,
+            int_prog(c, ev)?,
             Box::new(str_expr(a, ev, depth + 1)?),
             Box::new(str_expr(b, ev, depth + 1)?),
         ),
@@ -175,13 +363,13 @@ fn str_expr(e: &Expr, ev: &EventFormat, depth: usize) -> Option<SExpr> {
                 return None;
             }
             SExpr::Flags {
-                val: int_expr(val, ev, depth + 1)?,
+                val: int_prog(val, ev)?,
                 delim: delim.clone(),
                 entries: resolved(entries)?,
             }
         }
         Expr::Helper(Helper::PrintSymbolic { val, entries }) => SExpr::Symbolic {
-            val: int_expr(val, ev, depth + 1)?,
+            val: int_prog(val, ev)?,
             entries: resolved(entries)?
                 .iter()
                 .map(|(v, n)| (*v, cut_nul(n)))
@@ -271,21 +459,24 @@ fn direct(c: &Conv, arg: Option<&Expr>, ev: &EventFormat, slot: Slot) -> Option<
                 b'x' => IntStyle::Hex,
                 _ => IntStyle::HexUpper,
             };
-            Some(match int_expr(arg, ev, 0)? {
-                IExpr::Load { off, size, signed } => Op::IntField {
+            if let Some(IExpr { off, size, signed }) = match arg {
+                Expr::Field(i) => ev.fields.get(*i).and_then(load),
+                _ => None,
+            } {
+                return Some(Op::IntField {
                     off,
                     size,
                     signed,
                     length: c.length,
                     style,
                     conv: slot,
-                },
-                val => Op::Int {
-                    val,
-                    length: c.length,
-                    style,
-                    conv: slot,
-                },
+                });
+            }
+            Some(Op::Int {
+                val: int_prog(arg, ev)?,
+                length: c.length,
+                style,
+                conv: slot,
             })
         }
         _ => None,

@@ -95,6 +95,38 @@ fn is_char_ptr(t: &CType) -> bool {
     matches!(t, CType::Ptr(inner) if matches!(**inner, CType::Int { is_char: true, .. }))
 }
 
+/// Splits an argument word `[NAME=]EXPR[:TYPE]`.
+fn split_arg(w: &str) -> (Option<String>, &str, Option<String>) {
+    let (name, body) = match w.split_once('=') {
+        Some((n, b)) if is_c_ident(n) => (Some(n.to_string()), b),
+        _ => (None, w),
+    };
+    let (expr, ty) = match body.rsplit_once(':') {
+        Some((e, t)) if !t.contains(')') => (e, Some(t.to_string())),
+        _ => (body, None),
+    };
+    (name, expr, ty)
+}
+
+/// `$argN` (optionally read as a string) → the ABI's register.
+fn positional_arg(
+    whole: &str,
+    arch: &Arch,
+    n: usize,
+    name: Option<String>,
+    ty: Option<String>,
+) -> Result<ProbeArg> {
+    let reg = arch
+        .arg(n)
+        .ok_or_else(|| invalid(whole, format!("$arg{n} is not in a register on {}", arch.name)))?;
+    let string = matches!(ty.as_deref(), Some("string" | "ustring"));
+    Ok(ProbeArg {
+        name: name.or_else(|| Some(format!("arg{n}"))),
+        fetch: if string { format!("+0({reg})") } else { reg },
+        ty,
+    })
+}
+
 /// Splits `FUNC[+OFF|%return]`.
 fn split_place(place: &str) -> (&str, u64, bool) {
     if let Some(f) = place.strip_suffix("%return") {
@@ -262,14 +294,7 @@ pub fn kernel_probe(
     };
     let mut args = Vec::new();
     for w in &words[1..] {
-        let (name, body) = match w.split_once('=') {
-            Some((n, b)) if is_c_ident(n) => (Some(n.to_string()), b),
-            _ => (None, w.as_str()),
-        };
-        let (expr, ty) = match body.rsplit_once(':') {
-            Some((e, t)) if !t.contains(')') => (e, Some(t.to_string())),
-            _ => (body, None),
-        };
+        let (name, expr, ty) = split_arg(w);
         let named = expr
             .split("->")
             .next()
@@ -298,21 +323,7 @@ pub fn kernel_probe(
             .strip_prefix("$arg")
             .and_then(|n| n.parse::<usize>().ok())
         {
-            let reg = opts.arch.arg(n).ok_or_else(|| {
-                invalid(
-                    &whole,
-                    format!("$arg{n} is not in a register on {}", opts.arch.name),
-                )
-            })?;
-            let (fetch, ty) = match ty.as_deref() {
-                Some("string" | "ustring") => (format!("+0({reg})"), ty),
-                _ => (reg, ty),
-            };
-            args.push(ProbeArg {
-                name: name.or_else(|| Some(format!("arg{n}"))),
-                fetch,
-                ty,
-            });
+            args.push(positional_arg(&whole, &opts.arch, n, name, ty)?);
             continue;
         }
         if named && !expr.starts_with('$') {
@@ -423,30 +434,13 @@ pub fn user_probe(words: &[String], binary: &Path, opts: &FriendlyOptions) -> Re
         })?;
     let mut args = Vec::new();
     for w in &words[1..] {
-        let (name, body) = match w.split_once('=') {
-            Some((n, b)) if is_c_ident(n) => (Some(n.to_string()), b),
-            _ => (None, w.as_str()),
-        };
-        let (expr, ty) = match body.rsplit_once(':') {
-            Some((e, t)) if !t.contains(')') => (e, Some(t.to_string())),
-            _ => (body, None),
-        };
+        let (name, expr, ty) = split_arg(w);
         let string = matches!(ty.as_deref(), Some("string" | "ustring"));
         if let Some(n) = expr
             .strip_prefix("$arg")
             .and_then(|n| n.parse::<usize>().ok())
         {
-            let reg = opts.arch.arg(n).ok_or_else(|| {
-                invalid(
-                    &whole,
-                    format!("$arg{n} is not in a register on {}", opts.arch.name),
-                )
-            })?;
-            args.push(ProbeArg {
-                name: name.or_else(|| Some(format!("arg{n}"))),
-                fetch: if string { format!("+0({reg})") } else { reg },
-                ty,
-            });
+            args.push(positional_arg(&whole, &opts.arch, n, name, ty)?);
         } else if expr == "$retval" {
             args.push(ProbeArg {
                 name: name.or_else(|| Some("ret".into())),
