@@ -5,8 +5,8 @@
 //! sub-buffers once tracing has stopped, so nothing recorded is left behind.
 
 use std::fs::File;
-use std::io::Write;
-use std::os::fd::AsFd;
+use std::io::{Seek, SeekFrom, Write};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -29,6 +29,9 @@ pub struct RecorderOptions {
     pub sleep: Duration,
     /// Pipe size for splice.
     pub pipe_size: usize,
+    /// `-m`: keep at most about this many bytes per CPU (the newest), by
+    /// alternating between two files of half that size.
+    pub max_bytes: Option<u64>,
 }
 
 impl Default for RecorderOptions {
@@ -37,6 +40,7 @@ impl Default for RecorderOptions {
             busy_poll: false,
             sleep: Duration::from_micros(1000),
             pipe_size: 1 << 20,
+            max_bytes: None,
         }
     }
 }
@@ -129,9 +133,48 @@ impl Recorder {
     }
 }
 
+/// Two files used alternately for `-m`: the current one is written until
+/// it holds half the limit, then the other one is emptied and written.
+struct Rotation {
+    half: u64,
+    in_current: u64,
+    other: File,
+    current_path: PathBuf,
+    other_path: PathBuf,
+}
+
+/// Splices whole sub-buffers into `file` until none is left or `limit`
+/// bytes were moved.
+fn pump(reader: &CpuReader, pr: &OwnedFd, pw: &OwnedFd, chunk: usize, file: &File, path: &Path, limit: u64) -> Result<u64> {
+    let mut moved = 0u64;
+    let subbuf = reader.subbuf_size() as u64;
+    while moved < limit {
+        let want = (limit - moved).min(chunk as u64).max(subbuf) as usize;
+        let n = reader
+            .splice_to(pw, want)
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        if n == 0 {
+            break;
+        }
+        let mut left = n;
+        while left > 0 {
+            match rustix::pipe::splice(pr, None, file.as_fd(), None, left, SpliceFlags::MOVE) {
+                Ok(0) => return Err(rerr(path, rustix::io::Errno::IO)),
+                Ok(m) => left -= m,
+                Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => continue,
+                Err(e) => return Err(rerr(path, e)),
+            }
+        }
+        moved += n as u64;
+    }
+    Ok(moved)
+}
+
+/// Records one CPU into `path` (with `max_bytes`: alternating `PATH.a` and
+/// `PATH.b`, joined into `PATH` at the end, older first).
 fn record_cpu(
     mut reader: CpuReader,
-    mut file: File,
+    file: File,
     path: &Path,
     stop: &AtomicBool,
     counter: &AtomicU64,
@@ -141,35 +184,35 @@ fn record_cpu(
     let pipe_size = rustix::pipe::fcntl_setpipe_size(&pw, opts.pipe_size).unwrap_or(65536);
     let subbuf = reader.subbuf_size();
     let chunk = (pipe_size / subbuf).max(1) * subbuf;
+    let (mut file, mut rot) = match opts.max_bytes {
+        None => (file, None),
+        Some(max) => {
+            drop(file);
+            let pa = path.with_extension("a");
+            let pb = path.with_extension("b");
+            let fa = File::create(&pa).map_err(io(&pa))?;
+            let fb = File::create(&pb).map_err(io(&pb))?;
+            let half = (max / 2).max(subbuf as u64);
+            (fa, Some(Rotation { half, in_current: 0, other: fb, current_path: pa, other_path: pb }))
+        }
+    };
     let mut total = 0u64;
     let timeout = rustix::event::Timespec {
         tv_sec: 0,
         tv_nsec: 100_000_000,
     };
-    // Moves whatever whole sub-buffers are available; returns bytes moved.
-    let pump = |reader: &CpuReader, total: &mut u64| -> Result<u64> {
-        let mut moved = 0u64;
-        loop {
-            let n = reader
-                .splice_to(&pw, chunk)
-                .map_err(|e| Error::Usage(e.to_string()))?;
-            if n == 0 {
-                break;
+    let rotate = |file: &mut File, rot: &mut Option<Rotation>, moved: u64| -> Result<()> {
+        if let Some(r) = rot.as_mut() {
+            r.in_current += moved;
+            if r.in_current >= r.half {
+                std::mem::swap(file, &mut r.other);
+                std::mem::swap(&mut r.current_path, &mut r.other_path);
+                file.set_len(0).map_err(io(&r.current_path))?;
+                file.seek(SeekFrom::Start(0)).map_err(io(&r.current_path))?;
+                r.in_current = 0;
             }
-            let mut left = n;
-            while left > 0 {
-                match rustix::pipe::splice(&pr, None, file.as_fd(), None, left, SpliceFlags::MOVE) {
-                    Ok(0) => return Err(rerr(path, rustix::io::Errno::IO)),
-                    Ok(m) => left -= m,
-                    Err(rustix::io::Errno::INTR) | Err(rustix::io::Errno::AGAIN) => continue,
-                    Err(e) => return Err(rerr(path, e)),
-                }
-            }
-            moved += n as u64;
-            *total += n as u64;
-            counter.store(*total, Ordering::Relaxed);
         }
-        Ok(moved)
+        Ok(())
     };
     while !stop.load(Ordering::SeqCst) {
         if !opts.busy_poll {
@@ -179,20 +222,42 @@ fn record_cpu(
                 Err(e) => return Err(rerr(path, e)),
             }
         }
-        let moved = pump(&reader, &mut total)?;
+        let limit = rot.as_ref().map(|r| r.half.saturating_sub(r.in_current)).unwrap_or(u64::MAX);
+        let moved = pump(&reader, &pr, &pw, chunk, &file, path, limit)?;
+        total += moved;
+        counter.store(total, Ordering::Relaxed);
+        rotate(&mut file, &mut rot, moved)?;
         if moved == 0 && opts.busy_poll {
             std::thread::sleep(opts.sleep);
         }
     }
     // Final drain: whole sub-buffers by splice, then partial ones by read.
-    pump(&reader, &mut total)?;
+    loop {
+        let limit = rot.as_ref().map(|r| r.half.saturating_sub(r.in_current)).unwrap_or(u64::MAX);
+        let moved = pump(&reader, &pr, &pw, chunk, &file, path, limit)?;
+        total += moved;
+        rotate(&mut file, &mut rot, moved)?;
+        if moved == 0 || rot.is_none() {
+            break;
+        }
+    }
     let mut rest = Vec::new();
-    reader
-        .drain(&mut rest)
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    reader.drain(&mut rest).map_err(|e| Error::Usage(e.to_string()))?;
     file.write_all(&rest).map_err(io(path))?;
     total += rest.len() as u64;
-    counter.store(total, Ordering::Relaxed);
     file.flush().map_err(io(path))?;
+    if let Some(r) = rot {
+        // Join older (the other file) and newer (the current one).
+        drop(file);
+        let mut out = File::create(path).map_err(io(path))?;
+        total = 0;
+        for p in [&r.other_path, &r.current_path] {
+            if let Ok(mut f) = File::open(p) {
+                total += std::io::copy(&mut f, &mut out).map_err(io(path))?;
+            }
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    counter.store(total, Ordering::Relaxed);
     Ok(total)
 }

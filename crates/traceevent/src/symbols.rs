@@ -201,11 +201,42 @@ fn unescape(s: &str) -> String {
     out
 }
 
+/// Hasher for pid keys (looked up once per rendered record): one multiply
+/// instead of SipHash. The tables come from the traced kernel, not from
+/// untrusted network peers, so flooding resistance is not needed.
+type PidHash = std::hash::BuildHasherDefault<PidHasher>;
+
+/// See [`PidHash`].
+#[derive(Debug, Default, Clone, Copy)]
+struct PidHasher(u64);
+
+impl std::hash::Hasher for PidHasher {
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    #[inline]
+    fn write_i32(&mut self, v: i32) {
+        // Fibonacci hashing; hashbrown uses the top bits for its tag and the
+        // low bits for the bucket, so fold the high half back in.
+        let h = u64::from(v as u32).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.0 = h ^ (h >> 32);
+    }
+}
+
 /// pid → comm (`saved_cmdlines`) and pid → tgid (`saved_tgids`).
 #[derive(Debug, Clone, Default)]
 pub struct Cmdlines {
-    comms: HashMap<i32, String>,
-    tgids: HashMap<i32, i32>,
+    comms: HashMap<i32, String, PidHash>,
+    tgids: HashMap<i32, i32, PidHash>,
 }
 
 impl Cmdlines {

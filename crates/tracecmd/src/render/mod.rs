@@ -248,10 +248,10 @@ impl TepRenderer {
                 put_fmt(out, format_args!("{:06}", t % 1_000_000));
             }
         } else {
-            let p10 = 1_000_000_000_000u64;
-            pad_left(out, ib.format(ts / p10).as_bytes(), 5);
-            out.push(b'.');
-            put_fmt(out, format_args!("{:012}", ts % p10));
+            // trace-cmd's "%12d:" time format: libtraceevent computes the
+            // precision's power of ten in an `int`, 10^12 overflows to a
+            // negative value, and it falls back to "%12llu" (raw ticks).
+            pad_left(out, ib.format(ts).as_bytes(), 12);
         }
         out.push(b':');
         // event name

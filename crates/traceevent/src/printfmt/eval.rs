@@ -3,7 +3,7 @@
 //! casts), and formatting of each conversion into the output string.
 
 use super::output::{self, push_cstr, write_int, write_padded, IntArg};
-use super::plan::{extend, trunc, Insn, IntStyle, Op, Prog, SExpr, Slot, STACK};
+use super::plan::{extend, trunc, Fast, Insn, IntStyle, Op, Prog, SExpr, Slot, STACK};
 use super::{BinOp, Conv, Count, Expr, Helper, Length, Piece, PrintFmt, UnOp};
 use crate::bytes::{sign_extend, truncate, Endian, LongSize};
 use crate::format::{EventFormat, Field, FieldKind};
@@ -248,7 +248,7 @@ impl Evaluator {
         self.scratch.clear();
         for op in &fmt.plan {
             match *op {
-                Op::Lit(ref s) => out.extend_from_slice(s.as_bytes()),
+                Op::Lit(ref s) => s.push(out),
                 Op::FixedStr { off, len, conv } => {
                     match off.checked_add(len).and_then(|end| payload.get(off..end)) {
                         Some(b) => output::push_cstr_bytes(out, b),
@@ -390,7 +390,33 @@ impl<'e> Env<'e> {
     /// Runs a compiled integer expression: its value in `num` form, or `None`
     /// when the general evaluator must decide (data beyond the record,
     /// division by zero).
+    #[inline]
     fn run(&self, prog: &Prog, payload: &[u8]) -> Option<u64> {
+        match prog.fast {
+            Some(Fast::Load { off, size, signed }) => {
+                let v = self.endian.read_field(payload, off, usize::from(size))?;
+                Some(extend(v, size, signed))
+            }
+            Some(Fast::LoadAnd {
+                off,
+                load_size,
+                load_signed,
+                mask,
+                size,
+                signed,
+            }) => {
+                let v = self.endian.read_field(payload, off, usize::from(load_size))?;
+                let x = conv_to(extend(v, load_size, load_signed), size, signed);
+                // `x & mask` of two values extended from `size` bytes is
+                // itself extended.
+                Some(x & mask)
+            }
+            None => self.run_code(prog, payload),
+        }
+    }
+
+    /// [`Env::run`] for programs without a one-step form.
+    fn run_code(&self, prog: &Prog, payload: &[u8]) -> Option<u64> {
         let mut st = [0u64; STACK];
         let mut sp = 0usize; // number of values on the stack
         let mut pc = 0usize;

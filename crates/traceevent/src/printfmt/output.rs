@@ -147,8 +147,35 @@ pub(crate) fn push_hex_bytes(out: &mut Vec<u8>, v: u64, upper: bool) {
 /// Appends `v` in decimal to a byte buffer.
 #[inline]
 pub(crate) fn push_u64(out: &mut Vec<u8>, v: u64) {
-    if v < 10 {
-        out.push(b'0' + v as u8);
+    if v < 100_000_000 {
+        // Up to 8 digits (pids, priorities, seconds): the digits are built in
+        // one word and appended with a fixed-size copy.
+        let v = v as u32;
+        let digits = 1
+            + usize::from(v >= 10)
+            + usize::from(v >= 100)
+            + usize::from(v >= 1_000)
+            + usize::from(v >= 10_000)
+            + usize::from(v >= 100_000)
+            + usize::from(v >= 1_000_000)
+            + usize::from(v >= 10_000_000);
+        let hi = v / 10_000;
+        let lo = v % 10_000;
+        let d = [
+            (hi / 1000) as u8,
+            (hi / 100 % 10) as u8,
+            (hi / 10 % 10) as u8,
+            (hi % 10) as u8,
+            (lo / 1000) as u8,
+            (lo / 100 % 10) as u8,
+            (lo / 10 % 10) as u8,
+            (lo % 10) as u8,
+        ];
+        let w = u64::from_be_bytes(d) | 0x3030_3030_3030_3030;
+        let w = w << (8 * (8 - digits)); // drop the leading zeros
+        let end = out.len() + digits;
+        out.extend_from_slice(&w.to_be_bytes());
+        out.truncate(end);
     } else {
         out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }

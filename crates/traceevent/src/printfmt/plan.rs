@@ -8,7 +8,7 @@
 //! it cannot (field beyond the record), the evaluator runs the general path
 //! for that conversion, which reports the error.
 
-use super::eval::{common, is_logical, promote};
+use super::eval::{common, conv_to, is_logical, promote};
 use super::{BinOp, Conv, Count, Expr, Helper, Length, Piece, UnOp};
 use crate::bytes::{sign_extend, truncate};
 use crate::format::{EventFormat, Field, FieldKind};
@@ -30,7 +30,7 @@ pub(crate) enum IntStyle {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Op {
     /// Literal text (adjacent literal pieces merged).
-    Lit(Box<str>),
+    Lit(Lit),
     /// `%s` of a fixed-size field: bytes `off..off + len`, up to the first NUL.
     FixedStr { off: usize, len: usize, conv: Slot },
     /// `%s` of a `__data_loc`/`__rel_loc` field (`__get_str()` or plain).
@@ -71,9 +71,28 @@ pub(crate) enum Op {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Prog {
     pub code: Box<[Insn]>,
+    /// The same program in a one-step form, when it has one.
+    pub fast: Option<Fast>,
     /// Result type: size in bytes and signedness.
     pub size: u8,
     pub signed: bool,
+}
+
+/// Common one-step programs: `REC->field` and `REC->field & MASK`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Fast {
+    /// `[Load]`.
+    Load { off: usize, size: u8, signed: bool },
+    /// `[Load, Const, Bin(&)]`: the load converted to (`size`, `signed`),
+    /// and-ed with the converted constant `mask`, in `num` form.
+    LoadAnd {
+        off: usize,
+        load_size: u8,
+        load_signed: bool,
+        mask: u64,
+        size: u8,
+        signed: bool,
+    },
 }
 
 /// One instruction of a [`Prog`]. Jumps only go forward.
@@ -274,8 +293,29 @@ pub(crate) fn int_prog(e: &Expr, ev: &EventFormat) -> Option<Prog> {
     if c.depth != 1 || c.max_depth > STACK {
         return None;
     }
+    let fast = match *c.code {
+        [Insn::Load { off, size, signed }] => Some(Fast::Load { off, size, signed }),
+        [Insn::Load {
+            off,
+            size: load_size,
+            signed: load_signed,
+        }, Insn::Const(m), Insn::Bin {
+            op: BinOp::BitAnd,
+            size,
+            signed,
+        }] => Some(Fast::LoadAnd {
+            off,
+            load_size,
+            load_signed,
+            mask: conv_to(m, size, signed),
+            size,
+            signed,
+        }),
+        _ => None,
+    };
     Some(Prog {
         code: c.code.into(),
+        fast,
         size,
         signed,
     })
@@ -392,6 +432,44 @@ pub(crate) fn trunc(v: u64, size: u8) -> u64 {
     truncate(v, usize::from(size))
 }
 
+/// Literal text stored in 16-byte blocks (the last one zero-padded), so it
+/// is appended with fixed-size copies instead of a `memcpy` call.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Lit {
+    pub blocks: Box<[[u8; 16]]>,
+    pub len: usize,
+}
+
+impl Lit {
+    fn new(s: &str) -> Lit {
+        let blocks = s
+            .as_bytes()
+            .chunks(16)
+            .map(|c| {
+                let mut b = [0u8; 16];
+                for (d, s) in b.iter_mut().zip(c) {
+                    *d = *s;
+                }
+                b
+            })
+            .collect();
+        Lit {
+            blocks,
+            len: s.len(),
+        }
+    }
+
+    /// Appends the text to `out`.
+    #[inline]
+    pub(crate) fn push(&self, out: &mut Vec<u8>) {
+        let end = out.len() + self.len;
+        for b in self.blocks.iter() {
+            out.extend_from_slice(b);
+        }
+        out.truncate(end);
+    }
+}
+
 /// A conversion of the print fmt: index of its [`Piece::Conv`] and of its
 /// first argument expression (the `*` width/precision come first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -404,26 +482,25 @@ pub(crate) struct Slot {
 pub(crate) fn compile(pieces: &[Piece], args: &[Expr], ev: &EventFormat) -> Vec<Op> {
     let mut ops: Vec<Op> = Vec::with_capacity(pieces.len());
     let mut ai = 0usize;
+    let mut lit = String::new();
     for (pi, piece) in pieces.iter().enumerate() {
         match piece {
-            Piece::Lit(s) => {
-                if let Some(Op::Lit(prev)) = ops.last_mut() {
-                    let mut joined = String::with_capacity(prev.len() + s.len());
-                    joined.push_str(prev);
-                    joined.push_str(s);
-                    *prev = joined.into();
-                } else if !s.is_empty() {
-                    ops.push(Op::Lit(s.clone()));
-                }
-            }
+            Piece::Lit(s) => lit.push_str(s),
             Piece::Conv(c) => {
                 let slot = Slot { piece: pi, arg: ai };
                 ai += usize::from(c.width == Count::Star)
                     + usize::from(c.precision == Count::Star)
                     + 1;
+                if !lit.is_empty() {
+                    ops.push(Op::Lit(Lit::new(&lit)));
+                    lit.clear();
+                }
                 ops.push(direct(c, args.get(slot.arg), ev, slot).unwrap_or(Op::Conv(slot)));
             }
         }
+    }
+    if !lit.is_empty() {
+        ops.push(Op::Lit(Lit::new(&lit)));
     }
     ops
 }

@@ -754,13 +754,40 @@ fn find_mark(d: u64) -> char {
 }
 
 /// The five irq-info characters (`trace_print_lat_fmt`).
+#[inline]
 pub(crate) fn lat_flags(out: &mut Vec<u8>, flags: u8, pc: u8) {
+    let f = LAT_FLAGS.get(usize::from(flags)).copied().unwrap_or([b'.'; 3]);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let lo = pc & 0xf;
+    let hi = pc >> 4;
+    out.extend_from_slice(&[
+        f[0],
+        f[1],
+        f[2],
+        if lo != 0 { HEX[lo as usize] } else { b'.' },
+        if hi != 0 { HEX[hi as usize] } else { b'.' },
+    ]);
+}
+
+/// The irq-off, need-resched and hard/soft-irq characters for every
+/// `common_flags` value.
+static LAT_FLAGS: [[u8; 3]; 256] = {
+    let mut t = [[b'.'; 3]; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = lat_flag_chars(i as u8);
+        i += 1;
+    }
+    t
+};
+
+const fn lat_flag_chars(flags: u8) -> [u8; 3] {
     let nmi = flags & tf::NMI != 0;
     let hard = flags & tf::HARDIRQ != 0;
     let soft = flags & tf::SOFTIRQ != 0;
     let bh = flags & tf::BH_OFF != 0;
     let irqs = flags & tf::IRQS_OFF != 0;
-    out.push(if irqs && bh {
+    let a = if irqs && bh {
         b'D'
     } else if irqs {
         b'd'
@@ -768,11 +795,11 @@ pub(crate) fn lat_flags(out: &mut Vec<u8>, flags: u8, pc: u8) {
         b'b'
     } else {
         b'.'
-    });
+    };
     let nr = flags & tf::NEED_RESCHED != 0;
     let lazy = flags & tf::NEED_RESCHED_LAZY != 0;
     let pr = flags & tf::PREEMPT_RESCHED != 0;
-    out.push(match (nr, lazy, pr) {
+    let b = match (nr, lazy, pr) {
         (true, true, true) => b'B',
         (true, false, true) => b'N',
         (false, true, true) => b'L',
@@ -781,8 +808,8 @@ pub(crate) fn lat_flags(out: &mut Vec<u8>, flags: u8, pc: u8) {
         (false, false, true) => b'p',
         (false, true, false) => b'l',
         _ => b'.',
-    });
-    out.push(if nmi && hard {
+    };
+    let c = if nmi && hard {
         b'Z'
     } else if nmi {
         b'z'
@@ -794,18 +821,8 @@ pub(crate) fn lat_flags(out: &mut Vec<u8>, flags: u8, pc: u8) {
         b's'
     } else {
         b'.'
-    });
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(if pc & 0xf != 0 {
-        HEX[(pc & 0xf) as usize]
-    } else {
-        b'.'
-    });
-    out.push(if pc & 0xf0 != 0 {
-        HEX[(pc >> 4) as usize]
-    } else {
-        b'.'
-    });
+    };
+    [a, b, c]
 }
 
 const SPACES: &[u8; 32] = b"                                ";

@@ -60,7 +60,7 @@ pub struct RecordArgs {
     /// Sub-buffer size in KiB (Linux 6.8+; such files round-trip through tracekit only).
     #[arg(long = "subbuf-size", value_name = "KB")]
     pub subbuf_kb: Option<u64>,
-    /// Maximum file size per CPU in KiB (not yet enforced: warns).
+    /// Keep at most about KB per CPU: the newest data (two alternating halves).
     #[arg(short = 'm', value_name = "KB")]
     pub max_kb: Option<u64>,
     /// Only trace these CPUs (hex mask).
@@ -189,9 +189,6 @@ pub fn config(ctx: &Ctx, a: &RecordArgs, m: &ArgMatches) -> Result<RecordConfig>
     }
     let compression = Compression::parse(&a.compression)
         .with_context(|| format!("unknown compression '{}' (none, zstd, zlib)", a.compression))?;
-    if a.max_kb.is_some() {
-        eprintln!("tracekit: warning: -m is not enforced yet; the whole recording is kept");
-    }
     let top = Instance::top(&ctx.tfs);
     // Tracers some kernels only offer at the top level, or not at all.
     let mut top_level = a.top_level;
@@ -246,6 +243,7 @@ pub fn config(ctx: &Ctx, a: &RecordArgs, m: &ArgMatches) -> Result<RecordConfig>
         recorder: RecorderOptions {
             busy_poll: a.poll,
             sleep: std::time::Duration::from_micros(a.sleep_us),
+            max_bytes: a.max_kb.map(|kb| kb * 1024),
             ..Default::default()
         },
         duration: a.duration.as_deref().map(parse_duration).transpose()?,
