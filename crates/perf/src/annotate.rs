@@ -30,6 +30,9 @@ pub struct Annotation {
     pub total: u64,
 }
 
+/// (dso, symbol start, kernel, event): one sampled symbol.
+type SymId = (usize, u64, bool, usize);
+
 struct Hit {
     dso: usize,
     start: u64,
@@ -45,13 +48,24 @@ fn read_kcore(addr: u64, len: usize) -> Result<Vec<u8>> {
     let mut f = std::fs::File::open(p).map_err(io_err(p))?;
     let mut hdr = vec![0u8; 64];
     f.read_exact(&mut hdr).map_err(io_err(p))?;
-    let rd64 = |b: &[u8], o: usize| b.get(o..o + 8).map(|s| u64::from_le_bytes(s.try_into().unwrap_or([0; 8]))).unwrap_or(0);
-    let rd16 = |b: &[u8], o: usize| b.get(o..o + 2).map(|s| u16::from_le_bytes([s[0], s[1]])).unwrap_or(0);
+    let rd64 = |b: &[u8], o: usize| {
+        b.get(o..o + 8)
+            .map(|s| u64::from_le_bytes(s.try_into().unwrap_or([0; 8])))
+            .unwrap_or(0)
+    };
+    let rd16 = |b: &[u8], o: usize| {
+        b.get(o..o + 2)
+            .map(|s| u16::from_le_bytes([s[0], s[1]]))
+            .unwrap_or(0)
+    };
     let phoff = rd64(&hdr, 32);
     let phentsize = rd16(&hdr, 54) as usize;
     let phnum = rd16(&hdr, 56) as usize;
     if phentsize < 56 || phnum > 4096 {
-        return Err(Error::BadData { offset: 0, why: "/proc/kcore: unexpected program headers".into() });
+        return Err(Error::BadData {
+            offset: 0,
+            why: "/proc/kcore: unexpected program headers".into(),
+        });
     }
     let mut ph = vec![0u8; phentsize * phnum];
     f.seek(SeekFrom::Start(phoff)).map_err(io_err(p))?;
@@ -61,12 +75,16 @@ fn read_kcore(addr: u64, len: usize) -> Result<Vec<u8>> {
         let (off, vaddr, filesz) = (rd64(b, 8), rd64(b, 16), rd64(b, 32));
         if addr >= vaddr && addr.saturating_add(len as u64) <= vaddr.saturating_add(filesz) {
             let mut buf = vec![0u8; len];
-            f.seek(SeekFrom::Start(off + (addr - vaddr))).map_err(io_err(p))?;
+            f.seek(SeekFrom::Start(off + (addr - vaddr)))
+                .map_err(io_err(p))?;
             f.read_exact(&mut buf).map_err(io_err(p))?;
             return Ok(buf);
         }
     }
-    Err(Error::BadData { offset: addr, why: "address not covered by /proc/kcore".into() })
+    Err(Error::BadData {
+        offset: addr,
+        why: "address not covered by /proc/kcore".into(),
+    })
 }
 
 fn read_file_at(path: &Path, off: u64, len: usize) -> Result<Vec<u8>> {
@@ -80,25 +98,47 @@ fn read_file_at(path: &Path, off: u64, len: usize) -> Result<Vec<u8>> {
 
 /// Annotates `symbol` (or the hottest resolved symbol) of `session`.
 pub fn annotate(session: &mut Session, symbol: Option<&str>) -> Result<Annotation> {
-    let mut per_sym: BTreeMap<(usize, u64, bool, usize), (String, u64, u64)> = BTreeMap::new();
-    let mut addrs: BTreeMap<(usize, u64, bool, usize), BTreeMap<u64, (u64, u64)>> = BTreeMap::new();
+    let mut per_sym: BTreeMap<SymId, (String, u64, u64)> = BTreeMap::new();
+    let mut addrs: BTreeMap<SymId, BTreeMap<u64, (u64, u64)>> = BTreeMap::new();
     session.for_each_sample(|_, rs: ResolvedSample| {
-        let (Some(d), Some(s)) = (rs.loc.dso, rs.loc.sym.as_ref()) else { return };
+        let (Some(d), Some(s)) = (rs.loc.dso, rs.loc.sym.as_ref()) else {
+            return;
+        };
         let key = (d, s.start, rs.loc.kernel, rs.event);
         let p = rs.sample.period.max(1);
-        let e = per_sym.entry(key).or_insert_with(|| (s.name.clone(), s.end, 0));
+        let e = per_sym
+            .entry(key)
+            .or_insert_with(|| (s.name.clone(), s.end, 0));
         e.2 += p;
-        let a = addrs.entry(key).or_default().entry(rs.loc.addr).or_insert((0, 0));
+        let a = addrs
+            .entry(key)
+            .or_default()
+            .entry(rs.loc.addr)
+            .or_insert((0, 0));
         a.0 += p;
         a.1 += 1;
     })?;
     let mut cands: Vec<Hit> = per_sym
         .iter()
         .filter(|(_, (n, _, _))| symbol.is_none_or(|s| s == n))
-        .map(|(k, (n, end, _))| Hit { dso: k.0, start: k.1, end: *end, name: n.clone(), kernel: k.2, event: k.3 })
+        .map(|(k, (n, end, _))| Hit {
+            dso: k.0,
+            start: k.1,
+            end: *end,
+            name: n.clone(),
+            kernel: k.2,
+            event: k.3,
+        })
         .collect();
     // Hottest first.
-    cands.sort_by_key(|h| std::cmp::Reverse(per_sym.get(&(h.dso, h.start, h.kernel, h.event)).map(|v| v.2).unwrap_or(0)));
+    cands.sort_by_key(|h| {
+        std::cmp::Reverse(
+            per_sym
+                .get(&(h.dso, h.start, h.kernel, h.event))
+                .map(|v| v.2)
+                .unwrap_or(0),
+        )
+    });
     if cands.is_empty() {
         return Err(Error::BadArg {
             what: "symbol",
@@ -110,15 +150,22 @@ pub fn annotate(session: &mut Session, symbol: Option<&str>) -> Result<Annotatio
     let mut chosen = None;
     for h in cands {
         let len = (h.end.saturating_sub(h.start)).min(1 << 20) as usize;
-        let Some(dso) = session.machine.dsos.get(h.dso) else { continue };
+        let Some(dso) = session.machine.dsos.get(h.dso) else {
+            continue;
+        };
         let code = match dso.kind {
             DsoKind::Kernel => read_kcore(h.start, len).map_err(|e| Error::BadArg {
                 what: "kernel symbol",
                 value: h.name.clone(),
-                why: format!("kernel code is not readable ({e}); perf needs /proc/kcore or a vmlinux too"),
+                why: format!(
+                    "kernel code is not readable ({e}); perf needs /proc/kcore or a vmlinux too"
+                ),
             }),
             _ => {
-                let p = dso.host_path.clone().unwrap_or_else(|| dso.long_name.clone().into());
+                let p = dso
+                    .host_path
+                    .clone()
+                    .unwrap_or_else(|| dso.long_name.clone().into());
                 read_file_at(&p, h.start, len)
             }
         };
@@ -131,12 +178,24 @@ pub fn annotate(session: &mut Session, symbol: Option<&str>) -> Result<Annotatio
         }
     }
     let Some((pick, code)) = chosen else {
-        return Err(last_err.unwrap_or(Error::BadArg { what: "symbol", value: String::new(), why: "nothing to annotate".into() }));
+        return Err(last_err.unwrap_or(Error::BadArg {
+            what: "symbol",
+            value: String::new(),
+            why: "nothing to annotate".into(),
+        }));
     };
     let key = (pick.dso, pick.start, pick.kernel, pick.event);
     let hits = addrs.remove(&key).unwrap_or_default();
     let len = code.len();
-    let dso = session.machine.dsos.get(pick.dso).ok_or_else(|| Error::BadArg { what: "dso", value: String::new(), why: "unknown".into() })?;
+    let dso = session
+        .machine
+        .dsos
+        .get(pick.dso)
+        .ok_or_else(|| Error::BadArg {
+            what: "dso",
+            value: String::new(),
+            why: "unknown".into(),
+        })?;
     let mut dec = Decoder::with_ip(64, &code, pick.start, DecoderOptions::NONE);
     let mut fmt = GasFormatter::new();
     fmt.options_mut().set_first_operand_char_index(7);
@@ -161,7 +220,12 @@ pub fn annotate(session: &mut Session, symbol: Option<&str>) -> Result<Annotatio
     Ok(Annotation {
         symbol: pick.name,
         dso: dso.long_name.clone(),
-        event: session.data.attrs.get(pick.event).map(|a| a.name.clone()).unwrap_or_default(),
+        event: session
+            .data
+            .attrs
+            .get(pick.event)
+            .map(|a| a.name.clone())
+            .unwrap_or_default(),
         samples: samples.max(hits.values().map(|v| v.1).sum()),
         lines,
         total,
@@ -180,7 +244,12 @@ impl Annotation {
             self.samples
         );
         let _ = writeln!(s, "{}", "-".repeat(100));
-        let _ = writeln!(s, "         :\n         :            {:016x} <{}>:", self.lines.first().map(|l| l.0).unwrap_or(0), self.symbol);
+        let _ = writeln!(
+            s,
+            "         :\n         :            {:016x} <{}>:",
+            self.lines.first().map(|l| l.0).unwrap_or(0),
+            self.symbol
+        );
         let total = self.total.max(1) as f64;
         for (addr, p, text) in &self.lines {
             let pct = 100.0 * *p as f64 / total;

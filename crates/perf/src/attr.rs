@@ -237,10 +237,17 @@ impl Attr {
             return 0;
         }
         let t = self.sample_type;
-        [sample::TID, sample::TIME, sample::ID, sample::STREAM_ID, sample::CPU, sample::IDENTIFIER]
-            .iter()
-            .filter(|b| t & **b != 0)
-            .count()
+        [
+            sample::TID,
+            sample::TIME,
+            sample::ID,
+            sample::STREAM_ID,
+            sample::CPU,
+            sample::IDENTIFIER,
+        ]
+        .iter()
+        .filter(|b| t & **b != 0)
+        .count()
             * 8
     }
 }

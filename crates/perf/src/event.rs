@@ -85,7 +85,11 @@ pub fn tracefs_root() -> PathBuf {
 
 /// The tracefs id of `sys:name`.
 pub fn tracepoint_id(sys: &str, name: &str) -> Result<u64> {
-    let p = tracefs_root().join("events").join(sys).join(name).join("id");
+    let p = tracefs_root()
+        .join("events")
+        .join(sys)
+        .join(name)
+        .join("id");
     let s = std::fs::read_to_string(&p).map_err(|e| Error::BadEvent {
         name: format!("{sys}:{name}"),
         why: format!("{}: {e}", p.display()),
@@ -102,7 +106,10 @@ fn pmu_type(pmu: &str) -> Result<u32> {
         name: pmu.into(),
         why: format!("{p}: {e}"),
     })?;
-    s.trim().parse().map_err(|_| Error::BadEvent { name: pmu.into(), why: format!("{p}: bad value") })
+    s.trim().parse().map_err(|_| Error::BadEvent {
+        name: pmu.into(),
+        why: format!("{p}: bad value"),
+    })
 }
 
 fn lookup(table: &[(&str, u64)], name: &str) -> Option<u64> {
@@ -145,12 +152,20 @@ fn is_modifier(s: &str) -> bool {
 
 /// Parses one event name (no groups).
 pub fn parse_one(spec: &str) -> Result<EventSpec> {
-    let bad = |why: &str| Error::BadEvent { name: spec.into(), why: why.into() };
+    let bad = |why: &str| Error::BadEvent {
+        name: spec.into(),
+        why: why.into(),
+    };
     let (base, modifier) = match spec.rsplit_once(':') {
-        Some((b, m)) if is_modifier(m) && (lookup(SOFTWARE, b).is_some()
-            || lookup(HARDWARE, b).is_some()
-            || cache_config(b).is_some()
-            || b.contains(':')) => (b, m),
+        Some((b, m))
+            if is_modifier(m)
+                && (lookup(SOFTWARE, b).is_some()
+                    || lookup(HARDWARE, b).is_some()
+                    || cache_config(b).is_some()
+                    || b.contains(':')) =>
+        {
+            (b, m)
+        }
         _ => (spec, ""),
     };
     let mut uprobe_path = None;
@@ -160,13 +175,19 @@ pub fn parse_one(spec: &str) -> Result<EventSpec> {
         Attr::new(types::HARDWARE, c)
     } else if let Some(c) = cache_config(base) {
         Attr::new(types::HW_CACHE, c)
-    } else if let Some(rest) = base.strip_prefix("uprobe:").or_else(|| base.strip_prefix("uretprobe:")) {
+    } else if let Some(rest) = base
+        .strip_prefix("uprobe:")
+        .or_else(|| base.strip_prefix("uretprobe:"))
+    {
         let ret = base.starts_with("uretprobe:");
-        let (path, sym) = rest.rsplit_once(':').ok_or_else(|| bad("expected uprobe:PATH:SYMBOL or uprobe:PATH:0xOFFSET"))?;
+        let (path, sym) = rest
+            .rsplit_once(':')
+            .ok_or_else(|| bad("expected uprobe:PATH:SYMBOL or uprobe:PATH:0xOFFSET"))?;
         let off = if let Some(h) = sym.strip_prefix("0x") {
             u64::from_str_radix(h, 16).map_err(|_| bad("bad offset"))?
         } else {
-            let elf = symbols::elf::ElfFile::open(Path::new(path)).map_err(|e| bad(&e.to_string()))?;
+            let elf =
+                symbols::elf::ElfFile::open(Path::new(path)).map_err(|e| bad(&e.to_string()))?;
             let f = elf.function(sym).map_err(|e| bad(&e.to_string()))?;
             elf.file_offset(f.addr)
                 .map_err(|e| bad(&e.to_string()))?
@@ -182,10 +203,17 @@ pub fn parse_one(spec: &str) -> Result<EventSpec> {
     } else if let Some((sys, name)) = base.split_once(':') {
         Attr::new(types::TRACEPOINT, tracepoint_id(sys, name)?)
     } else {
-        return Err(bad("not a known software, hardware, cache event or SYS:NAME tracepoint"));
+        return Err(bad(
+            "not a known software, hardware, cache event or SYS:NAME tracepoint",
+        ));
     };
     apply_modifiers(&mut attr, modifier);
-    Ok(EventSpec { name: spec.to_string(), attr, leader: 0, uprobe_path })
+    Ok(EventSpec {
+        name: spec.to_string(),
+        attr,
+        leader: 0,
+        uprobe_path,
+    })
 }
 
 /// Parses a comma-separated list with `{a,b}` groups (repeat `-e` to add more).
@@ -195,16 +223,17 @@ pub fn parse_list(specs: &[String]) -> Result<Vec<EventSpec>> {
         let mut depth = 0usize;
         let mut cur = String::new();
         let mut group_start: Option<usize> = None;
-        let flush = |cur: &mut String, out: &mut Vec<EventSpec>, group: Option<usize>| -> Result<()> {
-            let t = cur.trim();
-            if !t.is_empty() {
-                let mut e = parse_one(t)?;
-                e.leader = group.unwrap_or(out.len());
-                out.push(e);
-            }
-            cur.clear();
-            Ok(())
-        };
+        let flush =
+            |cur: &mut String, out: &mut Vec<EventSpec>, group: Option<usize>| -> Result<()> {
+                let t = cur.trim();
+                if !t.is_empty() {
+                    let mut e = parse_one(t)?;
+                    e.leader = group.unwrap_or(out.len());
+                    out.push(e);
+                }
+                cur.clear();
+                Ok(())
+            };
         for ch in s.chars() {
             match ch {
                 '{' => {
@@ -221,7 +250,10 @@ pub fn parse_list(specs: &[String]) -> Result<Vec<EventSpec>> {
             }
         }
         if depth != 0 {
-            return Err(Error::BadEvent { name: s.clone(), why: "unbalanced '{'".into() });
+            return Err(Error::BadEvent {
+                name: s.clone(),
+                why: "unbalanced '{'".into(),
+            });
         }
         flush(&mut cur, &mut out, group_start)?;
     }
@@ -230,11 +262,18 @@ pub fn parse_list(specs: &[String]) -> Result<Vec<EventSpec>> {
 
 /// Parses `0,2-3` into CPU numbers.
 pub fn parse_cpu_list(s: &str) -> Result<Vec<u32>> {
-    let bad = || Error::BadArg { what: "CPU list", value: s.into(), why: "expected e.g. 0,2-3".into() };
+    let bad = || Error::BadArg {
+        what: "CPU list",
+        value: s.into(),
+        why: "expected e.g. 0,2-3".into(),
+    };
     let mut v = Vec::new();
     for part in s.split(',').filter(|p| !p.is_empty()) {
         if let Some((a, b)) = part.split_once('-') {
-            let (a, b): (u32, u32) = (a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?);
+            let (a, b): (u32, u32) = (
+                a.trim().parse().map_err(|_| bad())?,
+                b.trim().parse().map_err(|_| bad())?,
+            );
             if b < a || b - a > 65536 {
                 return Err(bad());
             }

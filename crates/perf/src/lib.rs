@@ -11,15 +11,15 @@
 #![deny(missing_docs)]
 
 pub mod attr;
-pub mod event;
 mod error;
+pub mod event;
 pub mod stat;
 pub mod sys;
 
 pub use error::{Error, Result};
+pub mod annotate;
 pub mod data;
 pub mod record;
 pub mod report;
-pub mod session;
 pub mod script;
-pub mod annotate;
+pub mod session;

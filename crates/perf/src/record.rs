@@ -40,8 +40,16 @@ impl CallGraph {
                 .ok()
                 .filter(|n| *n > 0 && *n <= 65528 && n % 8 == 0)
                 .map(CallGraph::Dwarf)
-                .ok_or_else(|| Error::BadArg { what: "--call-graph", value: s.into(), why: "dwarf size must be a multiple of 8 up to 65528".into() }),
-            _ => Err(Error::BadArg { what: "--call-graph", value: s.into(), why: "expected fp or dwarf[,SIZE]".into() }),
+                .ok_or_else(|| Error::BadArg {
+                    what: "--call-graph",
+                    value: s.into(),
+                    why: "dwarf size must be a multiple of 8 up to 65528".into(),
+                }),
+            _ => Err(Error::BadArg {
+                what: "--call-graph",
+                value: s.into(),
+                why: "expected fp or dwarf[,SIZE]".into(),
+            }),
         }
     }
 }
@@ -135,7 +143,9 @@ fn synth_kernel_mmap(attr: &Attr, id: u64) -> Option<Vec<u8>> {
     let text = ks.lines().find_map(|l| {
         let mut it = l.split_whitespace();
         let (a, _, n) = (it.next()?, it.next()?, it.next()?);
-        (n == "_text").then(|| u64::from_str_radix(a, 16).ok()).flatten()
+        (n == "_text")
+            .then(|| u64::from_str_radix(a, 16).ok())
+            .flatten()
     })?;
     let mut body = Vec::new();
     body.extend_from_slice(&(-1i32).to_le_bytes());
@@ -144,7 +154,12 @@ fn synth_kernel_mmap(attr: &Attr, id: u64) -> Option<Vec<u8>> {
     body.extend_from_slice(&(u64::MAX - text).to_le_bytes());
     body.extend_from_slice(&text.to_le_bytes());
     body.extend_from_slice(&padded_name("[kernel.kallsyms]_text"));
-    Some(record_bytes(rtype::MMAP, misc::KERNEL, &body, &trailer(attr, -1, 0, id)))
+    Some(record_bytes(
+        rtype::MMAP,
+        misc::KERNEL,
+        &body,
+        &trailer(attr, -1, 0, id),
+    ))
 }
 
 /// COMM and MMAP2 records for an existing process (from /proc).
@@ -152,27 +167,61 @@ fn synth_process(attr: &Attr, id: u64, pid: i32, out: &mut Vec<u8>, files: &mut 
     let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     let comm = comm.trim_end();
     let tasks: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .map(|rd| rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok())).take(65536).collect())
+        .map(|rd| {
+            rd.flatten()
+                .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+                .take(65536)
+                .collect()
+        })
         .unwrap_or_else(|_| vec![pid]);
     for tid in &tasks {
         let mut body = Vec::new();
         body.extend_from_slice(&pid.to_le_bytes());
         body.extend_from_slice(&tid.to_le_bytes());
         body.extend_from_slice(&padded_name(comm));
-        out.extend(record_bytes(rtype::COMM, 0, &body, &trailer(attr, pid, *tid, id)));
+        out.extend(record_bytes(
+            rtype::COMM,
+            0,
+            &body,
+            &trailer(attr, pid, *tid, id),
+        ));
     }
     let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
     for line in maps.lines().take(100_000) {
         let f: Vec<&str> = line.split_whitespace().collect();
-        let (Some(range), Some(perms), Some(off), Some(dev), Some(inode)) = (f.first(), f.get(1), f.get(2), f.get(3), f.get(4)) else { continue };
+        let (Some(range), Some(perms), Some(off), Some(dev), Some(inode)) =
+            (f.first(), f.get(1), f.get(2), f.get(3), f.get(4))
+        else {
+            continue;
+        };
         if !perms.contains('x') {
             continue;
         }
         let name = f.get(5..).map(|p| p.join(" ")).unwrap_or_default();
-        let name = if name.is_empty() { "//anon".to_string() } else { name };
-        let Some((s, e)) = range.split_once('-') else { continue };
-        let (Ok(s), Ok(e), Ok(off)) = (u64::from_str_radix(s, 16), u64::from_str_radix(e, 16), u64::from_str_radix(off, 16)) else { continue };
-        let (maj, min) = dev.split_once(':').map(|(a, b)| (u32::from_str_radix(a, 16).unwrap_or(0), u32::from_str_radix(b, 16).unwrap_or(0))).unwrap_or((0, 0));
+        let name = if name.is_empty() {
+            "//anon".to_string()
+        } else {
+            name
+        };
+        let Some((s, e)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(s), Ok(e), Ok(off)) = (
+            u64::from_str_radix(s, 16),
+            u64::from_str_radix(e, 16),
+            u64::from_str_radix(off, 16),
+        ) else {
+            continue;
+        };
+        let (maj, min) = dev
+            .split_once(':')
+            .map(|(a, b)| {
+                (
+                    u32::from_str_radix(a, 16).unwrap_or(0),
+                    u32::from_str_radix(b, 16).unwrap_or(0),
+                )
+            })
+            .unwrap_or((0, 0));
         let ino: u64 = inode.parse().unwrap_or(0);
         let mut prot = libc::PROT_EXEC as u32;
         if perms.starts_with('r') {
@@ -181,7 +230,11 @@ fn synth_process(attr: &Attr, id: u64, pid: i32, out: &mut Vec<u8>, files: &mut 
         if perms.get(1..2) == Some("w") {
             prot |= libc::PROT_WRITE as u32;
         }
-        let flags = if perms.ends_with('p') { libc::MAP_PRIVATE as u32 } else { libc::MAP_SHARED as u32 };
+        let flags = if perms.ends_with('p') {
+            libc::MAP_PRIVATE as u32
+        } else {
+            libc::MAP_SHARED as u32
+        };
         let mut body = Vec::new();
         body.extend_from_slice(&pid.to_le_bytes());
         body.extend_from_slice(&pid.to_le_bytes());
@@ -198,7 +251,12 @@ fn synth_process(attr: &Attr, id: u64, pid: i32, out: &mut Vec<u8>, files: &mut 
         if name.starts_with('/') {
             files.insert(name.clone());
         }
-        out.extend(record_bytes(rtype::MMAP2, misc::USER, &body, &trailer(attr, pid, pid, id)));
+        out.extend(record_bytes(
+            rtype::MMAP2,
+            misc::USER,
+            &body,
+            &trailer(attr, pid, pid, id),
+        ));
     }
 }
 
@@ -206,7 +264,10 @@ fn synth_process(attr: &Attr, id: u64, pid: i32, out: &mut Vec<u8>, files: &mut 
 fn scan(buf: &[u8], files: &mut BTreeSet<String>, sum: &mut RecordSummary) {
     let mut o = 0usize;
     for _ in 0..buf.len() / 8 + 1 {
-        let (Some(ty), Some(size)) = (crate::data::u32_at(buf, o), crate::data::u16_at(buf, o + 6)) else { break };
+        let (Some(ty), Some(size)) = (crate::data::u32_at(buf, o), crate::data::u16_at(buf, o + 6))
+        else {
+            break;
+        };
         let size = size as usize;
         if size < 8 || o + size > buf.len() {
             break;
@@ -240,7 +301,11 @@ fn hardware_available() -> bool {
 /// Records according to `opts`.
 pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
     let events = if opts.events.is_empty() {
-        vec![if hardware_available() { "cycles".to_string() } else { "cpu-clock".to_string() }]
+        vec![if hardware_available() {
+            "cycles".to_string()
+        } else {
+            "cpu-clock".to_string()
+        }]
     } else {
         opts.events.clone()
     };
@@ -256,7 +321,11 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
                 .filter_map(|s| s.trim().parse::<i32>().ok())
                 .flat_map(|pid| {
                     std::fs::read_dir(format!("/proc/{pid}/task"))
-                        .map(|rd| rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok())).collect::<Vec<i32>>())
+                        .map(|rd| {
+                            rd.flatten()
+                                .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+                                .collect::<Vec<i32>>()
+                        })
                         .unwrap_or_default()
                 })
                 .collect(),
@@ -265,9 +334,17 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
         _ => None,
     };
     if !system_wide && threads.is_none() && opts.command.is_empty() {
-        return Err(Error::BadArg { what: "arguments", value: String::new(), why: "give a command after --, or -a/-C/-p/-t".into() });
+        return Err(Error::BadArg {
+            what: "arguments",
+            value: String::new(),
+            why: "give a command after --, or -a/-C/-p/-t".into(),
+        });
     }
-    let mut child = if opts.command.is_empty() { None } else { Some(Workload::spawn(&opts.command)?) };
+    let mut child = if opts.command.is_empty() {
+        None
+    } else {
+        Some(Workload::spawn(&opts.command)?)
+    };
     let multi = specs.len() > 1;
     let mut attrs: Vec<Attr> = Vec::new();
     for (i, s) in specs.iter().enumerate() {
@@ -324,7 +401,11 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
     let mut file_attrs: Vec<FileAttr> = specs
         .iter()
         .zip(&attrs)
-        .map(|(s, a)| FileAttr { attr: *a, ids: Vec::new(), name: s.name.clone() })
+        .map(|(s, a)| FileAttr {
+            attr: *a,
+            ids: Vec::new(),
+            name: s.name.clone(),
+        })
         .collect();
     for (ei, a) in attrs.iter().enumerate() {
         let mut v = Vec::new();
@@ -337,9 +418,16 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
                         }
                         v.push(fd);
                     }
-                    Err(e) if e.raw_os_error() == Some(libc::ENODEV) || e.raw_os_error() == Some(libc::ENXIO) => {}
+                    Err(e)
+                        if e.raw_os_error() == Some(libc::ENODEV)
+                            || e.raw_os_error() == Some(libc::ENXIO) => {}
                     Err(e) => {
-                        return Err(Error::Open { event: specs.get(ei).map(|s| s.name.clone()).unwrap_or_default(), cpu: *cpu as i32, pid: *t, source: e });
+                        return Err(Error::Open {
+                            event: specs.get(ei).map(|s| s.name.clone()).unwrap_or_default(),
+                            cpu: *cpu as i32,
+                            pid: *t,
+                            source: e,
+                        });
                     }
                 }
             }
@@ -354,7 +442,10 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
             let ci = k / per_cpu.max(1);
             match ring_owner.get(ci).copied().flatten() {
                 None => {
-                    let ring = Ring::map(fd, 128).map_err(|source| Error::Sys { what: "mmap of the perf ring".into(), source })?;
+                    let ring = Ring::map(fd, 128).map_err(|source| Error::Sys {
+                        what: "mmap of the perf ring".into(),
+                        source,
+                    })?;
                     rings.push(ring);
                     if let Some(slot) = ring_owner.get_mut(ci) {
                         *slot = Some(ei * 1_000_000 + k);
@@ -363,7 +454,10 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
                 Some(owner) => {
                     let (oe, ok) = (owner / 1_000_000, owner % 1_000_000);
                     if let Some(target) = fds.get(oe).and_then(|x| x.get(ok)) {
-                        fd.set_output(target).map_err(|source| Error::Sys { what: "PERF_EVENT_IOC_SET_OUTPUT".into(), source })?;
+                        fd.set_output(target).map_err(|source| Error::Sys {
+                            what: "PERF_EVENT_IOC_SET_OUTPUT".into(),
+                            source,
+                        })?;
                     }
                 }
             }
@@ -371,7 +465,10 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
     }
     let mut w = Writer::create(&opts.output)?;
     let mut files = BTreeSet::new();
-    let first_id = file_attrs.first().and_then(|a| a.ids.first().copied()).unwrap_or(0);
+    let first_id = file_attrs
+        .first()
+        .and_then(|a| a.ids.first().copied())
+        .unwrap_or(0);
     let a0 = attrs.first().copied().unwrap_or_default();
     let mut synth = Vec::new();
     if let Some(k) = synth_kernel_mmap(&a0, first_id) {
@@ -379,7 +476,12 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
     }
     let existing: Vec<i32> = if system_wide {
         std::fs::read_dir("/proc")
-            .map(|rd| rd.flatten().filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok())).take(1_000_000).collect())
+            .map(|rd| {
+                rd.flatten()
+                    .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse().ok()))
+                    .take(1_000_000)
+                    .collect()
+            })
             .unwrap_or_default()
     } else if let Some(p) = &opts.pids {
         p.split(',').filter_map(|s| s.trim().parse().ok()).collect()
@@ -395,7 +497,10 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
     if child.is_none() || system_wide || threads.is_some() {
         for v in &fds {
             for fd in v {
-                fd.enable().map_err(|source| Error::Sys { what: "enable".into(), source })?;
+                fd.enable().map_err(|source| Error::Sys {
+                    what: "enable".into(),
+                    source,
+                })?;
             }
         }
     }
@@ -459,21 +564,39 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
     let tps: Vec<(String, String)> = specs
         .iter()
         .filter(|s| s.attr.type_ == types::TRACEPOINT)
-        .filter_map(|s| s.name.split_once(':').map(|(a, b)| (a.to_string(), b.split(':').next().unwrap_or(b).to_string())))
+        .filter_map(|s| {
+            s.name
+                .split_once(':')
+                .map(|(a, b)| (a.to_string(), b.split(':').next().unwrap_or(b).to_string()))
+        })
         .collect();
     if !tps.is_empty() {
         info.tracing = Some(TracingData::from_tracefs(&tracefs_root(), &tps)?);
     }
     if let Some(k) = symbols::symtab::kernel_build_id() {
-        info.build_ids.push(BuildIdEntry { misc: misc::KERNEL, pid: -1, build_id: k, filename: "[kernel.kallsyms]".into() });
+        info.build_ids.push(BuildIdEntry {
+            misc: misc::KERNEL,
+            pid: -1,
+            build_id: k,
+            filename: "[kernel.kallsyms]".into(),
+        });
     }
     for f in &files {
         if let Some(b) = symbols::symtab::build_id(Path::new(f)) {
-            info.build_ids.push(BuildIdEntry { misc: misc::USER, pid: -1, build_id: b, filename: f.clone() });
+            info.build_ids.push(BuildIdEntry {
+                misc: misc::USER,
+                pid: -1,
+                build_id: b,
+                filename: f.clone(),
+            });
         }
     }
     w.finish(&file_attrs, &info)?;
-    sum.exit_code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 0 };
+    sum.exit_code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        0
+    };
     Ok(sum)
 }
 
@@ -483,7 +606,10 @@ fn times(buf: &[u8], a0: &Attr, first: &mut u64, last: &mut u64) {
     }
     let mut o = 0usize;
     for _ in 0..buf.len() / 8 + 1 {
-        let (Some(ty), Some(size)) = (crate::data::u32_at(buf, o), crate::data::u16_at(buf, o + 6)) else { break };
+        let (Some(ty), Some(size)) = (crate::data::u32_at(buf, o), crate::data::u16_at(buf, o + 6))
+        else {
+            break;
+        };
         let size = size as usize;
         if size < 8 || o + size > buf.len() {
             break;

@@ -40,7 +40,11 @@ impl SortKey {
                 "sym" | "symbol" => Ok(SortKey::Sym),
                 "cpu" => Ok(SortKey::Cpu),
                 "srcline" => Ok(SortKey::Srcline),
-                other => Err(Error::BadArg { what: "sort key", value: other.into(), why: "expected comm, pid, dso, sym, cpu or srcline".into() }),
+                other => Err(Error::BadArg {
+                    what: "sort key",
+                    value: other.into(),
+                    why: "expected comm, pid, dso, sym, cpu or srcline".into(),
+                }),
             })
             .collect()
     }
@@ -132,8 +136,15 @@ impl ReportOptions {
 /// Identity of a symbol for grouping: `(dso, start)`; unresolved addresses use the address.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum SymKey {
-    Sym { dso: Option<DsoId>, start: u64, name: String },
-    Addr { dso: Option<DsoId>, addr: u64 },
+    Sym {
+        dso: Option<DsoId>,
+        start: u64,
+        name: String,
+    },
+    Addr {
+        dso: Option<DsoId>,
+        addr: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -169,7 +180,12 @@ impl CNode {
             if c.val.first().map(|v| &v.0) != Some(&first.0) {
                 continue;
             }
-            let common = c.val.iter().zip(chain).take_while(|(a, b)| a.0 == b.0).count();
+            let common = c
+                .val
+                .iter()
+                .zip(chain)
+                .take_while(|(a, b)| a.0 == b.0)
+                .count();
             if common < c.val.len() {
                 let tail = CNode {
                     val: c.val.split_off(common),
@@ -184,12 +200,21 @@ impl CNode {
             c.append(chain.get(common..).unwrap_or(&[]), period);
             return;
         }
-        self.children.push(CNode { val: chain.to_vec(), hit: period, children_hit: 0, children: Vec::new() });
+        self.children.push(CNode {
+            val: chain.to_vec(),
+            hit: period,
+            children_hit: 0,
+            children: Vec::new(),
+        });
     }
 
     /// Children above `min_hit`, in perf's order (cumul desc; ties by key desc).
     fn sorted(&self, min_hit: f64) -> Vec<&CNode> {
-        let mut v: Vec<&CNode> = self.children.iter().filter(|c| c.cumul() as f64 >= min_hit).collect();
+        let mut v: Vec<&CNode> = self
+            .children
+            .iter()
+            .filter(|c| c.cumul() as f64 >= min_hit)
+            .collect();
         // perf's rb_root_in order: match_chain compares DSO pointers (creation
         // order here) then addresses, and walks them descending.
         let k = |n: &CNode| match n.val.first().map(|x| &x.0) {
@@ -197,8 +222,8 @@ impl CNode {
             Some(SymKey::Addr { dso, addr }) => (dso.map(|d| d as i64).unwrap_or(-1), *addr),
             None => (-1, 0),
         };
-        v.sort_by(|a, b| k(b).cmp(&k(a)));
-        v.sort_by(|a, b| b.cumul().cmp(&a.cumul()));
+        v.sort_by_key(|n| std::cmp::Reverse(k(n)));
+        v.sort_by_key(|n| std::cmp::Reverse(n.cumul()));
         v
     }
 }
@@ -264,8 +289,15 @@ pub struct Report {
 
 fn sym_key(l: &Location) -> SymKey {
     match &l.sym {
-        Some(s) => SymKey::Sym { dso: l.dso, start: s.start, name: s.name.clone() },
-        None => SymKey::Addr { dso: l.dso, addr: l.addr },
+        Some(s) => SymKey::Sym {
+            dso: l.dso,
+            start: s.start,
+            name: s.name.clone(),
+        },
+        None => SymKey::Addr {
+            dso: l.dso,
+            addr: l.addr,
+        },
     }
 }
 
@@ -286,15 +318,12 @@ struct Builder {
     has_callchain: bool,
 }
 
-fn key_for(opts: &ReportOptions, m: &Machine, comm: &str, pid: i32, cpu: u32, l: &Location) -> EntryKey {
+fn key_for(opts: &ReportOptions, comm: &str, pid: i32, cpu: u32, l: &Location) -> EntryKey {
     let has = |k| opts.sort.contains(&k);
     EntryKey {
         comm: has(SortKey::Comm).then(|| comm.to_string()),
         pid: has(SortKey::Pid).then_some(pid),
-        dso: (has(SortKey::Dso) || has(SortKey::Sym)).then_some(l.dso).map(|d| {
-            let _ = m;
-            d
-        }),
+        dso: (has(SortKey::Dso) || has(SortKey::Sym)).then_some(l.dso),
         sym: (has(SortKey::Sym) || has(SortKey::Srcline)).then(|| (sym_key(l), l.kernel)),
         cpu: has(SortKey::Cpu).then_some(cpu),
     }
@@ -304,9 +333,20 @@ fn key_for(opts: &ReportOptions, m: &Machine, comm: &str, pid: i32, cpu: u32, l:
 pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
     let nev = session.data.attrs.len();
     let mut bs: Vec<Builder> = (0..nev)
-        .map(|_| Builder { entries: Vec::new(), index: HashMap::new(), samples: 0, total: 0, has_callchain: false })
+        .map(|_| Builder {
+            entries: Vec::new(),
+            index: HashMap::new(),
+            samples: 0,
+            total: 0,
+            has_callchain: false,
+        })
         .collect();
-    let has_cc: Vec<bool> = session.data.attrs.iter().map(|a| a.attr.sample_type & crate::attr::sample::CALLCHAIN != 0).collect();
+    let has_cc: Vec<bool> = session
+        .data
+        .attrs
+        .iter()
+        .map(|a| a.attr.sample_type & crate::attr::sample::CALLCHAIN != 0)
+        .collect();
     if opts.graph_requested && opts.graph != GraphMode::None && !has_cc.iter().any(|c| *c) {
         return Err(Error::BadArg {
             what: "option",
@@ -314,7 +354,13 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
             why: "selected -g, but no callchain data: record with -g".into(),
         });
     }
-    if opts.cpus.is_some() && !session.data.attrs.iter().any(|a| a.attr.sample_type & crate::attr::sample::CPU != 0) {
+    if opts.cpus.is_some()
+        && !session
+            .data
+            .attrs
+            .iter()
+            .any(|a| a.attr.sample_type & crate::attr::sample::CPU != 0)
+    {
         return Err(Error::BadArg {
             what: "option",
             value: "-C".into(),
@@ -322,25 +368,37 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
         });
     }
     session.for_each_sample(|m, rs: ResolvedSample| {
-        let Some(b) = bs.get_mut(rs.event) else { return };
+        let Some(b) = bs.get_mut(rs.event) else {
+            return;
+        };
         if let Some(c) = &opts.cpus {
             if !c.contains(&rs.sample.cpu) {
                 return;
             }
         }
-        let period = rs.sample.period.max(if rs.sample.period == 0 { 1 } else { 0 });
+        let period = rs
+            .sample
+            .period
+            .max(if rs.sample.period == 0 { 1 } else { 0 });
         b.samples += 1;
         b.total += period;
         b.has_callchain = has_cc.get(rs.event).copied().unwrap_or(false);
         // Returns the entry index (None when filtered out).
-        let add = |b: &mut Builder, m: &Machine, l: &Location, self_p: u64, child_p: u64, chain: Option<&[(SymKey, String)]>, seen: &mut Vec<usize>| -> Option<usize> {
+        let add = |b: &mut Builder,
+                   m: &Machine,
+                   l: &Location,
+                   self_p: u64,
+                   child_p: u64,
+                   chain: Option<&[(SymKey, String)]>,
+                   seen: &mut Vec<usize>|
+         -> Option<usize> {
             if let Some(syms) = &opts.symbols {
                 let name = l.sym.as_ref().map(|s| s.name.as_str()).unwrap_or("");
                 if !syms.iter().any(|s| s == name) {
                     return None;
                 }
             }
-            let key = key_for(opts, m, &rs.comm, rs.sample.tid, rs.sample.cpu, l);
+            let key = key_for(opts, &rs.comm, rs.sample.tid, rs.sample.cpu, l);
             let n = b.entries.len();
             let i = *b.index.entry(key).or_insert(n);
             if seen.contains(&i) {
@@ -378,9 +436,18 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
             }
             Some(i)
         };
-        let chain: Vec<(SymKey, String)> = rs.chain.iter().map(|f| (sym_key(&f.loc), frame_name(&f.loc))).collect();
-        let chain_ordered: Vec<(SymKey, String)> = if opts.caller { chain.iter().rev().cloned().collect() } else { chain.clone() };
-        let graphs = has_cc.get(rs.event).copied().unwrap_or(false) && opts.graph != GraphMode::None;
+        let chain: Vec<(SymKey, String)> = rs
+            .chain
+            .iter()
+            .map(|f| (sym_key(&f.loc), frame_name(&f.loc)))
+            .collect();
+        let chain_ordered: Vec<(SymKey, String)> = if opts.caller {
+            chain.iter().rev().cloned().collect()
+        } else {
+            chain.clone()
+        };
+        let graphs =
+            has_cc.get(rs.event).copied().unwrap_or(false) && opts.graph != GraphMode::None;
         let use_chain = graphs.then_some(&chain_ordered[..]);
         let mut seen = Vec::new();
         add(b, m, &rs.loc, period, period, use_chain, &mut seen);
@@ -414,12 +481,27 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
         if b.samples == 0 {
             continue;
         }
-        let name = session.data.attrs.get(i).map(|a| a.name.clone()).unwrap_or_default();
+        let name = session
+            .data
+            .attrs
+            .get(i)
+            .map(|a| a.name.clone())
+            .unwrap_or_default();
         let mut entries = b.entries;
         sort_entries(&mut entries, opts, &session.machine);
-        events.push(EventReport { name, samples: b.samples, total_period: b.total, entries, has_callchain: b.has_callchain });
+        events.push(EventReport {
+            name,
+            samples: b.samples,
+            total_period: b.total,
+            entries,
+            has_callchain: b.has_callchain,
+        });
     }
-    Ok(Report { lost: session.lost, events, opts_sort: opts.sort.clone() })
+    Ok(Report {
+        lost: session.lost,
+        events,
+        opts_sort: opts.sort.clone(),
+    })
 }
 
 fn sort_entries(entries: &mut [Entry], opts: &ReportOptions, m: &Machine) {
@@ -445,38 +527,48 @@ fn sort_entries(entries: &mut [Entry], opts: &ReportOptions, m: &Machine) {
     });
     // Output sort: period desc, then each key's sort function (stable).
     entries.sort_by(|a, b| {
-        let (pa, pb) = if opts.children { (a.children_period, b.children_period) } else { (a.period, b.period) };
-        pb.cmp(&pa).then_with(|| {
-            // perf: "put caller above callee when they have equal period".
-            if opts.children && a.pid == b.pid && a.max_depth != b.max_depth {
-                return if opts.caller { b.max_depth.cmp(&a.max_depth) } else { a.max_depth.cmp(&b.max_depth) };
-            }
-            std::cmp::Ordering::Equal
-        }).then_with(|| {
-            for k in &opts.sort {
-                let o = match k {
-                    SortKey::Comm => a.comm.cmp(&b.comm),
-                    SortKey::Pid => a.pid.cmp(&b.pid),
-                    SortKey::Dso => match (a.dso_id, b.dso_id) {
-                        (None, None) => std::cmp::Ordering::Equal,
-                        (None, Some(_)) => std::cmp::Ordering::Greater,
-                        (Some(_), None) => std::cmp::Ordering::Less,
-                        _ => dso_name(a).cmp(&dso_name(b)),
-                    },
-                    SortKey::Cpu => a.cpu.cmp(&b.cpu),
-                    SortKey::Sym | SortKey::Srcline => match (&a.symbol, &b.symbol) {
-                        (Some(x), Some(y)) => x.cmp(y),
-                        (Some(_), None) => std::cmp::Ordering::Less,
-                        (None, Some(_)) => std::cmp::Ordering::Greater,
-                        (None, None) => std::cmp::Ordering::Equal,
-                    },
-                };
-                if o != std::cmp::Ordering::Equal {
-                    return o;
+        let (pa, pb) = if opts.children {
+            (a.children_period, b.children_period)
+        } else {
+            (a.period, b.period)
+        };
+        pb.cmp(&pa)
+            .then_with(|| {
+                // perf: "put caller above callee when they have equal period".
+                if opts.children && a.pid == b.pid && a.max_depth != b.max_depth {
+                    return if opts.caller {
+                        b.max_depth.cmp(&a.max_depth)
+                    } else {
+                        a.max_depth.cmp(&b.max_depth)
+                    };
                 }
-            }
-            std::cmp::Ordering::Equal
-        })
+                std::cmp::Ordering::Equal
+            })
+            .then_with(|| {
+                for k in &opts.sort {
+                    let o = match k {
+                        SortKey::Comm => a.comm.cmp(&b.comm),
+                        SortKey::Pid => a.pid.cmp(&b.pid),
+                        SortKey::Dso => match (a.dso_id, b.dso_id) {
+                            (None, None) => std::cmp::Ordering::Equal,
+                            (None, Some(_)) => std::cmp::Ordering::Greater,
+                            (Some(_), None) => std::cmp::Ordering::Less,
+                            _ => dso_name(a).cmp(&dso_name(b)),
+                        },
+                        SortKey::Cpu => a.cpu.cmp(&b.cpu),
+                        SortKey::Sym | SortKey::Srcline => match (&a.symbol, &b.symbol) {
+                            (Some(x), Some(y)) => x.cmp(y),
+                            (Some(_), None) => std::cmp::Ordering::Less,
+                            (None, Some(_)) => std::cmp::Ordering::Greater,
+                            (None, None) => std::cmp::Ordering::Equal,
+                        },
+                    };
+                    if o != std::cmp::Ordering::Equal {
+                        return o;
+                    }
+                }
+                std::cmp::Ordering::Equal
+            })
     });
 }
 
@@ -579,7 +671,12 @@ impl Report {
         for e in &ev.entries {
             let mut line = String::new();
             if opts.children {
-                let _ = write!(line, "  {:>7.2}%  {:>7.2}%", 100.0 * e.children_period as f64 / total, 100.0 * e.period as f64 / total);
+                let _ = write!(
+                    line,
+                    "  {:>7.2}%  {:>7.2}%",
+                    100.0 * e.children_period as f64 / total,
+                    100.0 * e.period as f64 / total
+                );
             } else {
                 let _ = write!(line, "  {:>7.2}%", 100.0 * e.period as f64 / total);
             }
@@ -602,7 +699,11 @@ impl Report {
             out.push('\n');
             if ev.has_callchain && opts.graph != GraphMode::None {
                 let min_hit = total * opts.graph_min_percent / 100.0;
-                let parent = if opts.children { e.children_period } else { e.period };
+                let parent = if opts.children {
+                    e.children_period
+                } else {
+                    e.period
+                };
                 match opts.graph {
                     GraphMode::Graph => print_graph(out, &e.graph, total, parent, min_hit, margin),
                     GraphMode::Flat => print_flat(out, &e.graph, total, min_hit, margin),
@@ -622,7 +723,14 @@ fn pct(v: u64, total: f64) -> String {
     format!("{:.2}%", 100.0 * v as f64 / total)
 }
 
-fn print_graph(out: &mut String, root: &CNode, total: f64, parent: u64, min_hit: f64, margin: usize) {
+fn print_graph(
+    out: &mut String,
+    root: &CNode,
+    total: f64,
+    parent: u64,
+    min_hit: f64,
+    margin: usize,
+) {
     let mut s = String::new();
     let top = root.sorted(min_hit);
     let mut margin = margin;
@@ -649,7 +757,15 @@ fn print_graph(out: &mut String, root: &CNode, total: f64, parent: u64, min_hit:
     }
 }
 
-fn graph_level(s: &mut String, node: &CNode, total: f64, depth: usize, mask: u64, margin: usize, min_hit: f64) {
+fn graph_level(
+    s: &mut String,
+    node: &CNode,
+    total: f64,
+    depth: usize,
+    mask: u64,
+    margin: usize,
+    min_hit: f64,
+) {
     let kids = node.sorted(min_hit);
     let n = kids.len();
     for (ci, child) in kids.into_iter().enumerate() {
@@ -660,7 +776,11 @@ fn graph_level(s: &mut String, node: &CNode, total: f64, depth: usize, mask: u64
         // Separator line with the old mask.
         s.push_str(&" ".repeat(margin));
         for i in 0..depth {
-            s.push_str(if mask & (1 << i) != 0 { "|          " } else { "           " });
+            s.push_str(if mask & (1 << i) != 0 {
+                "|          "
+            } else {
+                "           "
+            });
         }
         s.push('\n');
         for (vi, (_, name)) in child.val.iter().enumerate() {
@@ -677,13 +797,28 @@ fn graph_level(s: &mut String, node: &CNode, total: f64, depth: usize, mask: u64
             s.push('\n');
         }
         if depth < 60 {
-            graph_level(s, child, total, depth + 1, new_mask | (1 << depth), margin, min_hit);
+            graph_level(
+                s,
+                child,
+                total,
+                depth + 1,
+                new_mask | (1 << depth),
+                margin,
+                min_hit,
+            );
         }
     }
 }
 
 fn print_flat(out: &mut String, root: &CNode, total: f64, min_hit: f64, margin: usize) {
-    fn walk(n: &CNode, path: &mut Vec<String>, total: f64, min_hit: f64, margin: usize, out: &mut String) {
+    fn walk(
+        n: &CNode,
+        path: &mut Vec<String>,
+        total: f64,
+        min_hit: f64,
+        margin: usize,
+        out: &mut String,
+    ) {
         let base = path.len();
         path.extend(n.val.iter().map(|v| v.1.clone()));
         if n.hit as f64 >= min_hit && n.hit > 0 {

@@ -63,7 +63,9 @@ impl Fields {
                     return Err(Error::BadArg {
                         what: "field",
                         value: other.into(),
-                        why: "supported: comm,pid,tid,cpu,time,period,event,ip,sym,symoff,dso,trace".into(),
+                        why:
+                            "supported: comm,pid,tid,cpu,time,period,event,ip,sym,symoff,dso,trace"
+                                .into(),
                     })
                 }
             }
@@ -73,7 +75,15 @@ impl Fields {
 
     fn default_for(tracepoint: bool, has_cpu: bool) -> Fields {
         if tracepoint {
-            Fields { comm: true, tid: true, cpu: has_cpu, time: true, event: true, trace: true, ..Default::default() }
+            Fields {
+                comm: true,
+                tid: true,
+                cpu: has_cpu,
+                time: true,
+                event: true,
+                trace: true,
+                ..Default::default()
+            }
         } else {
             Fields {
                 comm: true,
@@ -105,14 +115,24 @@ pub fn run(session: &mut Session, fields: Option<Fields>) -> Result<String> {
     let names: Vec<String> = session.data.attrs.iter().map(|a| a.name.clone()).collect();
     let width = names.iter().map(|n| n.len()).max().unwrap_or(0);
     let attrs: Vec<crate::attr::Attr> = session.data.attrs.iter().map(|a| a.attr).collect();
-    let td = session.data.feature(Feature::TracingData).map(TracingData::parse).transpose()?;
+    let td = session
+        .data
+        .feature(Feature::TracingData)
+        .map(TracingData::parse)
+        .transpose()?;
     let reg = td.as_ref().map(|t| t.registry());
-    let mut renderer = KernelTextRenderer::new(KernelTextOptions { context_info: false, ..Default::default() });
+    let mut renderer = KernelTextRenderer::new(KernelTextOptions {
+        context_info: false,
+        ..Default::default()
+    });
     let mut out = String::new();
     session.for_each_sample(|m: &mut Machine, rs: ResolvedSample| {
-        let Some(attr) = attrs.get(rs.event) else { return };
+        let Some(attr) = attrs.get(rs.event) else {
+            return;
+        };
         let tp = attr.type_ == types::TRACEPOINT;
-        let f = fields.unwrap_or_else(|| Fields::default_for(tp, attr.sample_type & sample::CPU != 0));
+        let f =
+            fields.unwrap_or_else(|| Fields::default_for(tp, attr.sample_type & sample::CPU != 0));
         let s = &rs.sample;
         let chain = f.ip && attr.sample_type & sample::CALLCHAIN != 0;
         if f.comm {
@@ -133,13 +153,21 @@ pub fn run(session: &mut Session, fields: Option<Fields>) -> Result<String> {
             let _ = write!(out, "[{:03}] ", s.cpu);
         }
         if f.time {
-            let _ = write!(out, "{:>5}.{:06}: ", s.time / 1_000_000_000, (s.time % 1_000_000_000) / 1000);
+            let _ = write!(
+                out,
+                "{:>5}.{:06}: ",
+                s.time / 1_000_000_000,
+                (s.time % 1_000_000_000) / 1000
+            );
         }
         if f.period {
             let _ = write!(out, "{:>10} ", s.period);
         }
         if f.event {
-            let name = names.get(rs.event).map(|s| s.as_str()).unwrap_or("[unknown]");
+            let name = names
+                .get(rs.event)
+                .map(|s| s.as_str())
+                .unwrap_or("[unknown]");
             let _ = write!(out, "{name:>width$}: ");
         }
         if f.trace && tp {
@@ -176,8 +204,14 @@ pub fn run(session: &mut Session, fields: Option<Fields>) -> Result<String> {
     Ok(out)
 }
 
-fn render_trace(r: &mut KernelTextRenderer, reg: &traceevent::EventRegistry, name: Option<&String>, s: &crate::data::Sample) -> String {
-    let Ok(rec) = traceevent::Record::new(s.time, s.cpu, &s.raw, 0, traceevent::Endian::Little) else {
+fn render_trace(
+    r: &mut KernelTextRenderer,
+    reg: &traceevent::EventRegistry,
+    name: Option<&String>,
+    s: &crate::data::Sample,
+) -> String {
+    let Ok(rec) = traceevent::Record::new(s.time, s.cpu, &s.raw, 0, traceevent::Endian::Little)
+    else {
         return String::new();
     };
     let ctx = traceevent::Context::new(reg);
@@ -186,7 +220,10 @@ fn render_trace(r: &mut KernelTextRenderer, reg: &traceevent::EventRegistry, nam
         return String::new();
     }
     let text = text.trim_end_matches('\n');
-    let short = name.and_then(|n| n.split_once(':')).map(|(_, e)| e).unwrap_or("");
+    let short = name
+        .and_then(|n| n.split_once(':'))
+        .map(|(_, e)| e)
+        .unwrap_or("");
     let pat = format!("{short}: ");
     match text.find(&pat) {
         Some(i) => text[i + pat.len()..].to_string(),

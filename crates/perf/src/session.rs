@@ -125,7 +125,10 @@ fn short_name(long: &str) -> String {
     if long.starts_with('[') {
         return long.to_string();
     }
-    Path::new(long).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| long.to_string())
+    Path::new(long)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| long.to_string())
 }
 
 impl Machine {
@@ -133,7 +136,8 @@ impl Machine {
     pub fn new(pd: &PerfData) -> Machine {
         let mut m = Machine::default();
         for b in pd.build_ids() {
-            m.recorded_build_ids.insert(b.filename.clone(), b.build_id.clone());
+            m.recorded_build_ids
+                .insert(b.filename.clone(), b.build_id.clone());
         }
         m.comms.insert(0, "swapper".into());
         m.tid_pid.insert(0, 0);
@@ -171,7 +175,10 @@ impl Machine {
 
     /// The comm of `tid` (`:tid` when unknown, as perf prints).
     pub fn comm(&self, tid: i32) -> String {
-        self.comms.get(&tid).cloned().unwrap_or_else(|| format!(":{tid}"))
+        self.comms
+            .get(&tid)
+            .cloned()
+            .unwrap_or_else(|| format!(":{tid}"))
     }
 
     fn process_of(&self, tid: i32, pid: i32) -> i32 {
@@ -189,29 +196,69 @@ impl Machine {
                 self.comms.insert(*tid, comm.clone());
                 self.tid_pid.insert(*tid, *pid);
             }
-            OtherRecord::Fork { pid, ppid, tid, ptid, .. } => {
+            OtherRecord::Fork {
+                pid,
+                ppid,
+                tid,
+                ptid,
+                ..
+            } => {
                 if let Some(c) = self.comms.get(ptid).cloned() {
                     self.comms.insert(*tid, c);
                 }
                 self.tid_pid.insert(*tid, *pid);
                 if pid != ppid {
-                    let maps = self.procs.get(ppid).map(|p| p.maps.clone()).unwrap_or_default();
+                    let maps = self
+                        .procs
+                        .get(ppid)
+                        .map(|p| p.maps.clone())
+                        .unwrap_or_default();
                     self.procs.insert(*pid, Process { maps });
                 }
             }
-            OtherRecord::Mmap { misc: m, pid, start, len, pgoff, filename, prot, .. } => {
+            OtherRecord::Mmap {
+                misc: m,
+                pid,
+                start,
+                len,
+                pgoff,
+                filename,
+                prot,
+                ..
+            } => {
                 let cpumode = m & misc::CPUMODE_MASK;
                 if m & misc::MMAP_DATA != 0 || (*prot & libc::PROT_EXEC as u32) == 0 {
                     return;
                 }
                 if cpumode == misc::KERNEL || *pid == -1 {
-                    let name = if filename.starts_with("[kernel.kallsyms]") { "[kernel.kallsyms]" } else { filename.as_str() };
+                    let name = if filename.starts_with("[kernel.kallsyms]") {
+                        "[kernel.kallsyms]"
+                    } else {
+                        filename.as_str()
+                    };
                     let d = self.dso(name, DsoKind::Kernel, -1);
-                    let end = if *len == 0 || start.checked_add(*len).is_none() { u64::MAX } else { start + len };
-                    insert_map(&mut self.kernel_maps, Map { start: *start, end, pgoff: *start, dso: d });
+                    let end = if *len == 0 || start.checked_add(*len).is_none() {
+                        u64::MAX
+                    } else {
+                        start + len
+                    };
+                    insert_map(
+                        &mut self.kernel_maps,
+                        Map {
+                            start: *start,
+                            end,
+                            pgoff: *start,
+                            dso: d,
+                        },
+                    );
                     return;
                 }
-                let anon = filename == "//anon" || filename.starts_with("/dev/zero") || filename.starts_with("/anon_hugepage") || filename.starts_with("/memfd:") || filename == "[heap]" || filename == "[stack]";
+                let anon = filename == "//anon"
+                    || filename.starts_with("/dev/zero")
+                    || filename.starts_with("/anon_hugepage")
+                    || filename.starts_with("/memfd:")
+                    || filename == "[heap]"
+                    || filename == "[stack]";
                 let kind = if anon {
                     DsoKind::Anon
                 } else if filename.starts_with('[') {
@@ -219,12 +266,24 @@ impl Machine {
                 } else {
                     DsoKind::File
                 };
-                let name = if anon { format!("/tmp/perf-{pid}.map") } else { filename.clone() };
+                let name = if anon {
+                    format!("/tmp/perf-{pid}.map")
+                } else {
+                    filename.clone()
+                };
                 let d = self.dso(&name, kind, *pid);
                 let pgoff = if anon { *start } else { *pgoff };
                 let end = start.saturating_add(*len);
                 let p = self.procs.entry(*pid).or_default();
-                insert_map(&mut p.maps, Map { start: *start, end, pgoff, dso: d });
+                insert_map(
+                    &mut p.maps,
+                    Map {
+                        start: *start,
+                        end,
+                        pgoff,
+                        dso: d,
+                    },
+                );
             }
             _ => {}
         }
@@ -248,7 +307,11 @@ impl Machine {
                             // perf looks in its build-id cache for the recorded version.
                             let h: String = want.iter().map(|b| format!("{b:02x}")).collect();
                             let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-                            let cached = PathBuf::from(format!("{home}/.debug/.build-id/{}/{}/elf", &h[..2.min(h.len())], h.get(2..).unwrap_or("")));
+                            let cached = PathBuf::from(format!(
+                                "{home}/.debug/.build-id/{}/{}/elf",
+                                &h[..2.min(h.len())],
+                                h.get(2..).unwrap_or("")
+                            ));
                             symtab::load_elf(&cached).ok()
                         }
                         _ => symtab::load_elf(p).ok(),
@@ -277,21 +340,44 @@ impl Machine {
             self.procs.get(&p).and_then(|pr| find_map(&pr.maps, ip))
         };
         let Some(map) = map else {
-            return Location { ip, addr: ip, kernel, dso: None, sym: None };
+            return Location {
+                ip,
+                addr: ip,
+                kernel,
+                dso: None,
+                sym: None,
+            };
         };
-        let addr = if kernel { ip } else { ip.wrapping_sub(map.start).wrapping_add(map.pgoff) };
-        let sym = self.load_symtab(map.dso).and_then(|t| t.find(addr)).cloned();
-        Location { ip, addr, kernel, dso: Some(map.dso), sym }
+        let addr = if kernel {
+            ip
+        } else {
+            ip.wrapping_sub(map.start).wrapping_add(map.pgoff)
+        };
+        let sym = self
+            .load_symtab(map.dso)
+            .and_then(|t| t.find(addr))
+            .cloned();
+        Location {
+            ip,
+            addr,
+            kernel,
+            dso: Some(map.dso),
+            sym,
+        }
     }
 
     /// Long name of a DSO.
     pub fn dso_long(&self, d: Option<DsoId>) -> &str {
-        d.and_then(|d| self.dsos.get(d)).map(|d| d.long_name.as_str()).unwrap_or("[unknown]")
+        d.and_then(|d| self.dsos.get(d))
+            .map(|d| d.long_name.as_str())
+            .unwrap_or("[unknown]")
     }
 
     /// Short name of a DSO.
     pub fn dso_short(&self, d: Option<DsoId>) -> &str {
-        d.and_then(|d| self.dsos.get(d)).map(|d| d.short_name.as_str()).unwrap_or("[unknown]")
+        d.and_then(|d| self.dsos.get(d))
+            .map(|d| d.short_name.as_str())
+            .unwrap_or("[unknown]")
     }
 
     /// The symbol table of a DSO (loading it).
@@ -309,10 +395,17 @@ fn insert_map(maps: &mut Vec<Map>, m: Map) {
             continue;
         }
         if old.start < m.start {
-            out.push(Map { end: m.start, ..old });
+            out.push(Map {
+                end: m.start,
+                ..old
+            });
         }
         if old.end > m.end {
-            out.push(Map { start: m.end, pgoff: old.pgoff + (m.end - old.start), ..old });
+            out.push(Map {
+                start: m.end,
+                pgoff: old.pgoff + (m.end - old.start),
+                ..old
+            });
         }
     }
     out.push(m);
@@ -369,7 +462,11 @@ impl Session {
     pub fn open(path: &Path) -> Result<Session> {
         let data = PerfData::open(path)?;
         let machine = Machine::new(&data);
-        Ok(Session { data, machine, lost: 0 })
+        Ok(Session {
+            data,
+            machine,
+            lost: 0,
+        })
     }
 
     /// Checks the recorded build ids against this host's files; the error
@@ -387,8 +484,17 @@ impl Session {
             let hex = |v: &[u8]| v.iter().map(|x| format!("{x:02x}")).collect::<String>();
             match have {
                 Some(h) if h == b.build_id => {}
-                Some(h) => problems.push(format!("{}: recorded build id {} but this host has {}", b.filename, b.hex(), hex(&h))),
-                None => problems.push(format!("{}: recorded build id {} but the file is missing or has no build id here", b.filename, b.hex())),
+                Some(h) => problems.push(format!(
+                    "{}: recorded build id {} but this host has {}",
+                    b.filename,
+                    b.hex(),
+                    hex(&h)
+                )),
+                None => problems.push(format!(
+                    "{}: recorded build id {} but the file is missing or has no build id here",
+                    b.filename,
+                    b.hex()
+                )),
             }
         }
         if problems.is_empty() {
@@ -399,19 +505,33 @@ impl Session {
     }
 
     /// Replays all records in time order, calling `f` for every sample.
-    pub fn for_each_sample(&mut self, mut f: impl FnMut(&mut Machine, ResolvedSample)) -> Result<()> {
+    pub fn for_each_sample(
+        &mut self,
+        mut f: impl FnMut(&mut Machine, ResolvedSample),
+    ) -> Result<()> {
         let mut items: Vec<(u64, Item)> = Vec::new();
         for r in self.data.records() {
             let r = r?;
-            let Some(ai) = self.data.attr_index(&r) else { continue };
-            let Some(attr) = self.data.attrs.get(ai).map(|a| a.attr) else { continue };
+            let Some(ai) = self.data.attr_index(&r) else {
+                continue;
+            };
+            let Some(attr) = self.data.attrs.get(ai).map(|a| a.attr) else {
+                continue;
+            };
             if r.type_ == rtype::SAMPLE {
                 let s = parse_sample(&attr, &r)?;
                 items.push((s.time, Item::Sample(ai, s)));
-            } else if matches!(r.type_, rtype::MMAP | rtype::MMAP2 | rtype::COMM | rtype::FORK | rtype::EXIT | rtype::LOST) {
+            } else if matches!(
+                r.type_,
+                rtype::MMAP | rtype::MMAP2 | rtype::COMM | rtype::FORK | rtype::EXIT | rtype::LOST
+            ) {
                 let (o, sid) = parse_other(&attr, &r)?;
                 let t = match &o {
-                    OtherRecord::Fork { time, .. } | OtherRecord::Exit { time, .. } if sid.time == 0 => *time,
+                    OtherRecord::Fork { time, .. } | OtherRecord::Exit { time, .. }
+                        if sid.time == 0 =>
+                    {
+                        *time
+                    }
                     _ => sid.time,
                 };
                 items.push((t, Item::Other(o)));
@@ -443,8 +563,16 @@ pub fn resolve_sample(m: &mut Machine, event: usize, s: Sample) -> ResolvedSampl
             kernel = matches!(ip, context::KERNEL | context::GUEST_KERNEL);
             continue;
         }
-        chain.push(Frame { loc: m.resolve(s.pid, s.tid, ip, kernel) });
+        chain.push(Frame {
+            loc: m.resolve(s.pid, s.tid, ip, kernel),
+        });
     }
     let comm = m.comm(s.tid);
-    ResolvedSample { event, sample: s, comm, loc, chain }
+    ResolvedSample {
+        event,
+        sample: s,
+        comm,
+        loc,
+        chain,
+    }
 }

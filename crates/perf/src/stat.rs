@@ -172,7 +172,13 @@ pub struct Context {
 
 /// The derived metric perf prints for `name` with value `v` (perf 6.1's stat-shadow rules).
 pub fn metric(name: &str, v: f64, ctx: &Context) -> Option<Metric> {
-    let m = |value: f64, text: String, unit: &str| Some(Metric { value, text, unit: unit.into() });
+    let m = |value: f64, text: String, unit: &str| {
+        Some(Metric {
+            value,
+            text,
+            unit: unit.into(),
+        })
+    };
     let b = base_name(name);
     if is_clock(b) {
         if ctx.elapsed_ns > 0.0 {
@@ -200,24 +206,40 @@ pub fn metric(name: &str, v: f64, ctx: &Context) -> Option<Metric> {
         }
         "cache-misses" => {
             if let Some(r) = ratio(ctx.cache_refs) {
-                return m(100.0 * r, format!("{:8.3} %", 100.0 * r), "of all cache refs");
+                return m(
+                    100.0 * r,
+                    format!("{:8.3} %", 100.0 * r),
+                    "of all cache refs",
+                );
             }
         }
         "L1-dcache-load-misses" => {
             if let Some(r) = ratio(ctx.l1d_loads) {
-                return m(100.0 * r, format!("{:7.2}%", 100.0 * r), "of all L1-dcache accesses");
+                return m(
+                    100.0 * r,
+                    format!("{:7.2}%", 100.0 * r),
+                    "of all L1-dcache accesses",
+                );
             }
         }
         "LLC-load-misses" => {
             if let Some(r) = ratio(ctx.llc_loads) {
-                return m(100.0 * r, format!("{:7.2}%", 100.0 * r), "of all LL-cache accesses");
+                return m(
+                    100.0 * r,
+                    format!("{:7.2}%", 100.0 * r),
+                    "of all LL-cache accesses",
+                );
             }
         }
         _ => {}
     }
     let clock = ctx.clock_ns.filter(|c| *c > 0.0)?;
     let (r, u) = unit_scale(1e9 * v / clock);
-    let unit = if u == ' ' { "/sec".to_string() } else { format!("{u}/sec") };
+    let unit = if u == ' ' {
+        "/sec".to_string()
+    } else {
+        format!("{u}/sec")
+    };
     m(1e9 * v / clock, format!("{r:8.3}"), &unit)
 }
 
@@ -258,9 +280,16 @@ fn clock_ms(name: &str) -> bool {
 impl Printer {
     /// Builds the metric context from the rows.
     pub fn context(rows: &[Row], elapsed_ns: f64) -> Context {
-        let find = |n: &str| rows.iter().find(|r| base_name(&r.name) == n).and_then(|r| r.value);
+        let find = |n: &str| {
+            rows.iter()
+                .find(|r| base_name(&r.name) == n)
+                .and_then(|r| r.value)
+        };
         Context {
-            clock_ns: rows.iter().find(|r| clock_ms(&r.name)).and_then(|r| r.value),
+            clock_ns: rows
+                .iter()
+                .find(|r| clock_ms(&r.name))
+                .and_then(|r| r.value),
             elapsed_ns,
             cycles: find("cycles").or_else(|| find("cpu-cycles")),
             branches: find("branches").or_else(|| find("branch-instructions")),
@@ -295,7 +324,10 @@ impl Printer {
                 s.push_str(&format!(", \"variance\" : {:.2}", row.stats.rel_pct()));
             }
             match &met {
-                Some(m) => s.push_str(&format!(", \"metric-value\" : {:.6}, \"metric-unit\" : \"{}\"", m.value, m.unit)),
+                Some(m) => s.push_str(&format!(
+                    ", \"metric-value\" : {:.6}, \"metric-unit\" : \"{}\"",
+                    m.value, m.unit
+                )),
                 None => s.push_str(", \"metric-value\" : 0.000000, \"metric-unit\" : \"\""),
             }
             s.push('}');
@@ -312,7 +344,11 @@ impl Printer {
             if self.repeat > 1 {
                 s.push_str(&format!("{sep}{:.2}%", row.stats.rel_pct()));
             }
-            s.push_str(&format!("{sep}{}{sep}{:.2}", row.running_ns, row.running_pct.unwrap_or(100.0)));
+            s.push_str(&format!(
+                "{sep}{}{sep}{:.2}",
+                row.running_ns,
+                row.running_pct.unwrap_or(100.0)
+            ));
             match &met {
                 Some(m) => s.push_str(&format!("{sep}{}{sep}{}", m.text.trim(), m.unit)),
                 None => s.push_str(&format!("{sep}{sep}")),
@@ -354,7 +390,11 @@ impl Printer {
         if self.json || self.csv_sep.is_some() {
             return String::new();
         }
-        let runs = if self.repeat > 1 { format!(" ({} runs)", self.repeat) } else { String::new() };
+        let runs = if self.repeat > 1 {
+            format!(" ({} runs)", self.repeat)
+        } else {
+            String::new()
+        };
         format!("\n Performance counter stats for {target}{runs}:\n\n")
     }
 
@@ -366,9 +406,17 @@ impl Printer {
         let mut s = String::from("\n");
         if self.repeat > 1 {
             let sd = elapsed.stddev();
-            let prec = if sd > 1.0 { 0 } else { (-sd.log10()).ceil() as usize } + 2;
+            let prec = if sd > 1.0 {
+                0
+            } else {
+                (-sd.log10()).ceil() as usize
+            } + 2;
             let prec = prec.min(9);
-            s.push_str(&format!(" {:17.prec$} +- {:.prec$} seconds time elapsed", elapsed.mean(), sd));
+            s.push_str(&format!(
+                " {:17.prec$} +- {:.prec$} seconds time elapsed",
+                elapsed.mean(),
+                sd
+            ));
             if elapsed.rel_pct() != 0.0 {
                 s.push_str(&format!("  ( +-{:6.2}% )", elapsed.rel_pct()));
             }
@@ -376,7 +424,9 @@ impl Printer {
         } else {
             s.push_str(&format!(" {:17.9} seconds time elapsed\n", elapsed.mean()));
             if let Some((u, k)) = user_sys {
-                s.push_str(&format!("\n {u:17.9} seconds user\n {k:17.9} seconds sys\n"));
+                s.push_str(&format!(
+                    "\n {u:17.9} seconds user\n {k:17.9} seconds sys\n"
+                ));
             }
         }
         s.push('\n');
@@ -390,7 +440,10 @@ struct Counter {
 }
 
 fn not_supported(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::ENOENT) | Some(libc::EOPNOTSUPP) | Some(libc::ENODEV))
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOENT) | Some(libc::EOPNOTSUPP) | Some(libc::ENODEV)
+    )
 }
 
 fn thread_list(spec: &str, expand: bool) -> Result<Vec<i32>> {
@@ -425,7 +478,12 @@ enum Target {
     Threads(Vec<i32>),
 }
 
-fn open_counters(specs: &[EventSpec], target: &Target, child: Option<i32>, inherit: bool) -> Result<Vec<Counter>> {
+fn open_counters(
+    specs: &[EventSpec],
+    target: &Target,
+    child: Option<i32>,
+    inherit: bool,
+) -> Result<Vec<Counter>> {
     let mut out: Vec<Counter> = Vec::new();
     let places: Vec<(i32, i32)> = match target {
         Target::Child => vec![(child.unwrap_or(0), -1)],
@@ -445,7 +503,10 @@ fn open_counters(specs: &[EventSpec], target: &Target, child: Option<i32>, inher
         if leader {
             attr.flags &= !(flag::DISABLED | flag::ENABLE_ON_EXEC);
         }
-        let mut c = Counter { fds: Vec::new(), supported: true };
+        let mut c = Counter {
+            fds: Vec::new(),
+            supported: true,
+        };
         for (pi, (pid, cpu)) in places.iter().enumerate() {
             let group = if leader {
                 out.get(spec.leader).and_then(|l| l.fds.get(pi))
@@ -454,12 +515,21 @@ fn open_counters(specs: &[EventSpec], target: &Target, child: Option<i32>, inher
             };
             match EventFd::open(&attr, *pid, *cpu, group) {
                 Ok(fd) => c.fds.push(fd),
-                Err(e) if not_supported(&e) || (e.raw_os_error() == Some(libc::EINVAL) && spec.attr.type_ == types::HARDWARE) => {
+                Err(e)
+                    if not_supported(&e)
+                        || (e.raw_os_error() == Some(libc::EINVAL)
+                            && spec.attr.type_ == types::HARDWARE) =>
+                {
                     c.supported = false;
                     break;
                 }
                 Err(e) => {
-                    return Err(Error::Open { event: spec.name.clone(), cpu: *cpu, pid: *pid, source: e })
+                    return Err(Error::Open {
+                        event: spec.name.clone(),
+                        cpu: *cpu,
+                        pid: *pid,
+                        source: e,
+                    })
                 }
             }
         }
@@ -471,7 +541,10 @@ fn open_counters(specs: &[EventSpec], target: &Target, child: Option<i32>, inher
 fn read_counters(cs: &[Counter]) -> Vec<Reading> {
     cs.iter()
         .map(|c| {
-            let mut r = Reading { supported: c.supported, ..Default::default() };
+            let mut r = Reading {
+                supported: c.supported,
+                ..Default::default()
+            };
             for fd in &c.fds {
                 if let Ok(w) = fd.read_words(3) {
                     if w.len() == 3 {
@@ -504,7 +577,11 @@ fn rows_from(specs: &[EventSpec], stats: &[Stats], last: &[Reading], runs: u32) 
             let st = stats.get(i).copied().unwrap_or_default();
             Row {
                 name: s.name.clone(),
-                value: if runs > 0 && r.supported && r.running > 0 { Some(st.mean()) } else { None },
+                value: if runs > 0 && r.supported && r.running > 0 {
+                    Some(st.mean())
+                } else {
+                    None
+                },
                 supported: r.supported,
                 stats: st,
                 running_pct: r.running_pct(),
@@ -517,7 +594,11 @@ fn rows_from(specs: &[EventSpec], stats: &[Stats], last: &[Reading], runs: u32) 
 /// Runs `perf stat` with `opts`, printing to `out` (perf prints to stderr).
 /// Returns the workload's exit code (0 without a workload).
 pub fn run(opts: &StatOptions, out: &mut dyn Write) -> Result<i32> {
-    let evs: Vec<String> = if opts.events.is_empty() { vec![DEFAULT_EVENTS.to_string()] } else { opts.events.clone() };
+    let evs: Vec<String> = if opts.events.is_empty() {
+        vec![DEFAULT_EVENTS.to_string()]
+    } else {
+        opts.events.clone()
+    };
     let specs = parse_list(&evs)?;
     let target = if let Some(c) = &opts.cpus {
         Target::Cpus(parse_cpu_list(c)?)
@@ -540,11 +621,17 @@ pub fn run(opts: &StatOptions, out: &mut dyn Write) -> Result<i32> {
     let target_name = match (&target, &opts.cpus) {
         (Target::Cpus(_), Some(c)) => format!("'CPU(s) {c}'"),
         (Target::Cpus(_), None) => "'system wide'".to_string(),
-        (Target::Threads(_), _) if opts.pids.is_some() => format!("process id '{}'", opts.pids.as_deref().unwrap_or("")),
+        (Target::Threads(_), _) if opts.pids.is_some() => {
+            format!("process id '{}'", opts.pids.as_deref().unwrap_or(""))
+        }
         (Target::Threads(_), _) => format!("thread id '{}'", opts.tids.as_deref().unwrap_or("")),
         _ => format!("'{}'", opts.command.join(" ")),
     };
-    let printer = Printer { csv_sep: opts.csv_sep.clone(), json: opts.json, repeat: opts.repeat.max(1) };
+    let printer = Printer {
+        csv_sep: opts.csv_sep.clone(),
+        json: opts.json,
+        repeat: opts.repeat.max(1),
+    };
     let repeat = opts.repeat.max(1);
     let mut stats = vec![Stats::default(); specs.len()];
     let mut elapsed = Stats::default();
@@ -553,8 +640,17 @@ pub fn run(opts: &StatOptions, out: &mut dyn Write) -> Result<i32> {
     let mut status = 0;
     sys::catch_sigint();
     for _run in 0..repeat {
-        let mut child = if opts.command.is_empty() { None } else { Some(Workload::spawn(&opts.command)?) };
-        let counters = open_counters(&specs, &target, child.as_ref().map(|c| c.pid), !opts.no_inherit)?;
+        let mut child = if opts.command.is_empty() {
+            None
+        } else {
+            Some(Workload::spawn(&opts.command)?)
+        };
+        let counters = open_counters(
+            &specs,
+            &target,
+            child.as_ref().map(|c| c.pid),
+            !opts.no_inherit,
+        )?;
         if !matches!(target, Target::Child) {
             for c in &counters {
                 for fd in &c.fds {
@@ -568,7 +664,8 @@ pub fn run(opts: &StatOptions, out: &mut dyn Write) -> Result<i32> {
         }
         let mut prev = vec![Reading::default(); specs.len()];
         if opts.interval_ms.is_some() && !printer.json && printer.csv_sep.is_none() {
-            writeln!(out, "#           time             counts unit events").map_err(crate::error::io_err("stdout"))?;
+            writeln!(out, "#           time             counts unit events")
+                .map_err(crate::error::io_err("stdout"))?;
         }
         // Wait: child exit, SIGINT, with interval printing.
         let tick = Duration::from_millis(opts.interval_ms.unwrap_or(100).max(10));
@@ -596,7 +693,12 @@ pub fn run(opts: &StatOptions, out: &mut dyn Write) -> Result<i32> {
                 break;
             }
             let now_t = Instant::now();
-            let nap = if opts.interval_ms.is_some() { next.saturating_duration_since(now_t).min(Duration::from_millis(50)) } else { Duration::from_millis(50) };
+            let nap = if opts.interval_ms.is_some() {
+                next.saturating_duration_since(now_t)
+                    .min(Duration::from_millis(50))
+            } else {
+                Duration::from_millis(50)
+            };
             std::thread::sleep(nap.max(Duration::from_millis(1)));
             if opts.interval_ms.is_some() && Instant::now() >= next {
                 let now = read_counters(&counters);
@@ -616,7 +718,14 @@ pub fn run(opts: &StatOptions, out: &mut dyn Write) -> Result<i32> {
         let now = read_counters(&counters);
         if opts.interval_ms.is_some() {
             let d: Vec<Reading> = now.iter().zip(&prev).map(|(a, b)| diff(a, b)).collect();
-            print_interval(&printer, &specs, &d, el, el.saturating_sub(next.saturating_duration_since(t0)) + tick, out)?;
+            print_interval(
+                &printer,
+                &specs,
+                &d,
+                el,
+                el.saturating_sub(next.saturating_duration_since(t0)) + tick,
+                out,
+            )?;
             return Ok(exit_code(status));
         }
         for (i, r) in now.iter().enumerate() {
@@ -641,9 +750,14 @@ pub fn run(opts: &StatOptions, out: &mut dyn Write) -> Result<i32> {
         text.push_str(&printer.line(r, &ctx, ""));
         text.push('\n');
     }
-    let us = if opts.command.is_empty() { None } else { user_sys };
+    let us = if opts.command.is_empty() {
+        None
+    } else {
+        user_sys
+    };
     text.push_str(&printer.footer(&elapsed, us));
-    out.write_all(text.as_bytes()).map_err(crate::error::io_err("stdout"))?;
+    out.write_all(text.as_bytes())
+        .map_err(crate::error::io_err("stdout"))?;
     Ok(exit_code(status))
 }
 
@@ -675,13 +789,17 @@ fn print_interval(
     let ctx = Printer::context(&rows, span.as_nanos() as f64);
     let sep = printer.csv_sep.clone().unwrap_or_else(|| " ".into());
     let prefix = format!("{:6}.{:09}{sep}", at.as_secs(), at.subsec_nanos());
-    let p = Printer { repeat: 1, ..printer.clone() };
+    let p = Printer {
+        repeat: 1,
+        ..printer.clone()
+    };
     let mut text = String::new();
     for r in &rows {
         text.push_str(&p.line(r, &ctx, &prefix));
         text.push('\n');
     }
-    out.write_all(text.as_bytes()).map_err(crate::error::io_err("stdout"))
+    out.write_all(text.as_bytes())
+        .map_err(crate::error::io_err("stdout"))
 }
 
 #[cfg(test)]
@@ -693,18 +811,40 @@ mod tests {
         if let Some(v) = v {
             st.update(v);
         }
-        Row { name: name.into(), value: v, supported, stats: st, running_pct: None, running_ns: 0 }
+        Row {
+            name: name.into(),
+            value: v,
+            supported,
+            stats: st,
+            running_pct: None,
+            running_ns: 0,
+        }
     }
 
     #[test]
     fn scaling() {
-        let r = Reading { count: 1000, enabled: 200, running: 100, supported: true };
+        let r = Reading {
+            count: 1000,
+            enabled: 200,
+            running: 100,
+            supported: true,
+        };
         assert_eq!(r.scaled(), Some(2000.0));
         assert_eq!(r.running_pct(), Some(50.0));
-        let r = Reading { count: 5, enabled: 100, running: 100, supported: true };
+        let r = Reading {
+            count: 5,
+            enabled: 100,
+            running: 100,
+            supported: true,
+        };
         assert_eq!(r.scaled(), Some(5.0));
         assert_eq!(r.running_pct(), None);
-        let r = Reading { count: 0, enabled: 100, running: 0, supported: true };
+        let r = Reading {
+            count: 0,
+            enabled: 100,
+            running: 0,
+            supported: true,
+        };
         assert_eq!(r.scaled(), None);
     }
 
@@ -721,7 +861,10 @@ mod tests {
 
     #[test]
     fn layout_matches_perf() {
-        let p = Printer { repeat: 1, ..Default::default() };
+        let p = Printer {
+            repeat: 1,
+            ..Default::default()
+        };
         let rows = vec![
             row("task-clock", Some(1_080_000.0), true),
             row("context-switches", Some(1.0), true),
@@ -733,7 +876,10 @@ mod tests {
         assert_eq!(l[0], "              1.08 msec task-clock                       #    0.011 CPUs utilized          ");
         assert_eq!(l[1], "                 1      context-switches                 #  925.926 /sec                   ");
         assert_eq!(l[2], "                74      page-faults                      #   68.519 K/sec                  ");
-        assert_eq!(l[3], "   <not supported>      cycles                                                      ");
+        assert_eq!(
+            l[3],
+            "   <not supported>      cycles                                                      "
+        );
     }
 
     #[test]
@@ -750,22 +896,41 @@ mod tests {
         let ctx = Printer::context(&rows, 1e9);
         assert_eq!(metric("cycles", 3e9, &ctx).unwrap().text, "   3.000");
         let ipc = metric("instructions", 6e9, &ctx).unwrap();
-        assert_eq!((ipc.text.as_str(), ipc.unit.as_str()), ("   2.00 ", "insn per cycle"));
+        assert_eq!(
+            (ipc.text.as_str(), ipc.unit.as_str()),
+            ("   2.00 ", "insn per cycle")
+        );
         assert_eq!(metric("branch-misses", 1e4, &ctx).unwrap().text, "   1.00%");
-        assert_eq!(metric("cache-misses", 2.5e4, &ctx).unwrap().text, "  25.000 %");
-        let p = Printer { repeat: 1, ..Default::default() };
+        assert_eq!(
+            metric("cache-misses", 2.5e4, &ctx).unwrap().text,
+            "  25.000 %"
+        );
+        let p = Printer {
+            repeat: 1,
+            ..Default::default()
+        };
         let l = p.line(&rows[2], &ctx, "");
         assert_eq!(l, "        6000000000      instructions                     #    2.00  insn per cycle         ");
     }
 
     #[test]
     fn repeat_and_multiplex_suffixes() {
-        let p = Printer { repeat: 3, ..Default::default() };
+        let p = Printer {
+            repeat: 3,
+            ..Default::default()
+        };
         let mut st = Stats::default();
         for v in [2.0, 2.0, 5.0] {
             st.update(v);
         }
-        let r = Row { name: "cs".into(), value: Some(3.0), supported: true, stats: st, running_pct: Some(50.0), running_ns: 1 };
+        let r = Row {
+            name: "cs".into(),
+            value: Some(3.0),
+            supported: true,
+            stats: st,
+            running_pct: Some(50.0),
+            running_ns: 1,
+        };
         let ctx = Context::default();
         assert!(p.line(&r, &ctx, "").ends_with("  ( +- 33.33% )  (50.00%)"));
         let mut el = Stats::default();
@@ -773,19 +938,39 @@ mod tests {
             el.update(v);
         }
         let f = p.footer(&el, None);
-        assert!(f.contains("0.100300 +- 0.000173 seconds time elapsed  ( +-  0.17% )"), "{f}");
+        assert!(
+            f.contains("0.100300 +- 0.000173 seconds time elapsed  ( +-  0.17% )"),
+            "{f}"
+        );
     }
 
     #[test]
     fn csv_and_json() {
-        let p = Printer { csv_sep: Some(",".into()), repeat: 1, ..Default::default() };
+        let p = Printer {
+            csv_sep: Some(",".into()),
+            repeat: 1,
+            ..Default::default()
+        };
         let mut r = row("cycles", None, false);
-        assert_eq!(p.line(&r, &Context::default(), ""), "<not supported>,,cycles,0,100.00,,");
+        assert_eq!(
+            p.line(&r, &Context::default(), ""),
+            "<not supported>,,cycles,0,100.00,,"
+        );
         r = row("task-clock", Some(1_150_000.0), true);
         r.running_ns = 1_148_571;
-        let ctx = Context { elapsed_ns: 104_545_454.0, ..Default::default() };
-        assert_eq!(p.line(&r, &ctx, ""), "1.15,msec,task-clock,1148571,100.00,0.011,CPUs utilized");
-        let j = Printer { json: true, repeat: 1, ..Default::default() };
+        let ctx = Context {
+            elapsed_ns: 104_545_454.0,
+            ..Default::default()
+        };
+        assert_eq!(
+            p.line(&r, &ctx, ""),
+            "1.15,msec,task-clock,1148571,100.00,0.011,CPUs utilized"
+        );
+        let j = Printer {
+            json: true,
+            repeat: 1,
+            ..Default::default()
+        };
         let s = j.line(&r, &ctx, "");
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert_eq!(v["event"], "task-clock");

@@ -44,7 +44,9 @@ impl EventFd {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: the syscall returned a fresh fd that nothing else owns.
-        Ok(EventFd { fd: unsafe { OwnedFd::from_raw_fd(r as RawFd) } })
+        Ok(EventFd {
+            fd: unsafe { OwnedFd::from_raw_fd(r as RawFd) },
+        })
     }
 
     fn ioctl(&self, req: libc::c_ulong, arg: libc::c_ulong) -> io::Result<()> {
@@ -77,16 +79,17 @@ impl EventFd {
 
     /// Sends this event's records into `target`'s ring (`PERF_EVENT_IOC_SET_OUTPUT`).
     pub fn set_output(&self, target: &EventFd) -> io::Result<()> {
-        self.ioctl(PERF_EVENT_IOC_SET_OUTPUT, target.fd.as_raw_fd() as libc::c_ulong)
+        self.ioctl(
+            PERF_EVENT_IOC_SET_OUTPUT,
+            target.fd.as_raw_fd() as libc::c_ulong,
+        )
     }
 
     /// Reads `n` u64 words (the layout follows the attr's `read_format`).
     pub fn read_words(&self, n: usize) -> io::Result<Vec<u64>> {
         let mut buf = vec![0u64; n];
         // SAFETY: `buf` has room for exactly `n * 8` bytes.
-        let r = unsafe {
-            libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), n * 8)
-        };
+        let r = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), n * 8) };
         if r < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -133,7 +136,12 @@ impl Ring {
         if p == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        Ok(Ring { base: p.cast(), len, data_size: (page * pages) as u64, page })
+        Ok(Ring {
+            base: p.cast(),
+            len,
+            data_size: (page * pages) as u64,
+            page,
+        })
     }
 
     /// Appends every complete record now in the ring to `out` (raw bytes,
@@ -214,14 +222,20 @@ impl Workload {
         let mut fds = [0 as libc::c_int; 2];
         // SAFETY: `fds` has room for the two descriptors pipe2 writes.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-            return Err(Error::Sys { what: "pipe".into(), source: io::Error::last_os_error() });
+            return Err(Error::Sys {
+                what: "pipe".into(),
+                source: io::Error::last_os_error(),
+            });
         }
         // SAFETY: fork in a process that may have threads; the child only
         // calls async-signal-safe functions (read, close, execvp, _exit)
         // before exec, with buffers prepared before the fork.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
-            return Err(Error::Sys { what: "fork".into(), source: io::Error::last_os_error() });
+            return Err(Error::Sys {
+                what: "fork".into(),
+                source: io::Error::last_os_error(),
+            });
         }
         if pid == 0 {
             // SAFETY: child side: see above.
@@ -272,10 +286,16 @@ impl Workload {
             }
             let e = io::Error::last_os_error();
             if e.kind() != io::ErrorKind::Interrupted {
-                return Err(Error::Sys { what: "wait".into(), source: e });
+                return Err(Error::Sys {
+                    what: "wait".into(),
+                    source: e,
+                });
             }
         }
-        Err(Error::Sys { what: "wait".into(), source: io::ErrorKind::TimedOut.into() })
+        Err(Error::Sys {
+            what: "wait".into(),
+            source: io::ErrorKind::TimedOut.into(),
+        })
     }
 
     /// Non-blocking wait: `Some((status, rusage))` once the child exited.

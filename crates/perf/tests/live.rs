@@ -13,22 +13,37 @@ use perf::stat::{self, StatOptions};
 fn require_root() {
     // SAFETY: geteuid has no preconditions.
     let uid = unsafe { libc::geteuid() };
-    assert_eq!(uid, 0, "live perf tests need root (perf_event_open system-wide, tracepoints)");
+    assert_eq!(
+        uid, 0,
+        "live perf tests need root (perf_event_open system-wide, tracepoints)"
+    );
 }
 
 fn debian_perf() -> PathBuf {
     let p = PathBuf::from("/usr/bin/perf");
     if !p.exists() {
-        let st = Command::new("apt-get").args(["install", "-y", "linux-perf"]).status();
-        assert!(matches!(st, Ok(s) if s.success()), "perf is missing and `apt-get install -y linux-perf` failed");
+        let st = Command::new("apt-get")
+            .args(["install", "-y", "linux-perf"])
+            .status();
+        assert!(
+            matches!(st, Ok(s) if s.success()),
+            "perf is missing and `apt-get install -y linux-perf` failed"
+        );
     }
-    assert!(p.exists(), "/usr/bin/perf missing after installing linux-perf");
+    assert!(
+        p.exists(),
+        "/usr/bin/perf missing after installing linux-perf"
+    );
     p
 }
 
 fn strip_tip(s: &str) -> String {
     let lines: Vec<&str> = s.lines().collect();
-    let cut = lines.iter().rposition(|l| l.starts_with("# (Tip:")).map(|i| i.saturating_sub(1)).unwrap_or(lines.len());
+    let cut = lines
+        .iter()
+        .rposition(|l| l.starts_with("# (Tip:"))
+        .map(|i| i.saturating_sub(1))
+        .unwrap_or(lines.len());
     lines[..cut].join("\n")
 }
 
@@ -68,20 +83,43 @@ fn stat_layout_matches_perf() {
     stat::run(&opts, &mut ours).unwrap();
     let ours = String::from_utf8(ours).unwrap();
     let out = Command::new(perf)
-        .args(["stat", "-e", "task-clock,context-switches,cycles", "-r", "3", "--", "sleep", "0.1"])
+        .args([
+            "stat",
+            "-e",
+            "task-clock,context-switches,cycles",
+            "-r",
+            "3",
+            "--",
+            "sleep",
+            "0.1",
+        ])
         .output()
         .unwrap();
     let theirs = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(ours.contains("   <not supported>      cycles                                                      \n"), "{ours}");
-    assert!(ours.contains(" Performance counter stats for 'sleep 0.1' (3 runs):"), "{ours}");
-    let o: Vec<_> = ours.lines().filter(|l| !l.trim().is_empty()).map(shape).collect();
-    let t: Vec<_> = theirs.lines().filter(|l| !l.trim().is_empty()).map(shape).collect();
+    assert!(
+        ours.contains(" Performance counter stats for 'sleep 0.1' (3 runs):"),
+        "{ours}"
+    );
+    let o: Vec<_> = ours
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(shape)
+        .collect();
+    let t: Vec<_> = theirs
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(shape)
+        .collect();
     assert_eq!(o.len(), t.len(), "ours:\n{ours}\nperf:\n{theirs}");
     for (a, b) in o.iter().zip(&t) {
         // Same words, same '#' column; lengths may differ only through number widths
         // (e.g. "+- 25.00%" vs "+-  1.27%" never changes width; elapsed precision may).
         assert_eq!(a.2, b.2, "ours:\n{ours}\nperf:\n{theirs}");
-        assert_eq!(a.1, b.1, "'#' column differs:\nours:\n{ours}\nperf:\n{theirs}");
+        assert_eq!(
+            a.1, b.1,
+            "'#' column differs:\nours:\n{ours}\nperf:\n{theirs}"
+        );
     }
 }
 
@@ -98,10 +136,24 @@ fn stat_counts_software_events_and_tracepoints() {
     let mut out = Vec::new();
     stat::run(&opts, &mut out).unwrap();
     let s = String::from_utf8(out).unwrap();
-    let line = |ev: &str| s.lines().find(|l| l.split(',').nth(2) == Some(ev)).unwrap_or_else(|| panic!("no {ev} in {s}"));
-    let execs: u64 = line("sched:sched_process_exec").split(',').next().unwrap().parse().unwrap();
+    let line = |ev: &str| {
+        s.lines()
+            .find(|l| l.split(',').nth(2) == Some(ev))
+            .unwrap_or_else(|| panic!("no {ev} in {s}"))
+    };
+    let execs: u64 = line("sched:sched_process_exec")
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(execs >= 1, "{s}");
-    let pf: u64 = line("page-faults").split(',').next().unwrap().parse().unwrap();
+    let pf: u64 = line("page-faults")
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(pf > 10, "{s}");
     assert!(line("instructions").starts_with("<not supported>,"), "{s}");
 }
@@ -115,7 +167,11 @@ fn stat_uprobe_counts_calls() {
         events: vec![format!("uprobe:{}:getpid", libc_path.display())],
         repeat: 1,
         csv_sep: Some(",".into()),
-        command: vec!["/usr/bin/python3".into(), "-c".into(), "import os\nfor _ in range(500): os.getpid()".into()],
+        command: vec![
+            "/usr/bin/python3".into(),
+            "-c".into(),
+            "import os\nfor _ in range(500): os.getpid()".into(),
+        ],
         ..Default::default()
     };
     let mut out = Vec::new();
@@ -127,7 +183,13 @@ fn stat_uprobe_counts_calls() {
 
 fn workload() -> Vec<String> {
     // Kernel-heavy and deterministic in its top symbol (chacha_permute).
-    vec!["dd".into(), "if=/dev/urandom".into(), "of=/dev/null".into(), "bs=64k".into(), "count=600".into()]
+    vec![
+        "dd".into(),
+        "if=/dev/urandom".into(),
+        "of=/dev/null".into(),
+        "bs=64k".into(),
+        "count=600".into(),
+    ]
 }
 
 #[test]
@@ -147,12 +209,24 @@ fn record_g_is_read_by_debian_perf_with_the_same_report() {
         tids: None,
         output: out.clone(),
         command: workload(),
-        cmdline: vec!["tracekit".into(), "perf".into(), "record".into(), "-g".into()],
+        cmdline: vec![
+            "tracekit".into(),
+            "perf".into(),
+            "record".into(),
+            "-g".into(),
+        ],
     };
     let sum = record::run(&opts).unwrap();
     assert!(sum.samples > 50, "{sum:?}");
     let p = Command::new(&perf)
-        .args(["report", "--stdio", "--no-children", "--sort", "comm,dso,sym", "-i"])
+        .args([
+            "report",
+            "--stdio",
+            "--no-children",
+            "--sort",
+            "comm,dso,sym",
+            "-i",
+        ])
         .arg(&out)
         .output()
         .unwrap();
@@ -163,15 +237,40 @@ fn record_g_is_read_by_debian_perf_with_the_same_report() {
     let ro = ReportOptions::default();
     let r = report::build(&mut s, &ro).unwrap();
     let ours = strip_tip(&r.to_stdio(&ro));
-    let top = |t: &str| t.lines().filter(|l| l.contains('%') && !l.starts_with('#') && !l.trim_start().starts_with('|')).take(5).map(str::to_string).collect::<Vec<_>>();
-    assert_eq!(top(&ours), top(&theirs), "top symbols differ\nours:\n{ours}\nperf:\n{theirs}");
-    assert!(top(&ours).first().is_some_and(|l| l.contains("[k] ")), "{ours}");
+    let top = |t: &str| {
+        t.lines()
+            .filter(|l| l.contains('%') && !l.starts_with('#') && !l.trim_start().starts_with('|'))
+            .take(5)
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        top(&ours),
+        top(&theirs),
+        "top symbols differ\nours:\n{ours}\nperf:\n{theirs}"
+    );
+    assert!(
+        top(&ours).first().is_some_and(|l| l.contains("[k] ")),
+        "{ours}"
+    );
     assert_eq!(ours, theirs, "full report differs");
-    let sc = Command::new(&perf).args(["script", "-i"]).arg(&out).output().unwrap();
-    assert!(sc.status.success(), "perf script failed: {}", String::from_utf8_lossy(&sc.stderr));
+    let sc = Command::new(&perf)
+        .args(["script", "-i"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        sc.status.success(),
+        "perf script failed: {}",
+        String::from_utf8_lossy(&sc.stderr)
+    );
     let mut s = Session::open(&out).unwrap();
     let ours = perf::script::run(&mut s, None).unwrap();
-    assert_eq!(ours, String::from_utf8_lossy(&sc.stdout), "perf script output differs");
+    assert_eq!(
+        ours,
+        String::from_utf8_lossy(&sc.stdout),
+        "perf script output differs"
+    );
 }
 
 #[test]
@@ -190,15 +289,30 @@ fn record_tracepoints_system_wide() {
         pids: None,
         tids: None,
         output: out.clone(),
-        command: vec!["sh".into(), "-c".into(), "ls / >/dev/null; sleep 0.05".into()],
+        command: vec![
+            "sh".into(),
+            "-c".into(),
+            "ls / >/dev/null; sleep 0.05".into(),
+        ],
         cmdline: vec!["tracekit".into()],
     };
     let sum = record::run(&opts).unwrap();
     assert!(sum.samples > 2, "{sum:?}");
-    let sc = Command::new(&perf).args(["script", "-i"]).arg(&out).output().unwrap();
-    assert!(sc.status.success(), "perf script failed: {}", String::from_utf8_lossy(&sc.stderr));
+    let sc = Command::new(&perf)
+        .args(["script", "-i"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        sc.status.success(),
+        "perf script failed: {}",
+        String::from_utf8_lossy(&sc.stderr)
+    );
     let theirs = String::from_utf8_lossy(&sc.stdout).into_owned();
-    assert!(theirs.contains("sched:sched_switch: prev_comm="), "{theirs}");
+    assert!(
+        theirs.contains("sched:sched_switch: prev_comm="),
+        "{theirs}"
+    );
     let mut s = Session::open(&out).unwrap();
     let ours = perf::script::run(&mut s, None).unwrap();
     assert_eq!(ours, theirs);

@@ -12,8 +12,8 @@
 
 pub mod btf;
 pub mod elf;
-pub mod symtab;
 mod error;
+pub mod symtab;
 
 pub use error::{Error, Result};
 

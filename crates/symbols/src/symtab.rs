@@ -90,7 +90,11 @@ impl SymTab {
             if syms[i].end == syms[i].start {
                 let next_start = syms[i + 1].start;
                 let differs = syms[i].name.contains('[') != syms[i + 1].name.contains('[');
-                syms[i].end = if kallsyms && differs { round_page(syms[i].end + 4096) } else { next_start };
+                syms[i].end = if kallsyms && differs {
+                    round_page(syms[i].end + 4096)
+                } else {
+                    next_start
+                };
             }
         }
         if let Some(last) = syms.last_mut() {
@@ -109,7 +113,10 @@ impl SymTab {
                 _ => out.push(s),
             }
         }
-        SymTab { syms: out, origin: None }
+        SymTab {
+            syms: out,
+            origin: None,
+        }
     }
 
     /// Adds symbols without fixups (perf adds PLT entries after fixing up).
@@ -164,8 +171,12 @@ pub fn parse_kallsyms(text: &str) -> SymTab {
     let mut v = Vec::new();
     for line in text.lines() {
         let mut it = line.splitn(3, ' ');
-        let (Some(a), Some(t), Some(rest)) = (it.next(), it.next(), it.next()) else { continue };
-        let Ok(addr) = u64::from_str_radix(a, 16) else { continue };
+        let (Some(a), Some(t), Some(rest)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        let Ok(addr) = u64::from_str_radix(a, 16) else {
+            continue;
+        };
         let Some(tc) = t.chars().next() else { continue };
         if !matches!(tc.to_ascii_uppercase(), 'T' | 'W' | 'D' | 'B') {
             continue;
@@ -180,7 +191,12 @@ pub fn parse_kallsyms(text: &str) -> SymTab {
         } else {
             elf::STB_LOCAL
         };
-        v.push(Sym { start: addr, end: addr, name: rest.to_string(), binding });
+        v.push(Sym {
+            start: addr,
+            end: addr,
+            name: rest.to_string(),
+            binding,
+        });
     }
     SymTab::new(v, true)
 }
@@ -188,7 +204,10 @@ pub fn parse_kallsyms(text: &str) -> SymTab {
 /// Splits a kallsyms name into `(symbol, module)`.
 pub fn split_module(name: &str) -> (&str, Option<&str>) {
     match name.split_once('\t') {
-        Some((n, m)) => (n, Some(m.trim().trim_start_matches('[').trim_end_matches(']'))),
+        Some((n, m)) => (
+            n,
+            Some(m.trim().trim_start_matches('[').trim_end_matches(']')),
+        ),
         None => (name, None),
     }
 }
@@ -198,19 +217,37 @@ pub fn parse_perf_map(text: &str) -> SymTab {
     let mut v = Vec::new();
     for line in text.lines() {
         let mut it = line.splitn(3, ' ');
-        let (Some(a), Some(s), Some(n)) = (it.next(), it.next(), it.next()) else { continue };
-        let (Ok(a), Ok(s)) = (u64::from_str_radix(a.trim_start_matches("0x"), 16), u64::from_str_radix(s.trim_start_matches("0x"), 16)) else { continue };
-        v.push(Sym { start: a, end: a.saturating_add(s), name: n.to_string(), binding: elf::STB_GLOBAL });
+        let (Some(a), Some(s), Some(n)) = (it.next(), it.next(), it.next()) else {
+            continue;
+        };
+        let (Ok(a), Ok(s)) = (
+            u64::from_str_radix(a.trim_start_matches("0x"), 16),
+            u64::from_str_radix(s.trim_start_matches("0x"), 16),
+        ) else {
+            continue;
+        };
+        v.push(Sym {
+            start: a,
+            end: a.saturating_add(s),
+            name: n.to_string(),
+            binding: elf::STB_GLOBAL,
+        });
     }
     SymTab::new(v, false)
 }
 
 fn read_file(p: &Path) -> Result<Vec<u8>> {
-    std::fs::read(p).map_err(|error| Error::Io { path: p.to_path_buf(), error })
+    std::fs::read(p).map_err(|error| Error::Io {
+        path: p.to_path_buf(),
+        error,
+    })
 }
 
 fn bad(p: &Path, e: impl std::fmt::Display) -> Error {
-    Error::BadElf { path: p.to_path_buf(), why: e.to_string() }
+    Error::BadElf {
+        path: p.to_path_buf(),
+        why: e.to_string(),
+    }
 }
 
 /// The GNU build id note of an ELF image.
@@ -230,7 +267,10 @@ pub fn kernel_build_id() -> Option<Vec<u8>> {
     let b = std::fs::read("/sys/kernel/notes").ok()?;
     let mut o = 0usize;
     while o + 12 <= b.len() {
-        let rd = |o: usize| b.get(o..o + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]) as usize);
+        let rd = |o: usize| {
+            b.get(o..o + 4)
+                .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]) as usize)
+        };
         let (nsz, dsz, ty) = (rd(o)?, rd(o + 4)?, rd(o + 8)?);
         let name_end = o + 12 + nsz.div_ceil(4) * 4;
         let desc = b.get(name_end..name_end + dsz)?;
@@ -251,18 +291,28 @@ fn hex(b: &[u8]) -> String {
 fn debug_candidates(path: &Path, data: &[u8]) -> Vec<PathBuf> {
     use object::Object;
     let mut v = Vec::new();
-    let Ok(f) = object::File::parse(data) else { return v };
+    let Ok(f) = object::File::parse(data) else {
+        return v;
+    };
     if let Ok(Some((name, _crc))) = f.gnu_debuglink() {
         let name = String::from_utf8_lossy(name).into_owned();
         let dir = path.parent().unwrap_or(Path::new("/"));
         v.push(dir.join(&name));
         v.push(dir.join(".debug").join(&name));
-        v.push(Path::new("/usr/lib/debug").join(dir.strip_prefix("/").unwrap_or(dir)).join(&name));
+        v.push(
+            Path::new("/usr/lib/debug")
+                .join(dir.strip_prefix("/").unwrap_or(dir))
+                .join(&name),
+        );
     }
     if let Ok(Some(id)) = f.build_id() {
         let h = hex(id);
         if h.len() > 2 {
-            v.push(PathBuf::from(format!("/usr/lib/debug/.build-id/{}/{}.debug", &h[..2], &h[2..])));
+            v.push(PathBuf::from(format!(
+                "/usr/lib/debug/.build-id/{}/{}.debug",
+                &h[..2],
+                &h[2..]
+            )));
         }
     }
     v.push(Path::new("/usr/lib/debug").join(path.strip_prefix("/").unwrap_or(path)));
@@ -272,7 +322,9 @@ fn debug_candidates(path: &Path, data: &[u8]) -> Vec<PathBuf> {
 type Elf64 = object::elf::FileHeader64<Endianness>;
 
 fn has_symtab(data: &[u8]) -> bool {
-    ElfFile64::<Endianness>::parse(data).map(|f| !f.elf_symbol_table().is_empty()).unwrap_or(false)
+    ElfFile64::<Endianness>::parse(data)
+        .map(|f| !f.elf_symbol_table().is_empty())
+        .unwrap_or(false)
 }
 
 /// Loads the symbols of a user-space ELF file as perf does, in file-offset
@@ -299,7 +351,11 @@ pub fn load_elf(path: &Path) -> Result<SymTab> {
     };
     let sf = ElfFile64::<Endianness>::parse(sdata).map_err(|e| bad(&origin, e))?;
     let e = sf.endian();
-    let table = if !sf.elf_symbol_table().is_empty() { sf.elf_symbol_table() } else { sf.elf_dynamic_symbol_table() };
+    let table = if !sf.elf_symbol_table().is_empty() {
+        sf.elf_symbol_table()
+    } else {
+        sf.elf_dynamic_symbol_table()
+    };
     let sections = sf.elf_section_table();
     let phdrs = rt.elf_program_headers();
     let re = rt.endian();
@@ -335,11 +391,17 @@ pub fn load_elf(path: &Path) -> Result<SymTab> {
         if !is_func && !is_obj && !is_label {
             continue;
         }
-        let Ok(name) = sym.name(e, strings) else { continue };
+        let Ok(name) = sym.name(e, strings) else {
+            continue;
+        };
         if name.first() == Some(&b'$') {
             continue;
         }
-        let sh = if shndx < elf::SHN_LORESERVE { sections.section(object::SectionIndex(shndx as usize)).ok() } else { None };
+        let sh = if shndx < elf::SHN_LORESERVE {
+            sections.section(object::SectionIndex(shndx as usize)).ok()
+        } else {
+            None
+        };
         if let Some(s) = sh {
             if s.sh_flags(e) & u64::from(elf::SHF_ALLOC) == 0 {
                 continue;
@@ -366,9 +428,15 @@ pub fn load_elf(path: &Path) -> Result<SymTab> {
 fn plt_symbols(rt: &ElfFile64<'_, Endianness>) -> Vec<Sym> {
     let e = rt.endian();
     let secs = rt.elf_section_table();
-    let Some((_, plt)) = secs.section_by_name(e, b".plt") else { return Vec::new() };
-    let rel = secs.section_by_name(e, b".rela.plt").or_else(|| secs.section_by_name(e, b".rel.plt"));
-    let Some((_, rel)) = rel else { return Vec::new() };
+    let Some((_, plt)) = secs.section_by_name(e, b".plt") else {
+        return Vec::new();
+    };
+    let rel = secs
+        .section_by_name(e, b".rela.plt")
+        .or_else(|| secs.section_by_name(e, b".rel.plt"));
+    let Some((_, rel)) = rel else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     let mut entry = plt.sh_entsize(e);
     let mut header = entry;
@@ -386,7 +454,9 @@ fn plt_symbols(rt: &ElfFile64<'_, Endianness>) -> Vec<Sym> {
     if entry == 0 {
         return Vec::new();
     }
-    let Ok(data) = rel.data(e, rt.data()) else { return Vec::new() };
+    let Ok(data) = rel.data(e, rt.data()) else {
+        return Vec::new();
+    };
     let is_rela = rel.sh_type(e) == elf::SHT_RELA;
     let esz = if is_rela { 24 } else { 16 };
     let mut rels: Vec<(u64, u32)> = data
@@ -406,7 +476,12 @@ fn plt_symbols(rt: &ElfFile64<'_, Endianness>) -> Vec<Sym> {
         }
     }
     if plt_sym_kept {
-        out.push(Sym { start: plt_sym_start, end: plt_sym_end, name: ".plt".into(), binding: elf::STB_GLOBAL });
+        out.push(Sym {
+            start: plt_sym_start,
+            end: plt_sym_end,
+            name: ".plt".into(),
+            binding: elf::STB_GLOBAL,
+        });
     }
     rels.sort_by_key(|r| r.0);
     let dyn_ = rt.elf_dynamic_symbol_table();
@@ -420,7 +495,12 @@ fn plt_symbols(rt: &ElfFile64<'_, Endianness>) -> Vec<Sym> {
             .unwrap_or_default();
         // perf names IFUNC slots without a symbol just "@plt".
         let name = format!("{name}@plt");
-        out.push(Sym { start: off, end: off + entry, name, binding: elf::STB_GLOBAL });
+        out.push(Sym {
+            start: off,
+            end: off + entry,
+            name,
+            binding: elf::STB_GLOBAL,
+        });
         off += entry;
     }
     out
@@ -443,8 +523,14 @@ mod tests {
             "ffffffff81000000 T _text\nffffffff81000010 t a_alias\nffffffff81000010 T b\nffffffff81000040 r rodata\nffffffff81000100 T c\nffffffffc0000000 t m1\t[mod]\n",
         );
         // a_alias (zero length) loses to b; _text ends at a_alias.
-        assert_eq!(t.find(0xffffffff81000020).map(|s| s.name.as_str()), Some("b"));
-        assert_eq!(t.find(0xffffffff81000005).map(|s| s.name.as_str()), Some("_text"));
+        assert_eq!(
+            t.find(0xffffffff81000020).map(|s| s.name.as_str()),
+            Some("b")
+        );
+        assert_eq!(
+            t.find(0xffffffff81000005).map(|s| s.name.as_str()),
+            Some("_text")
+        );
         // c is followed by a module symbol: ends at the next page.
         let c = t.find(0xffffffff81000100).unwrap();
         assert_eq!(c.end, 0xffffffff81002000);
@@ -454,10 +540,24 @@ mod tests {
 
     #[test]
     fn best_symbol() {
-        let s = |n: &str, b: u8| Sym { start: 0, end: 4, name: n.into(), binding: b };
-        assert!(a_wins(&s("foo", elf::STB_GLOBAL), &s("foo_alias", elf::STB_WEAK)));
-        assert!(a_wins(&s("__GI_x", elf::STB_LOCAL), &s("____x", elf::STB_LOCAL)));
-        assert!(a_wins(&s("longer", elf::STB_LOCAL), &s("short", elf::STB_LOCAL)));
+        let s = |n: &str, b: u8| Sym {
+            start: 0,
+            end: 4,
+            name: n.into(),
+            binding: b,
+        };
+        assert!(a_wins(
+            &s("foo", elf::STB_GLOBAL),
+            &s("foo_alias", elf::STB_WEAK)
+        ));
+        assert!(a_wins(
+            &s("__GI_x", elf::STB_LOCAL),
+            &s("____x", elf::STB_LOCAL)
+        ));
+        assert!(a_wins(
+            &s("longer", elf::STB_LOCAL),
+            &s("short", elf::STB_LOCAL)
+        ));
     }
 
     #[test]

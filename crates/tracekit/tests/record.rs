@@ -246,3 +246,25 @@ fn rig_function_graph_record() {
     let tk = std::fs::read_to_string(out.path().join("fg.tk.txt")).unwrap();
     testutil::assert_text_eq!(tc, tk);
 }
+
+#[test]
+fn max_size_per_cpu_keeps_the_newest_data() {
+    require_live_tracefs();
+    let state = StateDir::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.dat");
+    let mut c = tk(state.path());
+    c.args(["record", "-e", "syscalls", "-F", "-m", "64", "-o"])
+        .arg(&out)
+        .args(["--", "sh", "-c", "i=0; while [ $i -lt 3000 ]; do : >/dev/null; i=$((i+1)); done; echo tk-last-marker >/dev/null"]);
+    let (ok, stdout, err) = run(c);
+    assert!(ok, "{err}");
+    for l in stdout.lines().filter(|l| l.contains("uncompressed")) {
+        let n: u64 = l.split('(').nth(1).and_then(|x| x.split_whitespace().next()).and_then(|x| x.parse().ok()).unwrap();
+        assert!(n <= 64 * 1024, "{l}");
+    }
+    let (tc, tk) = report_both(&out);
+    testutil::assert_text_eq!(tc, tk);
+    // The newest events are kept: the last syscalls of the loop are there.
+    assert!(tk.lines().last().map(|l| l.contains("sh-")).unwrap_or(false), "{}", tk.lines().last().unwrap_or(""));
+}

@@ -72,7 +72,9 @@ impl PerfData {
 
     /// The recorded command line.
     pub fn cmdline(&self) -> Vec<String> {
-        let Some(b) = self.feature(Feature::Cmdline) else { return Vec::new() };
+        let Some(b) = self.feature(Feature::Cmdline) else {
+            return Vec::new();
+        };
         let n = u32_at(b, 0).unwrap_or(0).min(4096);
         let mut o = 4;
         (0..n).map_while(|_| read_string(b, &mut o)).collect()
@@ -98,11 +100,15 @@ impl PerfData {
 
     /// Build ids recorded for the DSOs that had samples.
     pub fn build_ids(&self) -> Vec<BuildIdEntry> {
-        let Some(b) = self.feature(Feature::BuildId) else { return Vec::new() };
+        let Some(b) = self.feature(Feature::BuildId) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         let mut o = 0usize;
         for _ in 0..100_000 {
-            let (Some(_ty), Some(size)) = (u32_at(b, o), super::u16_at(b, o + 6)) else { break };
+            let (Some(_ty), Some(size)) = (u32_at(b, o), super::u16_at(b, o + 6)) else {
+                break;
+            };
             let misc = super::u16_at(b, o + 4).unwrap_or(0);
             let size = size as usize;
             if size < 36 || o + size > b.len() {
@@ -110,7 +116,11 @@ impl PerfData {
             }
             let pid = u32_at(b, o + 8).unwrap_or(0) as i32;
             let id = &b[o + 12..o + 32];
-            let len = if misc & super::misc::BUILD_ID_SIZE != 0 { (b[o + 32] as usize).min(20) } else { 20 };
+            let len = if misc & super::misc::BUILD_ID_SIZE != 0 {
+                (b[o + 32] as usize).min(20)
+            } else {
+                20
+            };
             let name = &b[o + 36..o + size];
             let end = name.iter().position(|c| *c == 0).unwrap_or(name.len());
             out.push(BuildIdEntry {

@@ -104,10 +104,12 @@ pub struct PerfData {
 }
 
 pub(crate) fn u16_at(b: &[u8], o: usize) -> Option<u16> {
-    b.get(o..o.checked_add(2)?).map(|s| u16::from_le_bytes([s[0], s[1]]))
+    b.get(o..o.checked_add(2)?)
+        .map(|s| u16::from_le_bytes([s[0], s[1]]))
 }
 pub(crate) fn u32_at(b: &[u8], o: usize) -> Option<u32> {
-    b.get(o..o.checked_add(4)?).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    b.get(o..o.checked_add(4)?)
+        .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 pub(crate) fn u64_at(b: &[u8], o: usize) -> Option<u64> {
     let s = b.get(o..o.checked_add(8)?)?;
@@ -117,15 +119,26 @@ pub(crate) fn u64_at(b: &[u8], o: usize) -> Option<u64> {
 }
 
 fn bad(offset: u64, why: impl Into<String>) -> Error {
-    Error::BadData { offset, why: why.into() }
+    Error::BadData {
+        offset,
+        why: why.into(),
+    }
 }
 
 fn section(b: &[u8], at: usize) -> Result<(usize, usize)> {
     let off = u64_at(b, at).ok_or_else(|| bad(at as u64, "truncated header"))?;
     let len = u64_at(b, at + 8).ok_or_else(|| bad(at as u64, "truncated header"))?;
-    let end = off.checked_add(len).ok_or_else(|| bad(at as u64, "section overflows"))?;
+    let end = off
+        .checked_add(len)
+        .ok_or_else(|| bad(at as u64, "section overflows"))?;
     if end > b.len() as u64 {
-        return Err(bad(at as u64, format!("section {off:#x}+{len:#x} beyond end of file ({:#x})", b.len())));
+        return Err(bad(
+            at as u64,
+            format!(
+                "section {off:#x}+{len:#x} beyond end of file ({:#x})",
+                b.len()
+            ),
+        ));
     }
     Ok((off as usize, len as usize))
 }
@@ -146,7 +159,10 @@ impl PerfData {
         let hsize = u64_at(b, 8).ok_or_else(|| bad(8, "truncated header"))? as usize;
         let attr_size = u64_at(b, 16).ok_or_else(|| bad(16, "truncated header"))? as usize;
         if hsize < 104 || !(16 + 64..=16 + 4096).contains(&attr_size) {
-            return Err(bad(8, format!("unexpected header size {hsize} / attr size {attr_size}")));
+            return Err(bad(
+                8,
+                format!("unexpected header size {hsize} / attr size {attr_size}"),
+            ));
         }
         let (aoff, alen) = section(b, 24)?;
         let (doff, dlen) = section(b, 40)?;
@@ -154,14 +170,22 @@ impl PerfData {
         let mut id_to_attr = BTreeMap::new();
         for i in 0..alen / attr_size {
             let o = aoff + i * attr_size;
-            let ab = b.get(o..o + attr_size - 16).ok_or_else(|| bad(o as u64, "attr truncated"))?;
+            let ab = b
+                .get(o..o + attr_size - 16)
+                .ok_or_else(|| bad(o as u64, "attr truncated"))?;
             let attr = Attr::from_bytes(ab);
             let (ioff, ilen) = section(b, o + attr_size - 16)?;
-            let ids: Vec<u64> = (0..ilen / 8).filter_map(|k| u64_at(b, ioff + k * 8)).collect();
+            let ids: Vec<u64> = (0..ilen / 8)
+                .filter_map(|k| u64_at(b, ioff + k * 8))
+                .collect();
             for id in &ids {
                 id_to_attr.insert(*id, i);
             }
-            attrs.push(FileAttr { attr, ids, name: String::new() });
+            attrs.push(FileAttr {
+                attr,
+                ids,
+                name: String::new(),
+            });
         }
         if attrs.is_empty() {
             return Err(bad(24, "no events in attrs section"));
@@ -181,10 +205,20 @@ impl PerfData {
             }
             fpos += 16;
         }
-        let mut pd = PerfData { bytes, attrs, data_off: doff, data_len: dlen, features, id_to_attr };
+        let mut pd = PerfData {
+            bytes,
+            attrs,
+            data_off: doff,
+            data_len: dlen,
+            features,
+            id_to_attr,
+        };
         let names = pd.event_desc().unwrap_or_default();
         for (i, a) in pd.attrs.iter_mut().enumerate() {
-            a.name = names.get(i).cloned().unwrap_or_else(|| crate::session::default_event_name(&a.attr));
+            a.name = names
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| crate::session::default_event_name(&a.attr));
         }
         Ok(pd)
     }
@@ -192,7 +226,10 @@ impl PerfData {
     /// Records of the data section, in file order.
     pub fn records(&self) -> Records<'_> {
         let end = self.data_off + self.data_len;
-        Records { b: &self.bytes[..end.min(self.bytes.len())], pos: self.data_off }
+        Records {
+            b: &self.bytes[..end.min(self.bytes.len())],
+            pos: self.data_off,
+        }
     }
 
     /// The attr index a record belongs to (by id when there are several events).
@@ -254,9 +291,17 @@ impl<'a> Iterator for Records<'a> {
         if size < 8 || self.pos + size > self.b.len() {
             let off = self.pos as u64;
             self.pos = self.b.len();
-            return Some(Err(bad(off, format!("record of type {type_} has bad size {size}"))));
+            return Some(Err(bad(
+                off,
+                format!("record of type {type_} has bad size {size}"),
+            )));
         }
-        let r = RawRecord { type_, misc, body: &self.b[self.pos + 8..self.pos + size], offset: self.pos as u64 };
+        let r = RawRecord {
+            type_,
+            misc,
+            body: &self.b[self.pos + 8..self.pos + size],
+            offset: self.pos as u64,
+        };
         self.pos += size;
         Some(Ok(r))
     }

@@ -120,7 +120,10 @@ pub enum OtherRecord {
 }
 
 fn bad(r: &RawRecord<'_>, why: &str) -> Error {
-    Error::BadData { offset: r.offset, why: format!("record type {}: {why}", r.type_) }
+    Error::BadData {
+        offset: r.offset,
+        why: format!("record type {}: {why}", r.type_),
+    }
 }
 
 struct Cur<'a, 'r> {
@@ -140,8 +143,15 @@ impl Cur<'_, '_> {
         Ok(v)
     }
     fn bytes(&mut self, n: usize) -> Result<&[u8]> {
-        let end = self.o.checked_add(n).ok_or_else(|| bad(self.r, "length overflow"))?;
-        let s = self.r.body.get(self.o..end).ok_or_else(|| bad(self.r, "truncated"))?;
+        let end = self
+            .o
+            .checked_add(n)
+            .ok_or_else(|| bad(self.r, "length overflow"))?;
+        let s = self
+            .r
+            .body
+            .get(self.o..end)
+            .ok_or_else(|| bad(self.r, "truncated"))?;
         self.o = end;
         Ok(s)
     }
@@ -151,7 +161,10 @@ impl Cur<'_, '_> {
 pub fn parse_sample(attr: &Attr, r: &RawRecord<'_>) -> Result<Sample> {
     let st = attr.sample_type;
     let mut c = Cur { r, o: 0 };
-    let mut s = Sample { misc: r.misc, ..Default::default() };
+    let mut s = Sample {
+        misc: r.misc,
+        ..Default::default()
+    };
     if st & sample::IDENTIFIER != 0 {
         s.id = c.u64()?;
     }
@@ -188,11 +201,16 @@ pub fn parse_sample(attr: &Attr, r: &RawRecord<'_>) -> Result<Sample> {
         let per_value = 1 + usize::from(rf & read::ID != 0) + usize::from(rf & read::LOST != 0);
         if rf & read::GROUP != 0 {
             let nr = c.u64()? as usize;
-            let extra = usize::from(rf & read::TOTAL_TIME_ENABLED != 0) + usize::from(rf & read::TOTAL_TIME_RUNNING != 0);
-            let n = nr.checked_mul(per_value).and_then(|v| v.checked_add(extra)).ok_or_else(|| bad(r, "read group"))?;
+            let extra = usize::from(rf & read::TOTAL_TIME_ENABLED != 0)
+                + usize::from(rf & read::TOTAL_TIME_RUNNING != 0);
+            let n = nr
+                .checked_mul(per_value)
+                .and_then(|v| v.checked_add(extra))
+                .ok_or_else(|| bad(r, "read group"))?;
             c.bytes(n.checked_mul(8).ok_or_else(|| bad(r, "read group"))?)?;
         } else {
-            let extra = usize::from(rf & read::TOTAL_TIME_ENABLED != 0) + usize::from(rf & read::TOTAL_TIME_RUNNING != 0);
+            let extra = usize::from(rf & read::TOTAL_TIME_ENABLED != 0)
+                + usize::from(rf & read::TOTAL_TIME_RUNNING != 0);
             c.bytes((per_value + extra) * 8)?;
         }
     }
@@ -221,7 +239,9 @@ fn cstr(b: &[u8]) -> String {
 /// Reads the `sample_id_all` trailer.
 pub fn sample_id(attr: &Attr, r: &RawRecord<'_>) -> SampleId {
     let n = attr.sample_id_size();
-    let Some(start) = r.body.len().checked_sub(n) else { return SampleId::default() };
+    let Some(start) = r.body.len().checked_sub(n) else {
+        return SampleId::default();
+    };
     if n == 0 {
         return SampleId::default();
     }
@@ -262,7 +282,17 @@ pub fn parse_other(attr: &Attr, r: &RawRecord<'_>) -> Result<(OtherRecord, Sampl
             let tid = c.u32()? as i32;
             let (start, len, pgoff) = (c.u64()?, c.u64()?, c.u64()?);
             let filename = cstr(&body[c.o.min(body.len())..]);
-            OtherRecord::Mmap { misc: r.misc, pid, tid, start, len, pgoff, build_id: None, prot: libc::PROT_EXEC as u32, filename }
+            OtherRecord::Mmap {
+                misc: r.misc,
+                pid,
+                tid,
+                start,
+                len,
+                pgoff,
+                build_id: None,
+                prot: libc::PROT_EXEC as u32,
+                filename,
+            }
         }
         rtype::MMAP2 => {
             let pid = c.u32()? as i32;
@@ -280,13 +310,28 @@ pub fn parse_other(attr: &Attr, r: &RawRecord<'_>) -> Result<(OtherRecord, Sampl
             let prot = c.u32()?;
             c.u32()?;
             let filename = cstr(&body[c.o.min(body.len())..]);
-            OtherRecord::Mmap { misc: r.misc, pid, tid, start, len, pgoff, build_id, prot, filename }
+            OtherRecord::Mmap {
+                misc: r.misc,
+                pid,
+                tid,
+                start,
+                len,
+                pgoff,
+                build_id,
+                prot,
+                filename,
+            }
         }
         rtype::COMM => {
             let pid = c.u32()? as i32;
             let tid = c.u32()? as i32;
             let comm = cstr(&body[c.o.min(body.len())..]);
-            OtherRecord::Comm { pid, tid, comm, exec: r.misc & misc::COMM_EXEC != 0 }
+            OtherRecord::Comm {
+                pid,
+                tid,
+                comm,
+                exec: r.misc & misc::COMM_EXEC != 0,
+            }
         }
         rtype::FORK | rtype::EXIT => {
             let pid = c.u32()? as i32;
@@ -295,7 +340,13 @@ pub fn parse_other(attr: &Attr, r: &RawRecord<'_>) -> Result<(OtherRecord, Sampl
             let ptid = c.u32()? as i32;
             let time = c.u64()?;
             if r.type_ == rtype::FORK {
-                OtherRecord::Fork { pid, ppid, tid, ptid, time }
+                OtherRecord::Fork {
+                    pid,
+                    ppid,
+                    tid,
+                    ptid,
+                    time,
+                }
             } else {
                 OtherRecord::Exit { pid, tid, time }
             }

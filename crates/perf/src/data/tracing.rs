@@ -33,18 +33,30 @@ pub struct TracingData {
 }
 
 fn bad(o: usize, why: &str) -> Error {
-    Error::BadData { offset: o as u64, why: format!("tracing data: {why}") }
+    Error::BadData {
+        offset: o as u64,
+        why: format!("tracing data: {why}"),
+    }
 }
 
 impl TracingData {
     /// Parses the feature bytes.
     pub fn parse(b: &[u8]) -> Result<TracingData> {
         if !b.starts_with(MAGIC) {
-            let v = b.get(..16).map(|s| String::from_utf8_lossy(s).into_owned()).unwrap_or_default();
-            return Err(bad(0, &format!("unsupported header {v:?} (expected version 0.6)")));
+            let v = b
+                .get(..16)
+                .map(|s| String::from_utf8_lossy(s).into_owned())
+                .unwrap_or_default();
+            return Err(bad(
+                0,
+                &format!("unsupported header {v:?} (expected version 0.6)"),
+            ));
         }
         let mut o = MAGIC.len();
-        let mut td = TracingData { long_size: *b.get(o + 1).ok_or_else(|| bad(o, "truncated"))?, ..Default::default() };
+        let mut td = TracingData {
+            long_size: *b.get(o + 1).ok_or_else(|| bad(o, "truncated"))?,
+            ..Default::default()
+        };
         if b.get(o) != Some(&0) {
             return Err(bad(o, "big-endian tracing data is not supported"));
         }
@@ -53,19 +65,26 @@ impl TracingData {
         o += 4;
         let blob64 = |o: &mut usize| -> Result<Vec<u8>> {
             let n = u64_at(b, *o).ok_or_else(|| bad(*o, "truncated"))? as usize;
-            let s = b.get(*o + 8..(*o + 8).checked_add(n).ok_or_else(|| bad(*o, "size"))?).ok_or_else(|| bad(*o, "truncated blob"))?;
+            let s = b
+                .get(*o + 8..(*o + 8).checked_add(n).ok_or_else(|| bad(*o, "size"))?)
+                .ok_or_else(|| bad(*o, "truncated blob"))?;
             *o += 8 + n;
             Ok(s.to_vec())
         };
         let blob32 = |o: &mut usize| -> Result<Vec<u8>> {
             let n = u32_at(b, *o).ok_or_else(|| bad(*o, "truncated"))? as usize;
-            let s = b.get(*o + 4..*o + 4 + n).ok_or_else(|| bad(*o, "truncated blob"))?;
+            let s = b
+                .get(*o + 4..*o + 4 + n)
+                .ok_or_else(|| bad(*o, "truncated blob"))?;
             *o += 4 + n;
             Ok(s.to_vec())
         };
         let cstr = |o: &mut usize| -> Result<String> {
             let rest = b.get(*o..).ok_or_else(|| bad(*o, "truncated"))?;
-            let end = rest.iter().position(|c| *c == 0).ok_or_else(|| bad(*o, "unterminated name"))?;
+            let end = rest
+                .iter()
+                .position(|c| *c == 0)
+                .ok_or_else(|| bad(*o, "unterminated name"))?;
             let s = String::from_utf8_lossy(&rest[..end]).into_owned();
             *o += end + 1;
             Ok(s)
@@ -78,16 +97,22 @@ impl TracingData {
             return Err(bad(o, "expected header_event"));
         }
         td.header_event = blob64(&mut o)?;
-        let n = u32_at(b, o).ok_or_else(|| bad(o, "truncated"))?.min(100_000);
+        let n = u32_at(b, o)
+            .ok_or_else(|| bad(o, "truncated"))?
+            .min(100_000);
         o += 4;
         for _ in 0..n {
             td.ftrace.push(blob64(&mut o)?);
         }
-        let ns = u32_at(b, o).ok_or_else(|| bad(o, "truncated"))?.min(100_000);
+        let ns = u32_at(b, o)
+            .ok_or_else(|| bad(o, "truncated"))?
+            .min(100_000);
         o += 4;
         for _ in 0..ns {
             let name = cstr(&mut o)?;
-            let ne = u32_at(b, o).ok_or_else(|| bad(o, "truncated"))?.min(100_000);
+            let ne = u32_at(b, o)
+                .ok_or_else(|| bad(o, "truncated"))?
+                .min(100_000);
             o += 4;
             let mut v = Vec::new();
             for _ in 0..ne {
@@ -163,7 +188,11 @@ impl TracingData {
 
     /// An event registry with every event format.
     pub fn registry(&self) -> traceevent::EventRegistry {
-        let ls = if self.long_size == 4 { traceevent::LongSize::Four } else { traceevent::LongSize::Eight };
+        let ls = if self.long_size == 4 {
+            traceevent::LongSize::Four
+        } else {
+            traceevent::LongSize::Eight
+        };
         let mut reg = traceevent::EventRegistry::new(ls, traceevent::Endian::Little);
         for f in &self.ftrace {
             let _ = reg.add_format("ftrace", &String::from_utf8_lossy(f));

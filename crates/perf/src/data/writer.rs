@@ -49,17 +49,31 @@ impl WriterInfo {
         // SAFETY: valid pointer to a local.
         unsafe { libc::uname(&mut u) };
         let f = |c: &[libc::c_char]| {
-            let b: Vec<u8> = c.iter().take_while(|c| **c != 0).map(|c| *c as u8).collect();
+            let b: Vec<u8> = c
+                .iter()
+                .take_while(|c| **c != 0)
+                .map(|c| *c as u8)
+                .collect();
             String::from_utf8_lossy(&b).into_owned()
         };
         let online = crate::sys::nr_cpus() as u32;
         let mem = std::fs::read_to_string("/proc/meminfo")
             .ok()
-            .and_then(|s| s.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+            .and_then(|s| {
+                s.lines()
+                    .next()
+                    .and_then(|l| l.split_whitespace().nth(1))
+                    .and_then(|v| v.parse().ok())
+            })
             .unwrap_or(0);
         let cpudesc = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_string()))
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("model name"))
+                    .and_then(|l| l.split_once(':'))
+                    .map(|(_, v)| v.trim().to_string())
+            })
             .unwrap_or_default();
         WriterInfo {
             hostname: f(&u.nodename),
@@ -114,8 +128,13 @@ impl Writer {
     pub fn create(path: &Path) -> Result<Writer> {
         let f = File::create(path).map_err(io_err(path))?;
         let mut out = BufWriter::with_capacity(1 << 20, f);
-        out.write_all(&[0u8; HEADER_SIZE as usize]).map_err(io_err(path))?;
-        Ok(Writer { out, path: path.to_path_buf(), data_len: 0 })
+        out.write_all(&[0u8; HEADER_SIZE as usize])
+            .map_err(io_err(path))?;
+        Ok(Writer {
+            out,
+            path: path.to_path_buf(),
+            data_len: 0,
+        })
     }
 
     /// Appends complete records (headers included).
@@ -215,7 +234,9 @@ impl Writer {
         for (a, off) in attrs.iter().zip(&id_offs) {
             self.out.write_all(&a.attr.to_bytes()).map_err(io_err(&p))?;
             self.out.write_all(&off.to_le_bytes()).map_err(io_err(&p))?;
-            self.out.write_all(&(8 * a.ids.len() as u64).to_le_bytes()).map_err(io_err(&p))?;
+            self.out
+                .write_all(&(8 * a.ids.len() as u64).to_le_bytes())
+                .map_err(io_err(&p))?;
         }
         let attr_sz = (ATTR_SIZE + 16) as u64;
         let mut h = Vec::with_capacity(HEADER_SIZE as usize);

@@ -197,6 +197,31 @@ const HI_BITS: u64 = 0x8080_8080_8080_8080;
 /// UTF-8, replacing invalid sequences like [`push_cstr`].
 #[inline]
 pub(crate) fn push_cstr_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    if let Ok(a) = <&[u8; 16]>::try_from(bytes) {
+        // `char comm[16]`: find the NUL in one 128-bit word; copy all 16
+        // bytes and cut back, when the text before the NUL is ASCII.
+        const LO: u128 = 0x0101_0101_0101_0101_0101_0101_0101_0101;
+        const HI: u128 = 0x8080_8080_8080_8080_8080_8080_8080_8080;
+        let w = u128::from_le_bytes(*a);
+        // The lowest flagged byte is exactly the first NUL.
+        let z = w.wrapping_sub(LO) & !w & HI;
+        let n = if z == 0 {
+            16
+        } else {
+            (z.trailing_zeros() / 8) as usize
+        };
+        let before = if n >= 16 {
+            u128::MAX
+        } else {
+            (1u128 << (8 * n)) - 1
+        };
+        if w & HI & before == 0 {
+            let end = out.len() + n;
+            out.extend_from_slice(a);
+            out.truncate(end);
+            return;
+        }
+    }
     // Word at a time while the text is NUL-free ASCII.
     let mut i = 0usize;
     for c in bytes.chunks_exact(8) {

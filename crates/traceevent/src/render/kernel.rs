@@ -841,12 +841,14 @@ fn pad_right(out: &mut Vec<u8>, s: &str, w: usize) {
 
 #[inline]
 fn push_spaces(out: &mut Vec<u8>, n: usize) {
-    let mut n = n;
-    while n > 0 {
-        let k = n.min(SPACES.len());
-        out.extend_from_slice(SPACES.get(..k).unwrap_or(&[]));
-        n -= k;
+    // whole blocks of spaces, cut back to `n`
+    let end = out.len() + n;
+    let mut left = n;
+    while left > 0 {
+        out.extend_from_slice(SPACES);
+        left = left.saturating_sub(SPACES.len());
     }
+    out.truncate(end);
 }
 
 fn push_cstr(out: &mut String, b: &[u8]) {

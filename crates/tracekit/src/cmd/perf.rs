@@ -18,19 +18,29 @@ pub struct PerfArgs {
 #[derive(Debug, Subcommand)]
 pub enum PerfCmd {
     /// Count events (perf stat).
-    #[command(after_help = "Examples:\n  tracekit perf stat -- sleep 1\n  tracekit perf stat -e task-clock,context-switches,cycles -r 3 -- sleep 0.1\n  tracekit perf stat -a -e sched:sched_switch -I 1000\n  tracekit perf stat -e 'uprobe:/lib/x86_64-linux-gnu/libc.so.6:getpid' -p 1234\n  tracekit perf stat -x, -e cs -- make")]
+    #[command(
+        after_help = "Examples:\n  tracekit perf stat -- sleep 1\n  tracekit perf stat -e task-clock,context-switches,cycles -r 3 -- sleep 0.1\n  tracekit perf stat -a -e sched:sched_switch -I 1000\n  tracekit perf stat -e 'uprobe:/lib/x86_64-linux-gnu/libc.so.6:getpid' -p 1234\n  tracekit perf stat -x, -e cs -- make"
+    )]
     Stat(StatArgs),
     /// Sample into perf.data (perf record).
-    #[command(after_help = "Examples:\n  tracekit perf record -g -- ./a.out\n  tracekit perf record -e irq:irq_handler_entry,irq:irq_handler_exit -a -- sleep 2\n  tracekit perf record -F 999 -p 1234 -o prof.data -- sleep 5")]
+    #[command(
+        after_help = "Examples:\n  tracekit perf record -g -- ./a.out\n  tracekit perf record -e irq:irq_handler_entry,irq:irq_handler_exit -a -- sleep 2\n  tracekit perf record -F 999 -p 1234 -o prof.data -- sleep 5"
+    )]
     Record(RecordArgs),
     /// Summarize perf.data (perf report).
-    #[command(after_help = "Examples:\n  tracekit perf report --stdio --no-children --sort comm,dso,sym\n  tracekit perf report -i sched.perf.data --sort pid,sym -C 0\n  tracekit perf report -g caller -S chacha_permute\n  tracekit perf report --json")]
+    #[command(
+        after_help = "Examples:\n  tracekit perf report --stdio --no-children --sort comm,dso,sym\n  tracekit perf report -i sched.perf.data --sort pid,sym -C 0\n  tracekit perf report -g caller -S chacha_permute\n  tracekit perf report --json"
+    )]
     Report(ReportArgs),
     /// Print samples as text (perf script).
-    #[command(after_help = "Examples:\n  tracekit perf script\n  tracekit perf script -i sched.perf.data -F comm,pid,tid,cpu,time,period,event,ip,sym,symoff,dso")]
+    #[command(
+        after_help = "Examples:\n  tracekit perf script\n  tracekit perf script -i sched.perf.data -F comm,pid,tid,cpu,time,period,event,ip,sym,symoff,dso"
+    )]
     Script(ScriptArgs),
     /// Disassemble the hottest function with per-instruction percentages (perf annotate).
-    #[command(after_help = "Examples:\n  tracekit perf annotate --stdio\n  tracekit perf annotate -s chacha_permute")]
+    #[command(
+        after_help = "Examples:\n  tracekit perf annotate --stdio\n  tracekit perf annotate -s chacha_permute"
+    )]
     Annotate(AnnotateArgs),
 }
 
@@ -59,7 +69,12 @@ pub struct StatArgs {
     #[arg(short = 'I', long = "interval-print", value_name = "MS")]
     pub interval: Option<u64>,
     /// CSV output with this separator.
-    #[arg(short = 'x', long = "field-separator", value_name = "SEP", conflicts_with = "json")]
+    #[arg(
+        short = 'x',
+        long = "field-separator",
+        value_name = "SEP",
+        conflicts_with = "json"
+    )]
     pub sep: Option<String>,
     /// JSON lines output.
     #[arg(short = 'j', long = "json")]
@@ -82,7 +97,12 @@ pub struct RecordArgs {
     #[arg(short = 'e', long = "event", value_name = "EVENT")]
     pub events: Vec<String>,
     /// Sampling frequency in Hz.
-    #[arg(short = 'F', long = "freq", value_name = "HZ", conflicts_with = "count")]
+    #[arg(
+        short = 'F',
+        long = "freq",
+        value_name = "HZ",
+        conflicts_with = "count"
+    )]
     pub freq: Option<u64>,
     /// Sample period (one sample every N events).
     #[arg(short = 'c', long = "count", value_name = "PERIOD")]
@@ -106,7 +126,12 @@ pub struct RecordArgs {
     #[arg(short = 't', long = "tid", value_name = "TID")]
     pub tid: Option<String>,
     /// Output file.
-    #[arg(short = 'o', long = "output", value_name = "FILE", default_value = "perf.data")]
+    #[arg(
+        short = 'o',
+        long = "output",
+        value_name = "FILE",
+        default_value = "perf.data"
+    )]
     pub output: PathBuf,
     /// Workload.
     #[arg(last = true, value_name = "COMMAND")]
@@ -117,10 +142,20 @@ pub struct RecordArgs {
 #[derive(Debug, Args)]
 pub struct ReportArgs {
     /// Input file.
-    #[arg(short = 'i', long = "input", value_name = "FILE", default_value = "perf.data")]
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        default_value = "perf.data"
+    )]
     pub input: PathBuf,
     /// Sort keys: comm, dso, sym, pid, cpu, srcline.
-    #[arg(short = 's', long = "sort", value_name = "KEYS", default_value = "comm,dso,sym")]
+    #[arg(
+        short = 's',
+        long = "sort",
+        value_name = "KEYS",
+        default_value = "comm,dso,sym"
+    )]
     pub sort: String,
     /// Text output (the only text mode; accepted for perf compatibility).
     #[arg(long)]
@@ -152,7 +187,12 @@ pub struct ReportArgs {
 #[derive(Debug, Args)]
 pub struct ScriptArgs {
     /// Input file.
-    #[arg(short = 'i', long = "input", value_name = "FILE", default_value = "perf.data")]
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        default_value = "perf.data"
+    )]
     pub input: PathBuf,
     /// Fields: comm,pid,tid,cpu,time,period,event,ip,sym,symoff,dso,trace.
     #[arg(short = 'F', long = "fields", value_name = "FIELDS")]
@@ -163,7 +203,12 @@ pub struct ScriptArgs {
 #[derive(Debug, Args)]
 pub struct AnnotateArgs {
     /// Input file.
-    #[arg(short = 'i', long = "input", value_name = "FILE", default_value = "perf.data")]
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        default_value = "perf.data"
+    )]
     pub input: PathBuf,
     /// Symbol to annotate (default: the hottest).
     #[arg(short = 's', long = "symbol", value_name = "SYM")]
@@ -199,7 +244,8 @@ fn stat(a: &StatArgs) -> Result<()> {
     };
     let code = match &a.output {
         Some(p) => {
-            let mut f = std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
+            let mut f =
+                std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))?;
             perf::stat::run(&opts, &mut f)?
         }
         None => perf::stat::run(&opts, &mut std::io::stderr().lock())?,
@@ -235,7 +281,11 @@ fn record(a: &RecordArgs) -> Result<()> {
         s.bytes as f64 / 1048576.0,
         a.output.display(),
         s.samples,
-        if s.lost > 0 { format!(", {} lost", s.lost) } else { String::new() }
+        if s.lost > 0 {
+            format!(", {} lost", s.lost)
+        } else {
+            String::new()
+        }
     );
     if s.exit_code != 0 {
         std::process::exit(s.exit_code);
@@ -258,8 +308,15 @@ fn report(a: &ReportArgs) -> Result<()> {
     if let Some(g) = &a.call_graph {
         opts.apply_call_graph_arg(g)?;
     }
-    opts.symbols = a.symbols.as_ref().map(|s| s.split(',').map(str::to_string).collect());
-    opts.cpus = a.cpus.as_deref().map(perf::event::parse_cpu_list).transpose()?;
+    opts.symbols = a
+        .symbols
+        .as_ref()
+        .map(|s| s.split(',').map(str::to_string).collect());
+    opts.cpus = a
+        .cpus
+        .as_deref()
+        .map(perf::event::parse_cpu_list)
+        .transpose()?;
     let mut s = open_session(&a.input)?;
     if !a.no_buildid_check {
         if let Err(e) = s.check_build_ids() {
@@ -267,7 +324,11 @@ fn report(a: &ReportArgs) -> Result<()> {
         }
     }
     let r = perf::report::build(&mut s, &opts)?;
-    let text = if a.json { r.to_json() } else { r.to_stdio(&opts) };
+    let text = if a.json {
+        r.to_json()
+    } else {
+        r.to_stdio(&opts)
+    };
     print_out(&text)
 }
 
@@ -280,7 +341,11 @@ fn print_out(text: &str) -> Result<()> {
 }
 
 fn script(a: &ScriptArgs) -> Result<()> {
-    let fields = a.fields.as_deref().map(perf::script::Fields::parse).transpose()?;
+    let fields = a
+        .fields
+        .as_deref()
+        .map(perf::script::Fields::parse)
+        .transpose()?;
     let mut s = open_session(&a.input)?;
     let text = perf::script::run(&mut s, fields)?;
     print_out(&text)
