@@ -37,15 +37,15 @@ run_one() { # tool compression loadcopies -> prints "lost cpu_s wall_s size_byte
   rm -f "$out"
   load "$l"; sleep 0.3
   if [ "$tool" = tracekit ]; then
-    /usr/bin/time -f '%U %S %e' -o "$W/time" "$TK" record -q -e syscalls --compression "$comp" -o "$out" --duration "${D}s" >/dev/null
+    /usr/bin/time -f '%U %S %e' -o "$W/time" "$TK" record -q -e syscalls --compression "$comp" -o "$out" --duration "${D}s" >/dev/null 2>&1
   else
     /usr/bin/time -f '%U %S %e' -o "$W/time" timeout -s INT "$D" "$TCREC" record -q -e syscalls --compression "$comp" -o "$out" >/dev/null 2>&1 || true
     echo 1 > /sys/kernel/tracing/tracing_on
   fi
   wait 2>/dev/null || true
-  read -r u s e < "$W/time"
+  read -r u s e < <(tail -n 1 "$W/time")
   set -- $(stats "$out")
-  printf '%s %s %s %s %s\n' "$2" "$(echo "$u + $s" | bc)" "$e" "$(stat -c %s "$out")" "$3"
+  printf '%s %s %s %s %s\n' "$2" "$(awk -v u="$u" -v s="$s" 'BEGIN {printf "%.2f", u + s}')" "$e" "$(stat -c %s "$out")" "$3"
 }
 
 stream_one() { # load copies -> "lost cpu_s wall_s"
@@ -53,9 +53,9 @@ stream_one() { # load copies -> "lost cpu_s wall_s"
   load "$l"; sleep 0.3
   /usr/bin/time -f '%U %S %e' -o "$W/time" "$TK" stream -e syscalls --duration "${D}s" > /dev/null 2> "$W/stream.err"
   wait 2>/dev/null || true
-  read -r u s e < "$W/time"
+  read -r u s e < <(tail -n 1 "$W/time")
   lost=$(sed -n 's/^tracekit: CPU[0-9]*: \([0-9]*\) events lost$/\1/p' "$W/stream.err" | awk '{s+=$1} END {print s+0}')
-  printf '%s %s %s\n' "$lost" "$(echo "$u + $s" | bc)" "$e"
+  printf '%s %s %s\n' "$lost" "$(awk -v u="$u" -v s="$s" 'BEGIN {printf "%.2f", u + s}')" "$e"
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -26,6 +26,8 @@ pub struct Annotation {
     pub samples: u64,
     /// Instructions: (address, period, text).
     pub lines: Vec<(u64, u64, String)>,
+    /// Source location per instruction (DWARF), when the DSO has debug info.
+    pub sources: Vec<Option<(String, u32)>>,
     /// Total period inside the symbol.
     pub total: u64,
 }
@@ -217,7 +219,19 @@ pub fn annotate(session: &mut Session, symbol: Option<&str>) -> Result<Annotatio
         lines.push((ins.ip(), p, text.clone()));
     }
     let total = hits.values().map(|v| v.0).sum();
+    let sources: Vec<Option<(String, u32)>> = match (dso.kind, &dso.host_path) {
+        (DsoKind::File, Some(p)) => {
+            let addrs: Vec<u64> = lines.iter().map(|l| l.0).collect();
+            symbols::srcline::SourceLines::new()
+                .lookup(p, &addrs)
+                .into_iter()
+                .map(|o| o.map(|s| (s.file.to_string_lossy().into_owned(), s.line)))
+                .collect()
+        }
+        _ => vec![None; lines.len()],
+    };
     Ok(Annotation {
+        sources,
         symbol: pick.name,
         dso: dso.long_name.clone(),
         event: session
@@ -251,7 +265,25 @@ impl Annotation {
             self.symbol
         );
         let total = self.total.max(1) as f64;
-        for (addr, p, text) in &self.lines {
+        let mut last: Option<&(String, u32)> = None;
+        for (i, (addr, p, text)) in self.lines.iter().enumerate() {
+            if let Some(Some(src)) = self.sources.get(i) {
+                if last != Some(src) {
+                    let code = std::fs::read_to_string(&src.0).ok().and_then(|t| {
+                        t.lines()
+                            .nth(src.1.saturating_sub(1) as usize)
+                            .map(|l| l.trim().to_string())
+                    });
+                    let _ = writeln!(
+                        s,
+                        "         :            {}:{}{}",
+                        src.0,
+                        src.1,
+                        code.map(|c| format!("    {c}")).unwrap_or_default()
+                    );
+                    last = Some(src);
+                }
+            }
             let pct = 100.0 * *p as f64 / total;
             let _ = writeln!(s, "{pct:8.2} :   {addr:x}:       {text}");
         }

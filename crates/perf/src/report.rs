@@ -154,6 +154,7 @@ struct EntryKey {
     dso: Option<Option<DsoId>>,
     sym: Option<(SymKey, bool)>,
     cpu: Option<u32>,
+    srcline: Option<String>,
 }
 
 /// A radix node of the call graph (perf's `callchain_node`).
@@ -259,6 +260,8 @@ pub struct Entry {
     order: usize,
     #[serde(skip)]
     max_depth: usize,
+    /// `file:line` (with `--sort srcline`).
+    pub srcline: String,
 }
 
 /// The entries of one event.
@@ -285,6 +288,8 @@ pub struct Report {
     pub events: Vec<EventReport>,
     #[serde(skip)]
     opts_sort: Vec<SortKey>,
+    /// Whether the Children column is shown.
+    pub children: bool,
 }
 
 fn sym_key(l: &Location) -> SymKey {
@@ -318,19 +323,43 @@ struct Builder {
     has_callchain: bool,
 }
 
-fn key_for(opts: &ReportOptions, comm: &str, pid: i32, cpu: u32, l: &Location) -> EntryKey {
+fn key_for(
+    opts: &ReportOptions,
+    srcline: Option<&str>,
+    comm: &str,
+    pid: i32,
+    cpu: u32,
+    l: &Location,
+) -> EntryKey {
     let has = |k| opts.sort.contains(&k);
     EntryKey {
         comm: has(SortKey::Comm).then(|| comm.to_string()),
         pid: has(SortKey::Pid).then_some(pid),
         dso: (has(SortKey::Dso) || has(SortKey::Sym)).then_some(l.dso),
-        sym: (has(SortKey::Sym) || has(SortKey::Srcline)).then(|| (sym_key(l), l.kernel)),
+        sym: has(SortKey::Sym).then(|| (sym_key(l), l.kernel)),
         cpu: has(SortKey::Cpu).then_some(cpu),
+        srcline: srcline.map(str::to_string),
     }
 }
 
 /// Builds the report by replaying `session`.
 pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
+    // perf ignores --children when nothing has call chains.
+    let any_cc = session
+        .data
+        .attrs
+        .iter()
+        .any(|a| a.attr.sample_type & crate::attr::sample::CALLCHAIN != 0);
+    let adjusted;
+    let opts = if opts.children && !any_cc {
+        adjusted = ReportOptions {
+            children: false,
+            ..opts.clone()
+        };
+        &adjusted
+    } else {
+        opts
+    };
     let nev = session.data.attrs.len();
     let mut bs: Vec<Builder> = (0..nev)
         .map(|_| Builder {
@@ -385,7 +414,7 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
         b.has_callchain = has_cc.get(rs.event).copied().unwrap_or(false);
         // Returns the entry index (None when filtered out).
         let add = |b: &mut Builder,
-                   m: &Machine,
+                   m: &mut Machine,
                    l: &Location,
                    self_p: u64,
                    child_p: u64,
@@ -398,7 +427,15 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
                     return None;
                 }
             }
-            let key = key_for(opts, &rs.comm, rs.sample.tid, rs.sample.cpu, l);
+            let srcline = opts.sort.contains(&SortKey::Srcline).then(|| m.srcline(l));
+            let key = key_for(
+                opts,
+                srcline.as_deref(),
+                &rs.comm,
+                rs.sample.tid,
+                rs.sample.cpu,
+                l,
+            );
             let n = b.entries.len();
             let i = *b.index.entry(key).or_insert(n);
             if seen.contains(&i) {
@@ -421,6 +458,7 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
                     graph: CNode::default(),
                     order: n,
                     max_depth: 0,
+                    srcline: srcline.clone().unwrap_or_default(),
                 });
             }
             if let Some(e) = b.entries.get_mut(i) {
@@ -497,10 +535,17 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
             has_callchain: b.has_callchain,
         });
     }
+    if events.is_empty() {
+        return Err(Error::BadData {
+            offset: 0,
+            why: "the file has no samples".into(),
+        });
+    }
     Ok(Report {
         lost: session.lost,
         events,
         opts_sort: opts.sort.clone(),
+        children: opts.children,
     })
 }
 
@@ -514,10 +559,11 @@ fn sort_entries(entries: &mut [Entry], opts: &ReportOptions, m: &Machine) {
                 SortKey::Pid => a.pid.cmp(&b.pid),
                 SortKey::Dso => dso_name(a).cmp(&dso_name(b)),
                 SortKey::Cpu => a.cpu.cmp(&b.cpu),
-                SortKey::Sym | SortKey::Srcline => {
+                SortKey::Sym => {
                     let k = |e: &Entry| (e.symbol.is_none(), e.addr);
                     k(a).cmp(&k(b))
                 }
+                SortKey::Srcline => a.srcline.cmp(&b.srcline),
             };
             if o != std::cmp::Ordering::Equal {
                 return o;
@@ -556,7 +602,8 @@ fn sort_entries(entries: &mut [Entry], opts: &ReportOptions, m: &Machine) {
                             _ => dso_name(a).cmp(&dso_name(b)),
                         },
                         SortKey::Cpu => a.cpu.cmp(&b.cpu),
-                        SortKey::Sym | SortKey::Srcline => match (&a.symbol, &b.symbol) {
+                        SortKey::Srcline => a.srcline.cmp(&b.srcline),
+                        SortKey::Sym => match (&a.symbol, &b.symbol) {
                             (Some(x), Some(y)) => x.cmp(y),
                             (Some(_), None) => std::cmp::Ordering::Less,
                             (None, Some(_)) => std::cmp::Ordering::Greater,
@@ -603,7 +650,7 @@ impl Entry {
             // perf: "%*.*d" with width and precision 3; per-task files have cpu -1.
             SortKey::Cpu if (self.cpu as i32) < 0 => format!("-{:03}", -(self.cpu as i32)),
             SortKey::Cpu => format!("{:03}", self.cpu),
-            SortKey::Srcline => "??:0".to_string(),
+            SortKey::Srcline => self.srcline.clone(),
         }
     }
 }
@@ -628,6 +675,10 @@ impl Report {
     }
 
     fn event_stdio(&self, ev: &EventReport, opts: &ReportOptions, out: &mut String) {
+        let opts = &ReportOptions {
+            children: self.children,
+            ..opts.clone()
+        };
         let keys = &self.opts_sort;
         let mut widths: Vec<usize> = keys.iter().map(|k| k.header().len()).collect();
         let any_unresolved = ev.entries.iter().any(|e| e.symbol.is_none());
@@ -683,8 +734,8 @@ impl Report {
             for (i, k) in keys.iter().enumerate() {
                 let w = widths.get(i).copied().unwrap_or(0);
                 match k {
-                    // perf prints symbols with "%.*s": no padding.
-                    SortKey::Sym => {
+                    // perf prints symbols with "%.*s" and srclines with "%s": no padding.
+                    SortKey::Sym | SortKey::Srcline => {
                         let _ = write!(line, "  {}", e.col(*k));
                     }
                     SortKey::Cpu => {

@@ -119,6 +119,8 @@ pub struct Machine {
     recorded_build_ids: HashMap<String, Vec<u8>>,
     /// Directory prefix for symbol files (like perf's `--symfs`).
     pub symfs: Option<PathBuf>,
+    srclines: Option<symbols::srcline::SourceLines>,
+    srcline_cache: HashMap<(DsoId, u64), Option<symbols::srcline::SrcLoc>>,
 }
 
 fn short_name(long: &str) -> String {
@@ -353,15 +355,24 @@ impl Machine {
         } else {
             ip.wrapping_sub(map.start).wrapping_add(map.pgoff)
         };
-        let sym = self
+        let mut sym = self
             .load_symtab(map.dso)
             .and_then(|t| t.find(addr))
             .cloned();
+        let mut dso = map.dso;
+        // kallsyms module symbols read "name\t[module]": perf shows them in a "[module]" DSO.
+        if let Some(s) = sym.as_mut() {
+            if let (n, Some(m)) = symtab::split_module(&s.name) {
+                let (n, m) = (n.to_string(), format!("[{m}]"));
+                s.name = n;
+                dso = self.dso(&m, DsoKind::Kernel, -1);
+            }
+        }
         Location {
             ip,
             addr,
             kernel,
-            dso: Some(map.dso),
+            dso: Some(dso),
             sym,
         }
     }
@@ -378,6 +389,44 @@ impl Machine {
         d.and_then(|d| self.dsos.get(d))
             .map(|d| d.short_name.as_str())
             .unwrap_or("[unknown]")
+    }
+
+    /// DWARF source location of a map-relative address (cached).
+    pub fn src_loc(&mut self, d: DsoId, addr: u64) -> Option<symbols::srcline::SrcLoc> {
+        if let Some(v) = self.srcline_cache.get(&(d, addr)) {
+            return v.clone();
+        }
+        let dso = self.dsos.get(d)?;
+        let v = match (dso.kind, &dso.host_path) {
+            (DsoKind::File, Some(p)) => {
+                let sl = self
+                    .srclines
+                    .get_or_insert_with(symbols::srcline::SourceLines::new);
+                sl.lookup(p, &[addr]).into_iter().next().flatten()
+            }
+            _ => None,
+        };
+        self.srcline_cache.insert((d, addr), v.clone());
+        v
+    }
+
+    /// perf's `srcline` text: `file.c:123`, else `sym+OFF` (decimal), else `dso[ADDR]`.
+    pub fn srcline(&mut self, loc: &Location) -> String {
+        if let Some(d) = loc.dso {
+            if let Some(s) = self.src_loc(d, loc.addr) {
+                let base = s
+                    .file
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                return format!("{base}:{}", s.line);
+            }
+        }
+        match (&loc.sym, loc.dso) {
+            (Some(s), _) => format!("{}+{}", s.name, loc.addr.wrapping_sub(s.start)),
+            (None, Some(_)) => format!("{}[{:x}]", self.dso_short(loc.dso), loc.addr),
+            (None, None) => "??:0".to_string(),
+        }
     }
 
     /// The symbol table of a DSO (loading it).

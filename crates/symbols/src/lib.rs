@@ -13,6 +13,7 @@
 pub mod btf;
 pub mod elf;
 mod error;
+pub mod srcline;
 pub mod symtab;
 
 pub use error::{Error, Result};

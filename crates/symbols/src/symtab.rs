@@ -236,6 +236,27 @@ pub fn parse_perf_map(text: &str) -> SymTab {
     SymTab::new(v, false)
 }
 
+/// Demangles a C++ or Rust symbol the way perf shows it by default: Rust
+/// without hashes, C++ without parameter lists. `None` when not mangled.
+pub fn demangle(name: &str) -> Option<String> {
+    if name.starts_with("_R") || (name.starts_with("_ZN") && name.ends_with('E')) {
+        if let Ok(d) = rustc_demangle::try_demangle(name) {
+            let s = format!("{d:#}");
+            if s != name {
+                return Some(s);
+            }
+        }
+    }
+    if name.starts_with("_Z") {
+        let sym = cpp_demangle::Symbol::new(name).ok()?;
+        let opts = cpp_demangle::DemangleOptions::new()
+            .no_params()
+            .no_return_type();
+        return sym.demangle_with_options(&opts).ok();
+    }
+    None
+}
+
 fn read_file(p: &Path) -> Result<Vec<u8>> {
     std::fs::read(p).map_err(|error| Error::Io {
         path: p.to_path_buf(),
@@ -411,10 +432,11 @@ pub fn load_elf(path: &Path) -> Result<SymTab> {
             }
         }
         let start = to_off(sym.st_value(e), sh);
+        let name = String::from_utf8_lossy(name).into_owned();
         v.push(Sym {
             start,
             end: start + sym.st_size(e),
-            name: String::from_utf8_lossy(name).into_owned(),
+            name: demangle(&name).unwrap_or(name),
             binding: sym.st_bind(),
         });
     }
@@ -494,7 +516,7 @@ fn plt_symbols(rt: &ElfFile64<'_, Endianness>) -> Vec<Sym> {
             .map(|n| String::from_utf8_lossy(n).into_owned())
             .unwrap_or_default();
         // perf names IFUNC slots without a symbol just "@plt".
-        let name = format!("{name}@plt");
+        let name = format!("{}@plt", demangle(&name).unwrap_or(name));
         out.push(Sym {
             start: off,
             end: off + entry,
@@ -568,6 +590,20 @@ mod tests {
         }
         let t = load_elf(p).unwrap();
         assert!(t.symbols().iter().any(|s| s.name.ends_with("@plt")));
+    }
+
+    #[test]
+    fn demangling_like_perf() {
+        assert_eq!(
+            demangle("_ZN4perf7session7Machine11load_symtab17h65cd25778553a4a9E").as_deref(),
+            Some("perf::session::Machine::load_symtab")
+        );
+        assert_eq!(
+            demangle("_RNvNvNtCsjrHSEGnQ3l9_3std2fs14read_to_string5inner").as_deref(),
+            Some("std::fs::read_to_string::inner")
+        );
+        assert_eq!(demangle("_ZN3foo3barEv").as_deref(), Some("foo::bar"));
+        assert_eq!(demangle("main"), None);
     }
 
     #[test]

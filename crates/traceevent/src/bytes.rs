@@ -55,13 +55,42 @@ impl Endian {
             .checked_add(8)
             .and_then(|end| bytes.get(off..end))
             .and_then(|b| <[u8; 8]>::try_from(b).ok());
-        match word {
-            Some(w) => Some(match self {
+        if let Some(w) = word {
+            return Some(match self {
                 Endian::Little => truncate(u64::from_le_bytes(w), size),
                 Endian::Big => u64::from_be_bytes(w) >> (64 - 8 * size as u32),
+            });
+        }
+        // A field near the end of the record: the 8 bytes ending with it.
+        let end = off.checked_add(size)?;
+        let tail = end
+            .checked_sub(8)
+            .and_then(|start| bytes.get(start..end))
+            .and_then(|b| <[u8; 8]>::try_from(b).ok());
+        match tail {
+            Some(w) => Some(match self {
+                Endian::Little => u64::from_le_bytes(w) >> (64 - 8 * size as u32),
+                Endian::Big => truncate(u64::from_be_bytes(w), size),
             }),
             None => self.read_uint(bytes, off, size),
         }
+    }
+
+    /// [`Endian::read_field`] for a size known to be 1, 2, 4 or 8 with its
+    /// [`size_shift`] `sh` precomputed (compiled print fmts).
+    #[inline]
+    pub(crate) fn read_sized(self, bytes: &[u8], off: usize, size: u8, sh: u32) -> Option<u64> {
+        let word = off
+            .checked_add(8)
+            .and_then(|end| bytes.get(off..end))
+            .and_then(|b| <[u8; 8]>::try_from(b).ok());
+        if let Some(w) = word {
+            return Some(match self {
+                Endian::Little => trunc_shift(u64::from_le_bytes(w), sh),
+                Endian::Big => u64::from_be_bytes(w) >> sh,
+            });
+        }
+        self.read_field(bytes, off, usize::from(size))
     }
 
     /// Reads a `u32` at `off`.
@@ -113,6 +142,30 @@ impl LongSize {
     }
 }
 
+/// The shift that makes [`truncate`]/[`sign_extend`] of `size` bytes a
+/// pair of shifts (0 for sizes those treat as 8 bytes).
+#[inline]
+pub(crate) const fn size_shift(size: usize) -> u32 {
+    match size {
+        1 => 56,
+        2 => 48,
+        4 => 32,
+        _ => 0,
+    }
+}
+
+/// [`truncate`] with a precomputed [`size_shift`].
+#[inline]
+pub(crate) const fn trunc_shift(v: u64, sh: u32) -> u64 {
+    (v << sh) >> sh
+}
+
+/// [`sign_extend`] (as bits) with a precomputed [`size_shift`].
+#[inline]
+pub(crate) const fn sext_shift(v: u64, sh: u32) -> u64 {
+    (((v << sh) as i64) >> sh) as u64
+}
+
 /// Sign-extends the low `size` bytes of `v`.
 #[inline]
 pub(crate) fn sign_extend(v: u64, size: usize) -> i64 {
@@ -132,5 +185,51 @@ pub(crate) fn truncate(v: u64, size: usize) -> u64 {
         2 => v & 0xffff,
         4 => v & 0xffff_ffff,
         _ => v,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_field_matches_read_uint() {
+        let buf: Vec<u8> = (0..24u8).map(|i| i.wrapping_mul(37).wrapping_add(0x81)).collect();
+        for len in 0..=buf.len() {
+            let b = &buf[..len];
+            for off in 0..len + 2 {
+                for size in 0..10 {
+                    for e in [Endian::Little, Endian::Big] {
+                        assert_eq!(
+                            e.read_field(b, off, size),
+                            e.read_uint(b, off, size),
+                            "{len} {off} {size} {e:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(Endian::Little.read_field(&[], usize::MAX, 8), None);
+        for len in 0..=buf.len() {
+            let b = &buf[..len];
+            for off in 0..len + 2 {
+                for size in [1u8, 2, 4, 8] {
+                    let sh = size_shift(usize::from(size));
+                    for e in [Endian::Little, Endian::Big] {
+                        assert_eq!(
+                            e.read_sized(b, off, size, sh),
+                            e.read_uint(b, off, usize::from(size))
+                        );
+                    }
+                }
+            }
+        }
+        for v in [0u64, 1, 0x80, 0xff, 0x8000, 0x1234_5678_9abc_def0, u64::MAX] {
+            for size in 0..10 {
+                let sh = size_shift(size);
+                assert_eq!(trunc_shift(v, sh), truncate(v, size));
+                assert_eq!(sext_shift(v, sh), sign_extend(v, size) as u64);
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@ mod util;
 
 mod cli;
 mod live;
+mod perf;
 mod probes;
 mod record;
 mod rig;

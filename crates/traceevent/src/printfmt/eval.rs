@@ -5,7 +5,7 @@
 use super::output::{self, push_cstr, write_int, write_padded, IntArg};
 use super::plan::{extend, trunc, Fast, Insn, IntStyle, Op, Prog, SExpr, Slot, STACK};
 use super::{BinOp, Conv, Count, Expr, Helper, Length, Piece, PrintFmt, UnOp};
-use crate::bytes::{sign_extend, truncate, Endian, LongSize};
+use crate::bytes::{sext_shift, sign_extend, size_shift, trunc_shift, truncate, Endian, LongSize};
 use crate::format::{EventFormat, Field, FieldKind};
 use crate::record::{dyn_loc, field_bytes, field_uint};
 use crate::symbols::{Kallsyms, PrintkFormats};
@@ -267,12 +267,16 @@ impl Evaluator {
                 Op::IntField {
                     off,
                     size,
+                    sh,
                     signed,
                     length,
                     style,
                     conv,
-                } => match env.endian.read_field(payload, off, usize::from(size)) {
-                    Some(v) => env.direct_int(out, extend(v, size, signed), length, style),
+                } => match env.endian.read_sized(payload, off, size, sh) {
+                    Some(v) => {
+                        let n = if signed { sext_shift(v, sh) } else { v };
+                        env.direct_int(out, n, length, style)
+                    }
                     None => self.conv_bytes(fmt, conv, ev, payload, env, out)?,
                 },
                 Op::Int {
@@ -390,24 +394,39 @@ impl<'e> Env<'e> {
     /// Runs a compiled integer expression: its value in `num` form, or `None`
     /// when the general evaluator must decide (data beyond the record,
     /// division by zero).
-    #[inline]
+    #[inline(always)]
     fn run(&self, prog: &Prog, payload: &[u8]) -> Option<u64> {
         match prog.fast {
-            Some(Fast::Load { off, size, signed }) => {
-                let v = self.endian.read_field(payload, off, usize::from(size))?;
-                Some(extend(v, size, signed))
+            Some(Fast::Load {
+                off,
+                size,
+                sh,
+                signed,
+            }) => {
+                let v = self.endian.read_sized(payload, off, size, sh)?;
+                Some(if signed { sext_shift(v, sh) } else { v })
             }
             Some(Fast::LoadAnd {
                 off,
                 load_size,
+                load_sh,
                 load_signed,
                 mask,
-                size,
+                sh,
                 signed,
             }) => {
-                let v = self.endian.read_field(payload, off, usize::from(load_size))?;
-                let x = conv_to(extend(v, load_size, load_signed), size, signed);
-                // `x & mask` of two values extended from `size` bytes is
+                let v = self.endian.read_sized(payload, off, load_size, load_sh)?;
+                let x = if load_signed {
+                    sext_shift(v, load_sh)
+                } else {
+                    v
+                };
+                let x = if signed {
+                    sext_shift(x, sh)
+                } else {
+                    trunc_shift(x, sh)
+                };
+                // `x & mask` of two values extended from the same size is
                 // itself extended.
                 Some(x & mask)
             }
@@ -559,19 +578,19 @@ impl<'e> Env<'e> {
     }
 
     /// Writes a plain integer conversion of the value `n` (extended bits).
-    #[inline]
+    #[inline(always)]
     fn direct_int(&self, out: &mut Vec<u8>, n: u64, length: Length, style: IntStyle) {
-        let lsize = match length {
-            Length::Char => 1,
-            Length::Short => 2,
-            Length::Int => 4,
-            Length::Long | Length::Size => self.long_size.bytes(),
-            Length::LongLong => 8,
+        let lsh = match length {
+            Length::Char => 56,
+            Length::Short => 48,
+            Length::Int => 32,
+            Length::Long | Length::Size => size_shift(self.long_size.bytes()),
+            Length::LongLong => 0,
         };
-        let bits = truncate(n, lsize);
+        let bits = trunc_shift(n, lsh);
         match style {
             IntStyle::Signed => {
-                let s = sign_extend(bits, lsize);
+                let s = sext_shift(n, lsh) as i64;
                 if s < 0 {
                     out.push(b'-');
                 }
@@ -1209,6 +1228,16 @@ fn arith(op: BinOp, a: (u64, u8, bool), b: (u64, u8, bool)) -> Option<(u64, u8, 
     } else {
         (r, cs, csg)
     })
+}
+
+/// [`arith`] for the differential tests.
+#[cfg(test)]
+pub(crate) fn arith_for_tests(
+    op: BinOp,
+    a: (u64, u8, bool),
+    b: (u64, u8, bool),
+) -> Option<(u64, u8, bool)> {
+    arith(op, a, b)
 }
 
 /// True for operators whose result is a C `int` 0/1.

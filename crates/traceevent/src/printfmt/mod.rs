@@ -6,6 +6,8 @@ mod eval;
 mod output;
 mod parse;
 mod plan;
+#[cfg(test)]
+mod tests;
 
 pub(crate) use eval::{EvalError, Evaluator};
 
@@ -14,7 +16,7 @@ pub(crate) mod eval_env {
     pub(crate) use super::eval::Env;
 }
 pub use output::{bitmap_list, bitmap_string};
-pub(crate) use output::{push_utf8, write_int, write_padded, IntArg};
+pub(crate) use output::{push_u64, push_utf8, write_int, write_padded, IntArg};
 pub(crate) use parse::parse_format_string;
 
 use crate::error::Result;

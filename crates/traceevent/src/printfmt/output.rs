@@ -144,38 +144,40 @@ pub(crate) fn push_hex_bytes(out: &mut Vec<u8>, v: u64, upper: bool) {
     out.extend_from_slice(tmp.get(i..).unwrap_or(&[]));
 }
 
-/// Appends `v` in decimal to a byte buffer.
+/// "00" to "99".
+const DEC_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
 #[inline]
+fn pair(v: u32) -> [u8; 2] {
+    let i = (v as usize % 100) * 2;
+    [
+        DEC_PAIRS.get(i).copied().unwrap_or(b'0'),
+        DEC_PAIRS.get(i + 1).copied().unwrap_or(b'0'),
+    ]
+}
+
+/// Appends `v` in decimal to a byte buffer.
+#[inline(always)]
 pub(crate) fn push_u64(out: &mut Vec<u8>, v: u64) {
-    if v < 100_000_000 {
-        // Up to 8 digits (pids, priorities, seconds): the digits are built in
-        // one word and appended with a fixed-size copy.
+    if v < 10 {
+        out.push(b'0' + v as u8);
+    } else if v < 100 {
+        out.extend_from_slice(&pair(v as u32));
+    } else if v < 10_000 {
+        // Short numbers (pids, priorities): one fixed-size copy, cut back.
         let v = v as u32;
-        let digits = 1
-            + usize::from(v >= 10)
-            + usize::from(v >= 100)
-            + usize::from(v >= 1_000)
-            + usize::from(v >= 10_000)
-            + usize::from(v >= 100_000)
-            + usize::from(v >= 1_000_000)
-            + usize::from(v >= 10_000_000);
-        let hi = v / 10_000;
-        let lo = v % 10_000;
-        let d = [
-            (hi / 1000) as u8,
-            (hi / 100 % 10) as u8,
-            (hi / 10 % 10) as u8,
-            (hi % 10) as u8,
-            (lo / 1000) as u8,
-            (lo / 100 % 10) as u8,
-            (lo / 10 % 10) as u8,
-            (lo % 10) as u8,
-        ];
-        let w = u64::from_be_bytes(d) | 0x3030_3030_3030_3030;
-        let w = w << (8 * (8 - digits)); // drop the leading zeros
-        let end = out.len() + digits;
-        out.extend_from_slice(&w.to_be_bytes());
-        out.truncate(end);
+        let [a, b] = pair(v / 100);
+        let [c, d] = pair(v % 100);
+        if v < 1000 {
+            out.extend_from_slice(&[b, c, d]);
+        } else {
+            out.extend_from_slice(&[a, b, c, d]);
+        }
     } else {
         out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
@@ -195,7 +197,7 @@ const HI_BITS: u64 = 0x8080_8080_8080_8080;
 
 /// Appends the C string in `bytes` (up to the first NUL) to a byte buffer as
 /// UTF-8, replacing invalid sequences like [`push_cstr`].
-#[inline]
+#[inline(always)]
 pub(crate) fn push_cstr_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     if let Ok(a) = <&[u8; 16]>::try_from(bytes) {
         // `char comm[16]`: find the NUL in one 128-bit word; copy all 16

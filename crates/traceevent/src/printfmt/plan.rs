@@ -10,7 +10,7 @@
 
 use super::eval::{common, conv_to, is_logical, promote};
 use super::{BinOp, Conv, Count, Expr, Helper, Length, Piece, UnOp};
-use crate::bytes::{sign_extend, truncate};
+use crate::bytes::{sign_extend, size_shift, truncate};
 use crate::format::{EventFormat, Field, FieldKind};
 
 /// How a direct integer conversion prints.
@@ -45,6 +45,8 @@ pub(crate) enum Op {
     IntField {
         off: usize,
         size: u8,
+        /// `size_shift(size)`.
+        sh: u32,
         signed: bool,
         length: Length,
         style: IntStyle,
@@ -81,16 +83,23 @@ pub(crate) struct Prog {
 /// Common one-step programs: `REC->field` and `REC->field & MASK`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Fast {
-    /// `[Load]`.
-    Load { off: usize, size: u8, signed: bool },
-    /// `[Load, Const, Bin(&)]`: the load converted to (`size`, `signed`),
-    /// and-ed with the converted constant `mask`, in `num` form.
+    /// `[Load]` (`sh`: the size's `size_shift`).
+    Load {
+        off: usize,
+        size: u8,
+        sh: u32,
+        signed: bool,
+    },
+    /// `[Load, Const, Bin(&)]`: the load converted to the operation's type
+    /// (shift `sh`, `signed`), and-ed with the converted constant `mask`, in
+    /// `num` form.
     LoadAnd {
         off: usize,
         load_size: u8,
+        load_sh: u32,
         load_signed: bool,
         mask: u64,
-        size: u8,
+        sh: u32,
         signed: bool,
     },
 }
@@ -294,7 +303,12 @@ pub(crate) fn int_prog(e: &Expr, ev: &EventFormat) -> Option<Prog> {
         return None;
     }
     let fast = match *c.code {
-        [Insn::Load { off, size, signed }] => Some(Fast::Load { off, size, signed }),
+        [Insn::Load { off, size, signed }] => Some(Fast::Load {
+            off,
+            size,
+            sh: size_shift(usize::from(size)),
+            signed,
+        }),
         [Insn::Load {
             off,
             size: load_size,
@@ -306,9 +320,10 @@ pub(crate) fn int_prog(e: &Expr, ev: &EventFormat) -> Option<Prog> {
         }] => Some(Fast::LoadAnd {
             off,
             load_size,
+            load_sh: size_shift(usize::from(load_size)),
             load_signed,
             mask: conv_to(m, size, signed),
-            size,
+            sh: size_shift(usize::from(size)),
             signed,
         }),
         _ => None,
@@ -441,7 +456,7 @@ pub(crate) struct Lit {
 }
 
 impl Lit {
-    fn new(s: &str) -> Lit {
+    pub(crate) fn new(s: &str) -> Lit {
         let blocks = s
             .as_bytes()
             .chunks(16)
@@ -543,6 +558,7 @@ fn direct(c: &Conv, arg: Option<&Expr>, ev: &EventFormat, slot: Slot) -> Option<
                 return Some(Op::IntField {
                     off,
                     size,
+                    sh: size_shift(usize::from(size)),
                     signed,
                     length: c.length,
                     style,

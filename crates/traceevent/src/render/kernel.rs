@@ -8,7 +8,7 @@ use super::bprint::bprint;
 use super::{format_print_fmt, Context, Renderer};
 use crate::error::{Error, Result};
 use crate::format::{EventFormat, Field, FieldKind};
-use crate::printfmt::{parse_format_string, push_utf8, Evaluator, Piece};
+use crate::printfmt::{parse_format_string, push_u64, push_utf8, Evaluator, Piece};
 use crate::record::{flags as tf, Record};
 use crate::subbuf::Missed;
 use std::collections::HashMap;
@@ -191,7 +191,13 @@ impl KernelTextRenderer {
         // "%16s-%-7d "
         pad_left(out, comm, 16);
         out.push(b'-');
-        pad_right(out, ib.format(pid), 7);
+        if pid >= 0 {
+            let start = out.len();
+            push_u64(out, pid as u64);
+            push_spaces(out, 7usize.saturating_sub(out.len() - start));
+        } else {
+            pad_right(out, ib.format(pid), 7);
+        }
         out.push(b' ');
         if self.opts.record_tgid {
             match ctx.cmdlines.tgid(pid).filter(|&t| t != 0) {
@@ -226,7 +232,12 @@ impl KernelTextRenderer {
                 let secs = t / 1_000_000;
                 let usec = (t % 1_000_000) as u32;
                 out.push(b' ');
-                pad_left(out, ib.format(secs), 5);
+                if secs < 10_000 {
+                    push_spaces(out, 5 - dec_len(secs));
+                    push_u64(out, secs);
+                } else {
+                    pad_left(out, ib.format(secs), 5);
+                }
                 out.extend_from_slice(&[
                     b'.',
                     b'0' + (usec / 100_000) as u8,
@@ -666,6 +677,7 @@ impl Renderer for KernelTextRenderer {
         }
         let mut line = std::mem::take(&mut self.line);
         line.clear();
+        line.reserve(512);
         if self.opts.context_info {
             self.context(ctx, rec, &mut line);
         } else if ev.system == "ftrace" && ev.name == "raw_data" {
@@ -823,6 +835,12 @@ const fn lat_flag_chars(flags: u8) -> [u8; 3] {
         b'.'
     };
     [a, b, c]
+}
+
+/// Number of decimal digits of `v` (below 10000).
+#[inline]
+fn dec_len(v: u64) -> usize {
+    1 + usize::from(v >= 10) + usize::from(v >= 100) + usize::from(v >= 1000)
 }
 
 const SPACES: &[u8; 32] = b"                                ";

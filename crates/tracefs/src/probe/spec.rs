@@ -704,7 +704,7 @@ fn validate_fetch(
     }
     if let Some(imm) = f.strip_prefix('\\') {
         if let Some(s) = imm.strip_prefix('"') {
-            if !s.ends_with('"') || s.len() < 1 {
+            if !s.ends_with('"') {
                 return p.err(pos, "String is not closed with '\"'");
             }
             return Ok(true);

@@ -160,7 +160,7 @@ pub struct ReportArgs {
     /// Text output (the only text mode; accepted for perf compatibility).
     #[arg(long)]
     pub stdio: bool,
-    /// Accumulate callers' overhead (Children column).
+    /// Accumulate callers' overhead (Children column; perf's default when the file has call chains).
     #[arg(long, overrides_with = "no_children")]
     pub children: bool,
     /// Self overhead only.
@@ -300,7 +300,8 @@ fn open_session(input: &std::path::Path) -> Result<perf::session::Session> {
 fn report(a: &ReportArgs) -> Result<()> {
     let mut opts = perf::report::ReportOptions {
         sort: perf::report::SortKey::parse_list(&a.sort)?,
-        children: a.children && !a.no_children,
+        // perf's default: Children column when the file has call chains.
+        children: !a.no_children,
         ..Default::default()
     };
     // perf shows caller-first graphs with --children unless told otherwise.
