@@ -5,21 +5,32 @@
 //!   multiplex scaling and derived ratios;
 //! - [`data`]: perf.data reader ([`data::PerfData`]) and writer ([`data::Writer`]);
 //! - [`session`]: threads, maps and symbols rebuilt from records (what
-//!   `perf report` calls a machine), shared by [`report`], [`script`] and [`annotate`];
+//!   `perf report` calls a machine), shared by [`report`], [`script`] and
+//!   [`annotate`]; [`unwind`] walks DWARF (`--call-graph dwarf`) user stacks;
 //! - [`record`]: sampling into perf.data (`tracekit perf record`);
 //! - [`attr`], [`event`], [`sys`]: `perf_event_attr`, event names, syscalls.
+//!
+//! ```no_run
+//! // perf report --stdio --no-children --sort comm,dso,sym
+//! let mut s = perf::session::Session::open(std::path::Path::new("perf.data"))?;
+//! s.check_build_ids()?; // the host must have the recorded binaries
+//! let opts = perf::report::ReportOptions::default();
+//! print!("{}", perf::report::build(&mut s, &opts)?.to_stdio(&opts));
+//! # Ok::<(), perf::Error>(())
+//! ```
 #![deny(missing_docs)]
 
+pub mod annotate;
 pub mod attr;
+pub mod data;
 mod error;
 pub mod event;
-pub mod stat;
-pub mod sys;
-
-pub use error::{Error, Result};
-pub mod annotate;
-pub mod data;
 pub mod record;
 pub mod report;
 pub mod script;
 pub mod session;
+pub mod stat;
+pub mod sys;
+pub mod unwind;
+
+pub use error::{Error, Result};

@@ -378,7 +378,8 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
         if i == 0 {
             a.flags |= flag::MMAP | flag::COMM | flag::TASK | flag::MMAP2 | flag::COMM_EXEC;
         }
-        if tp {
+        // Tracepoints and dynamic PMUs (uprobes) count every hit.
+        if tp || a.type_ > types::BREAKPOINT {
             a.sample_period = opts.period.unwrap_or(1);
         } else if let Some(c) = opts.period {
             a.sample_period = c;
@@ -435,6 +436,12 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
         fds.push(v);
     }
     // One ring per CPU: the first fd opened on that CPU; the rest redirect into it.
+    // DWARF mode copies user stacks into every sample: give it 4 MiB per CPU.
+    let ring_pages = if matches!(opts.call_graph, CallGraph::Dwarf(_)) {
+        1024
+    } else {
+        128
+    };
     let per_cpu = tasks.len();
     let mut ring_owner: Vec<Option<usize>> = vec![None; cpus.len()];
     for (ei, v) in fds.iter().enumerate() {
@@ -442,7 +449,7 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
             let ci = k / per_cpu.max(1);
             match ring_owner.get(ci).copied().flatten() {
                 None => {
-                    let ring = Ring::map(fd, 128).map_err(|source| Error::Sys {
+                    let ring = Ring::map(fd, ring_pages).map_err(|source| Error::Sys {
                         what: "mmap of the perf ring".into(),
                         source,
                     })?;
@@ -539,7 +546,7 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
         if done {
             break;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(if ring_pages > 128 { 5 } else { 20 }));
     }
     for v in &fds {
         for fd in v {

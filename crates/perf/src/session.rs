@@ -429,6 +429,27 @@ impl Machine {
         }
     }
 
+    /// Executable file mappings of `pid`'s process (for DWARF unwinding).
+    pub fn exec_maps(&self, pid: i32, tid: i32) -> Vec<crate::unwind::MapInfo> {
+        let p = self.process_of(tid, pid);
+        let Some(pr) = self.procs.get(&p) else {
+            return Vec::new();
+        };
+        pr.maps
+            .iter()
+            .filter_map(|m| {
+                let d = self.dsos.get(m.dso)?;
+                (d.kind == DsoKind::File).then_some(())?;
+                Some(crate::unwind::MapInfo {
+                    start: m.start,
+                    end: m.end,
+                    pgoff: m.pgoff,
+                    path: d.host_path.clone()?,
+                })
+            })
+            .collect()
+    }
+
     /// The symbol table of a DSO (loading it).
     pub fn symtab(&mut self, d: DsoId) -> Option<&SymTab> {
         self.load_symtab(d)
@@ -499,6 +520,7 @@ pub struct Session {
     pub machine: Machine,
     /// LOST records' total.
     pub lost: u64,
+    unwinders: crate::unwind::Unwinders,
 }
 
 enum Item {
@@ -515,6 +537,7 @@ impl Session {
             data,
             machine,
             lost: 0,
+            unwinders: Default::default(),
         })
     }
 
@@ -592,7 +615,29 @@ impl Session {
                 Item::Other(OtherRecord::Lost { lost }) => self.lost += lost,
                 Item::Other(o) => self.machine.apply(&o),
                 Item::Sample(ai, s) => {
-                    let rs = resolve_sample(&mut self.machine, ai, s);
+                    let mut rs = resolve_sample(&mut self.machine, ai, s);
+                    if !rs.sample.stack_user.is_empty() {
+                        let mask = self
+                            .data
+                            .attrs
+                            .get(ai)
+                            .map(|a| a.attr.sample_regs_user)
+                            .unwrap_or(0);
+                        let maps = self.machine.exec_maps(rs.sample.pid, rs.sample.tid);
+                        let frames = self.unwinders.unwind(
+                            rs.sample.pid,
+                            &maps,
+                            &rs.sample.regs_user,
+                            &rs.sample.stack_user,
+                            mask,
+                        );
+                        for ip in frames {
+                            let loc = self
+                                .machine
+                                .resolve(rs.sample.pid, rs.sample.tid, ip, false);
+                            rs.chain.push(Frame { loc });
+                        }
+                    }
                     f(&mut self.machine, rs);
                 }
             }

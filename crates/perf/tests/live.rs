@@ -317,3 +317,48 @@ fn record_tracepoints_system_wide() {
     let ours = perf::script::run(&mut s, None).unwrap();
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn record_dwarf_unwinds_user_stacks() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("dwarf.data");
+    let opts = RecordOptions {
+        events: vec!["cpu-clock".into()],
+        freq: Some(999),
+        period: None,
+        call_graph: CallGraph::Dwarf(8192),
+        all_cpus: false,
+        cpus: None,
+        pids: None,
+        tids: None,
+        output: out.clone(),
+        command: vec![
+            "/usr/bin/python3".into(),
+            "-c".into(),
+            "import hashlib\nfor i in range(100000): hashlib.sha256(b'x'*64).hexdigest()".into(),
+        ],
+        cmdline: vec!["tracekit".into()],
+    };
+    let sum = record::run(&opts).unwrap();
+    assert!(sum.samples > 20 && sum.lost == 0, "{sum:?}");
+    let mut s = Session::open(&out).unwrap();
+    let mut deep = 0;
+    let mut total = 0;
+    s.for_each_sample(|_, rs| {
+        total += 1;
+        if rs.chain.iter().any(|f| {
+            f.loc
+                .sym
+                .as_ref()
+                .is_some_and(|s| s.name.starts_with("__libc_start"))
+        }) {
+            deep += 1;
+        }
+    })
+    .unwrap();
+    assert!(
+        deep * 2 > total,
+        "only {deep} of {total} samples unwound to __libc_start_main"
+    );
+}

@@ -349,8 +349,8 @@ fn has_symtab(data: &[u8]) -> bool {
 }
 
 /// Loads the symbols of a user-space ELF file as perf does, in file-offset
-/// space (`ip - map.start + map.pgoff` looks them up). `root` prefixes paths
-/// (`/proc/PID/root` for containers).
+/// space (`ip - map.start + map.pgoff` looks them up). For containers pass
+/// the path under `/proc/PID/root`.
 pub fn load_elf(path: &Path) -> Result<SymTab> {
     let runtime = read_file(path)?;
     let mut syms_data: Option<(PathBuf, Vec<u8>)> = None;

@@ -31,6 +31,10 @@ pub struct Sample {
     pub callchain: Vec<u64>,
     /// Raw tracepoint payload.
     pub raw: Vec<u8>,
+    /// User registers (`PERF_SAMPLE_REGS_USER`), in mask bit order.
+    pub regs_user: Vec<u64>,
+    /// Copy of the user stack from the sampled stack pointer (`PERF_SAMPLE_STACK_USER`).
+    pub stack_user: Vec<u8>,
 }
 
 impl Sample {
@@ -227,6 +231,28 @@ pub fn parse_sample(attr: &Attr, r: &RawRecord<'_>) -> Result<Sample> {
     if st & sample::RAW != 0 {
         let n = c.u32()? as usize;
         s.raw = c.bytes(n)?.to_vec();
+    }
+    if st & sample::BRANCH_STACK != 0 {
+        let nr = c.u64()? as usize;
+        let n = nr.checked_mul(24).ok_or_else(|| bad(r, "branch stack"))?;
+        c.bytes(n)?;
+    }
+    if st & sample::REGS_USER != 0 {
+        let abi = c.u64()?;
+        if abi != 0 {
+            for _ in 0..attr.sample_regs_user.count_ones() {
+                s.regs_user.push(c.u64()?);
+            }
+        }
+    }
+    if st & sample::STACK_USER != 0 {
+        let size = c.u64()? as usize;
+        if size > 0 {
+            let data = c.bytes(size)?.to_vec();
+            let dyn_size = (c.u64()? as usize).min(size);
+            s.stack_user = data;
+            s.stack_user.truncate(dyn_size);
+        }
     }
     Ok(s)
 }

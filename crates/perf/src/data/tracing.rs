@@ -32,6 +32,24 @@ pub struct TracingData {
     pub cmdlines: Vec<u8>,
 }
 
+/// Reads a tracefs file with large reads: `events/header_page` and
+/// `header_event` answer only a read at offset 0 (a small first read, as
+/// `std::fs::read` does for zero-sized files, truncates them).
+fn read_whole(p: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(p)?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    for _ in 0..1 << 16 {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    Ok(out)
+}
+
 fn bad(o: usize, why: &str) -> Error {
     Error::BadData {
         offset: o as u64,
@@ -164,7 +182,7 @@ impl TracingData {
 
     /// Reads what perf stores for `events` (`sys:name`) from the tracefs at `root`.
     pub fn from_tracefs(root: &Path, events: &[(String, String)]) -> Result<TracingData> {
-        let rd = |p: &Path| std::fs::read(p).map_err(crate::error::io_err(p));
+        let rd = |p: &Path| read_whole(p).map_err(crate::error::io_err(p));
         let ev = root.join("events");
         let mut td = TracingData {
             long_size: std::mem::size_of::<libc::c_long>() as u8,
@@ -181,8 +199,8 @@ impl TracingData {
                 None => td.systems.push((sys.clone(), vec![f])),
             }
         }
-        td.printk = std::fs::read(root.join("printk_formats")).unwrap_or_default();
-        td.cmdlines = std::fs::read(root.join("saved_cmdlines")).unwrap_or_default();
+        td.printk = read_whole(&root.join("printk_formats")).unwrap_or_default();
+        td.cmdlines = read_whole(&root.join("saved_cmdlines")).unwrap_or_default();
         Ok(td)
     }
 
