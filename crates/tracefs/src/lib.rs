@@ -43,6 +43,6 @@ pub use events::EventName;
 pub use instance::{list_instances, validate_instance_name, CpuStats, Instance, OwnedInstance};
 pub use journal::Journal;
 pub use root::{
-    echo_command, read_file, read_text, shell_quote, EchoSink, Mode, Tracefs, TracefsOptions, WriteMode,
-    SHARED_PROBE_FILES,
+    echo_command, read_file, read_text, shell_quote, EchoSink, Mode, Tracefs, TracefsOptions,
+    WriteMode, SHARED_PROBE_FILES,
 };

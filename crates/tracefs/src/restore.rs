@@ -219,7 +219,8 @@ fn restore_set(
     let value = values::restore_value(file, prev);
     match tfs.write(&path, &value, WriteMode::Replace) {
         Ok(()) => {
-            rep.restored.push(format!("{file}: '{current}' -> '{prev}'"));
+            rep.restored
+                .push(format!("{file}: '{current}' -> '{prev}'"));
             mark_undone(session, seq, tfs);
         }
         Err(e) => rep.failed.push(format!("{file}: {e}")),
@@ -248,13 +249,15 @@ fn restore_trigger(
     let name = cmd.trim_start_matches('!');
     let base = name.split(':').next().unwrap_or(name);
     if !active.lines().any(|l| l.starts_with(base)) {
-        rep.skipped.push(format!("{file}: trigger '{trigger}' no longer active"));
+        rep.skipped
+            .push(format!("{file}: trigger '{trigger}' no longer active"));
         mark_undone(session, seq, tfs);
         return;
     }
     match tfs.write(&path, &cmd, WriteMode::Append) {
         Ok(()) => {
-            rep.restored.push(format!("{file}: removed trigger '{trigger}'"));
+            rep.restored
+                .push(format!("{file}: removed trigger '{trigger}'"));
             mark_undone(session, seq, tfs);
         }
         Err(e) => rep.failed.push(format!("{file}: {e}")),

@@ -88,10 +88,14 @@ pub enum Command {
     )]
     Reset(ResetArgs),
     /// Dynamic probes: kprobes, kretprobes, uprobes, uretprobes, USDT (add, list, del, profile, funcs).
-    #[command(after_help = "Examples:\n  tracekit probe add do_sys_openat2 dfd filename:string\n  tracekit probe add -x /lib/x86_64-linux-gnu/libc.so.6 openat 'path=$arg2:string'\n  tracekit probe list\n  tracekit probe del 'tracekit_root/*'")]
+    #[command(
+        after_help = "Examples:\n  tracekit probe add do_sys_openat2 dfd filename:string\n  tracekit probe add -x /lib/x86_64-linux-gnu/libc.so.6 openat 'path=$arg2:string'\n  tracekit probe list\n  tracekit probe del 'tracekit_root/*'"
+    )]
     Probe(crate::cmd::probe::ProbeArgs),
     /// perf's workflow with perf's options: stat, record, report, script, annotate.
-    #[command(after_help = "Examples:\n  tracekit perf stat -e task-clock,context-switches,cycles -r 3 -- sleep 0.1\n  tracekit perf record -g -- ./a.out\n  tracekit perf report --stdio --no-children --sort comm,dso,sym")]
+    #[command(
+        after_help = "Examples:\n  tracekit perf stat -e task-clock,context-switches,cycles -r 3 -- sleep 0.1\n  tracekit perf record -g -- ./a.out\n  tracekit perf report --stdio --no-children --sort comm,dso,sym"
+    )]
     Perf(crate::cmd::perf::PerfArgs),
     /// Print the events of trace.dat files as `trace-cmd report` does (or as JSON/CSV).
     Report(crate::cmd::report::ReportArgs),

@@ -33,18 +33,27 @@ fn main() -> ExitCode {
         }
         Command::Reset(a) => cmd::reset::run(&cli.global, a),
         Command::Stream(a) => {
-            let sub = matches.subcommand_matches("stream").cloned().unwrap_or_default();
+            let sub = matches
+                .subcommand_matches("stream")
+                .cloned()
+                .unwrap_or_default();
             cmd::live::stream(&cli.global, a, &sub)
         }
         Command::Start(a) => {
-            let sub = matches.subcommand_matches("start").cloned().unwrap_or_default();
+            let sub = matches
+                .subcommand_matches("start")
+                .cloned()
+                .unwrap_or_default();
             cmd::live::start(&cli.global, a, &sub)
         }
         Command::Stop(a) => cmd::live::stop(&cli.global, a),
         Command::Extract(a) => cmd::live::extract(&cli.global, a),
         Command::Clear(a) => cmd::live::clear(&cli.global, a),
         Command::Record(a) => {
-            let sub = matches.subcommand_matches("record").cloned().unwrap_or_default();
+            let sub = matches
+                .subcommand_matches("record")
+                .cloned()
+                .unwrap_or_default();
             cmd::record::run(&cli.global, a, &sub)
         }
         Command::Report(a) => cmd::report::run(a),

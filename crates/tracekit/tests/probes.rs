@@ -9,10 +9,13 @@ use testutil::Rig;
 use crate::util::*;
 
 fn libc() -> &'static str {
-    ["/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("libc.so.6 not found: install libc6")
+    [
+        "/lib/x86_64-linux-gnu/libc.so.6",
+        "/usr/lib/x86_64-linux-gnu/libc.so.6",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+    .expect("libc.so.6 not found: install libc6")
 }
 
 fn tkrun(state: &std::path::Path, args: &[&str]) -> String {
@@ -31,43 +34,141 @@ fn uprobes_record_real_values_and_are_removed() {
     let group = unique_name("tracekit_t").replace('-', "_");
     // A foreign probe that must survive everything below.
     let fname = format!("{}/x", unique_name("fgn").replace('-', "_"));
-    append(&root.join("uprobe_events"), &format!("p:{fname} /usr/bin/true:0x1000"));
+    append(
+        &root.join("uprobe_events"),
+        &format!("p:{fname} /usr/bin/true:0x1000"),
+    );
     let ue = root.join("uprobe_events");
     let _cleanup = OnDrop(|| append(&ue, &format!("-:{fname}")));
     let libc = libc();
-    tkrun(state.path(), &["probe", "add", "-g", &group, "-x", libc, "openat", "path=$arg2:string", "head=+0(%si):u8[4]", "upath=+0(%si):ustring"]);
-    tkrun(state.path(), &["probe", "add", "-g", &group, "-x", libc, "openat%return", "$retval:s32"]);
-    tkrun(state.path(), &["probe", "add", "-g", &group, "-x", libc, "execve", "prog=$arg1:string", "argv1=+0(+8(%si)):string"]);
-    tkrun(state.path(), &["probe", "add", "-g", &group, "-x", "/bin/bash", "bind_variable", "name=$arg1:string", "value=$arg2:string"]);
+    tkrun(
+        state.path(),
+        &[
+            "probe",
+            "add",
+            "-g",
+            &group,
+            "-x",
+            libc,
+            "openat",
+            "path=$arg2:string",
+            "head=+0(%si):u8[4]",
+            "upath=+0(%si):ustring",
+        ],
+    );
+    tkrun(
+        state.path(),
+        &[
+            "probe",
+            "add",
+            "-g",
+            &group,
+            "-x",
+            libc,
+            "openat%return",
+            "$retval:s32",
+        ],
+    );
+    tkrun(
+        state.path(),
+        &[
+            "probe",
+            "add",
+            "-g",
+            &group,
+            "-x",
+            libc,
+            "execve",
+            "prog=$arg1:string",
+            "argv1=+0(+8(%si)):string",
+        ],
+    );
+    tkrun(
+        state.path(),
+        &[
+            "probe",
+            "add",
+            "-g",
+            &group,
+            "-x",
+            "/bin/bash",
+            "bind_variable",
+            "name=$arg1:string",
+            "value=$arg2:string",
+        ],
+    );
     let listed = tkrun(state.path(), &["probe", "list"]);
-    assert!(listed.lines().any(|l| l.starts_with("tracekit p:") && l.contains(&format!("{group}/openat "))), "{listed}");
-    assert!(listed.lines().any(|l| l.starts_with("foreign ") && l.contains(&fname)), "{listed}");
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("tracekit p:") && l.contains(&format!("{group}/openat "))),
+        "{listed}"
+    );
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.starts_with("foreign ") && l.contains(&fname)),
+        "{listed}"
+    );
 
     let inst = unique_name("tkup");
-    tkrun(state.path(), &["set", "-B", &inst, "-e", &format!("{group}:*")]);
+    tkrun(
+        state.path(),
+        &["set", "-B", &inst, "-e", &format!("{group}:*")],
+    );
     let py = Command::new("/usr/bin/python3")
         .args(["-c", "import os; d=os.open('/', os.O_RDONLY); print(os.open('etc/hostname', os.O_RDONLY, dir_fd=d))"])
         .output()
         .expect("python3");
-    let fd: i32 = String::from_utf8_lossy(&py.stdout).trim().parse().expect("python printed the fd");
-    let sh = Command::new("/bin/sh").args(["-c", "/bin/echo tracekit-argv-check >/dev/null"]).status().unwrap();
+    let fd: i32 = String::from_utf8_lossy(&py.stdout)
+        .trim()
+        .parse()
+        .expect("python printed the fd");
+    let sh = Command::new("/bin/sh")
+        .args(["-c", "/bin/echo tracekit-argv-check >/dev/null"])
+        .status()
+        .unwrap();
     assert!(sh.success());
-    let b = Command::new("/bin/bash").args(["-c", "tkvar=hello123; :"]).status().unwrap();
+    let b = Command::new("/bin/bash")
+        .args(["-c", "tkvar=hello123; :"])
+        .status()
+        .unwrap();
     assert!(b.success());
     std::fs::write(root.join(format!("instances/{inst}/tracing_on")), "0").unwrap();
     let trace = std::fs::read_to_string(root.join(format!("instances/{inst}/trace"))).unwrap();
-    let line = |needle: &str| trace.lines().find(|l| l.contains(needle)).map(str::to_string);
+    let line = |needle: &str| {
+        trace
+            .lines()
+            .find(|l| l.contains(needle))
+            .map(str::to_string)
+    };
     let open = line("path=\"etc/hostname\"").unwrap_or_else(|| panic!("no openat event:\n{trace}"));
     assert!(open.contains(" head={101,116,99,47}"), "{open}");
     assert!(open.contains(" upath=\"etc/hostname\""), "{open}");
-    assert!(trace.lines().any(|l| l.contains("openat__return:") && l.contains(&format!(" ret={fd}"))), "ret={fd} missing:\n{trace}");
-    let ex = line("argv1=\"tracekit-argv-check\"").unwrap_or_else(|| panic!("no execve event:\n{trace}"));
+    assert!(
+        trace
+            .lines()
+            .any(|l| l.contains("openat__return:") && l.contains(&format!(" ret={fd}"))),
+        "ret={fd} missing:\n{trace}"
+    );
+    let ex = line("argv1=\"tracekit-argv-check\"")
+        .unwrap_or_else(|| panic!("no execve event:\n{trace}"));
     assert!(ex.contains("prog=\"/bin/echo\""), "{ex}");
-    assert!(trace.contains("name=\"tkvar\" value=\"hello123\""), "no bind_variable event:\n{trace}");
+    assert!(
+        trace.contains("name=\"tkvar\" value=\"hello123\""),
+        "no bind_variable event:\n{trace}"
+    );
 
     let prof = tkrun(state.path(), &["probe", "profile", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&prof).unwrap();
-    let hits = v.as_array().unwrap().iter().find(|r| r["event"] == "bind_variable").unwrap()["hits"].as_u64().unwrap();
+    let hits = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["event"] == "bind_variable")
+        .unwrap()["hits"]
+        .as_u64()
+        .unwrap();
     assert!(hits >= 1);
 
     // reset removes the instance and the probes; the foreign one stays.
@@ -84,11 +185,17 @@ fn probe_del_deletes_only_ours() {
     let _g = global_lock();
     let state = StateDir::new();
     let fgroup = unique_name("fgn").replace('-', "_");
-    append(&root.join("uprobe_events"), &format!("p:{fgroup}/y /usr/bin/true:0x1000"));
+    append(
+        &root.join("uprobe_events"),
+        &format!("p:{fgroup}/y /usr/bin/true:0x1000"),
+    );
     let ue = root.join("uprobe_events");
     let _cleanup = OnDrop(|| append(&ue, &format!("-:{fgroup}/y")));
     let group = unique_name("tracekit_d").replace('-', "_");
-    tkrun(state.path(), &["probe", "add", "-g", &group, "-x", libc(), "openat"]);
+    tkrun(
+        state.path(),
+        &["probe", "add", "-g", &group, "-x", libc(), "openat"],
+    );
     let mut c = tk(state.path());
     c.args(["probe", "del", &format!("{fgroup}/*")]);
     let (_, _, err) = run(c);
@@ -112,10 +219,16 @@ fn no_kprobes_here_suggests_tracepoints() {
     c.args(["probe", "add", "do_sys_openat2", "dfd=%di:s32"]);
     let (ok, _, err) = run(c);
     assert!(!ok);
-    assert!(err.contains("kprobes are not available") && err.contains("CONFIG_KPROBE_EVENTS"), "{err}");
+    assert!(
+        err.contains("kprobes are not available") && err.contains("CONFIG_KPROBE_EVENTS"),
+        "{err}"
+    );
     let pos = |s: &str| err.find(s).unwrap_or_else(|| panic!("{s} missing:\n{err}"));
     assert!(pos("syscalls:sys_enter_openat2") < pos("syscalls:sys_enter_openat "));
-    assert!(err.contains("fields: int __syscall_nr; int dfd; const char * filename"), "{err}");
+    assert!(
+        err.contains("fields: int __syscall_nr; int dfd; const char * filename"),
+        "{err}"
+    );
 }
 
 const RIG: &str = r#"
@@ -152,24 +265,67 @@ fn rig_kprobes() {
     assert_eq!(out.code, 0, "rig failed:\n{}\n{}", out.stdout, out.stderr);
     let add = out.section("add");
     assert_eq!(add.matches("rc=0").count(), 3, "{add}\n{}", out.stderr);
-    assert!(add.contains("p:tracekit_default/do_sys_openat2 do_sys_openat2 dfd=%di:s32 filename=+0(%si):string"), "{add}");
+    assert!(
+        add.contains(
+            "p:tracekit_default/do_sys_openat2 do_sys_openat2 dfd=%di:s32 filename=+0(%si):string"
+        ),
+        "{add}"
+    );
     assert!(add.contains("r"), "{add}");
     let rec: Vec<&str> = out.section("record").lines().collect();
     assert_eq!(rec[0], "rc=0", "{rec:?}\n{}", out.stderr);
-    for (i, what) in [(1, "openat2 with the file cat opened"), (2, "return values"), (3, "vfs_read f_pos")] {
-        assert!(rec[i].parse::<u32>().unwrap_or(0) >= 1, "no {what}: {rec:?}");
+    for (i, what) in [
+        (1, "openat2 with the file cat opened"),
+        (2, "return values"),
+        (3, "vfs_read f_pos"),
+    ] {
+        assert!(
+            rec[i].parse::<u32>().unwrap_or(0) >= 1,
+            "no {what}: {rec:?}"
+        );
     }
     let prof: serde_json::Value = serde_json::from_str(out.section("profile")).unwrap();
-    let hits = prof.as_array().unwrap().iter().find(|r| r["event"] == "do_sys_openat2").unwrap()["hits"].as_u64().unwrap();
+    let hits = prof
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["event"] == "do_sys_openat2")
+        .unwrap()["hits"]
+        .as_u64()
+        .unwrap();
     assert!(hits >= 1, "{prof}");
     let nobtf: Vec<&str> = out.section("nobtf").lines().collect();
-    assert_eq!(nobtf, ["rc=1", "tracekit_default:regs", "rc=0"], "{}", out.stderr);
-    assert!(out.stderr.contains("argument names need BTF: BTF not available at /nonexistent"), "{}", out.stderr);
+    assert_eq!(
+        nobtf,
+        ["rc=1", "tracekit_default:regs", "rc=0"],
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("argument names need BTF: BTF not available at /nonexistent"),
+        "{}",
+        out.stderr
+    );
     let rej = out.section("reject");
     assert_eq!(rej.matches("rc=1").count(), 2, "{rej}");
-    assert!(out.stderr.contains("Invalid register name\n  p:tracekit_x/bad do_sys_openat2 %rax\n"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("Invalid register name\n  p:tracekit_x/bad do_sys_openat2 %rax\n"),
+        "{}",
+        out.stderr
+    );
     // The kernel's own rejection (unknown symbol) comes with its error_log text.
-    assert!(out.stderr.contains("trace_kprobe: error:"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("trace_kprobe: error:"),
+        "{}",
+        out.stderr
+    );
     let reset: Vec<&str> = out.section("reset").lines().collect();
-    assert_eq!(reset, ["rc=0", "end"], "probes or instance left: {reset:?}\n{}", out.stderr);
+    assert_eq!(
+        reset,
+        ["rc=0", "end"],
+        "probes or instance left: {reset:?}\n{}",
+        out.stderr
+    );
 }

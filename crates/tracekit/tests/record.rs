@@ -19,17 +19,39 @@ fn trace_cmd() -> &'static str {
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
-        assert!(ok, "trace-cmd is missing and `apt-get install trace-cmd` failed");
+        assert!(
+            ok,
+            "trace-cmd is missing and `apt-get install trace-cmd` failed"
+        );
     }
     "trace-cmd"
 }
 
 fn report_both(file: &Path) -> (String, String) {
-    let tc = Command::new(trace_cmd()).args(["report", "-i"]).arg(file).output().unwrap();
-    assert!(tc.status.success(), "trace-cmd report failed: {}", String::from_utf8_lossy(&tc.stderr));
-    let tk = Command::new(bin()).args(["report", "-i"]).arg(file).output().unwrap();
-    assert!(tk.status.success(), "tracekit report failed: {}", String::from_utf8_lossy(&tk.stderr));
-    (String::from_utf8_lossy(&tc.stdout).into_owned(), String::from_utf8_lossy(&tk.stdout).into_owned())
+    let tc = Command::new(trace_cmd())
+        .args(["report", "-i"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        tc.status.success(),
+        "trace-cmd report failed: {}",
+        String::from_utf8_lossy(&tc.stderr)
+    );
+    let tk = Command::new(bin())
+        .args(["report", "-i"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert!(
+        tk.status.success(),
+        "tracekit report failed: {}",
+        String::from_utf8_lossy(&tk.stderr)
+    );
+    (
+        String::from_utf8_lossy(&tc.stdout).into_owned(),
+        String::from_utf8_lossy(&tk.stdout).into_owned(),
+    )
 }
 
 fn top_snapshot(root: &Path) -> Vec<String> {
@@ -56,19 +78,39 @@ fn record_command_then_report_matches_trace_cmd() {
     let out = dir.path().join("ls.dat");
     let before = top_snapshot(&root);
     let mut c = tk(state.path());
-    c.args(["record", "-q", "-e", "sched", "-e", "syscalls:sys_enter_openat", "-F", "-o"])
-        .arg(&out)
-        .args(["--", "ls", "/"])
-        .stdout(Stdio::null());
+    c.args([
+        "record",
+        "-q",
+        "-e",
+        "sched",
+        "-e",
+        "syscalls:sys_enter_openat",
+        "-F",
+        "-o",
+    ])
+    .arg(&out)
+    .args(["--", "ls", "/"])
+    .stdout(Stdio::null());
     let (ok, _, err) = run(c);
     assert!(ok, "{err}");
     let (tc, tk) = report_both(&out);
     testutil::assert_text_eq!(tc, tk);
     // The command's own events, from its exec on.
-    assert!(tk.lines().any(|l| l.trim_start().starts_with("ls-") && l.contains("sys_enter_openat")), "{tk}");
-    assert!(tk.contains("sched_process_exec") || tk.contains("filename=/usr/bin/ls"), "{tk}");
+    assert!(
+        tk.lines()
+            .any(|l| l.trim_start().starts_with("ls-") && l.contains("sys_enter_openat")),
+        "{tk}"
+    );
+    assert!(
+        tk.contains("sched_process_exec") || tk.contains("filename=/usr/bin/ls"),
+        "{tk}"
+    );
     // -F: only the command (and switches to/from it).
-    for l in tk.lines().skip(1).filter(|l| l.contains("sys_enter_openat")) {
+    for l in tk
+        .lines()
+        .skip(1)
+        .filter(|l| l.contains("sys_enter_openat"))
+    {
         assert!(l.trim_start().starts_with("ls-"), "foreign openat: {l}");
     }
     // Everything back: top level untouched, no instance left, journal empty.
@@ -79,8 +121,15 @@ fn record_command_then_report_matches_trace_cmd() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("tk-record"))
         .map(|e| e.file_name())
         .collect();
-    assert!(left.iter().all(|n| !n.to_string_lossy().contains(&format!("-{}-", std::process::id()))), "{left:?}");
-    assert!(std::fs::read_dir(state.path().join("journal")).map(|mut d| d.next().is_none()).unwrap_or(true));
+    assert!(
+        left.iter().all(|n| !n
+            .to_string_lossy()
+            .contains(&format!("-{}-", std::process::id()))),
+        "{left:?}"
+    );
+    assert!(std::fs::read_dir(state.path().join("journal"))
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(true));
 }
 
 #[test]
@@ -96,7 +145,10 @@ fn file_versions_and_compressions_round_trip() {
     ] {
         let out = dir.path().join(format!("{name}.dat"));
         let mut c = tk(state.path());
-        c.args(["record", "-q", "-e", "sched:sched_switch", "-o"]).arg(&out).args(&args).args(["--", "sleep", "0.1"]);
+        c.args(["record", "-q", "-e", "sched:sched_switch", "-o"])
+            .arg(&out)
+            .args(&args)
+            .args(["--", "sleep", "0.1"]);
         let (ok, _, err) = run(c);
         assert!(ok, "{name}: {err}");
         let (tc, tk) = report_both(&out);
@@ -108,9 +160,23 @@ fn file_versions_and_compressions_round_trip() {
     // zlib: trace-cmd 3.1.6 (Debian) has no zlib; tracekit reads its own.
     let out = dir.path().join("zlib.dat");
     let mut c = tk(state.path());
-    c.args(["record", "-q", "-e", "sched:sched_switch", "--compression", "zlib", "-o"]).arg(&out).args(["--", "sleep", "0.1"]);
+    c.args([
+        "record",
+        "-q",
+        "-e",
+        "sched:sched_switch",
+        "--compression",
+        "zlib",
+        "-o",
+    ])
+    .arg(&out)
+    .args(["--", "sleep", "0.1"]);
     assert!(run(c).0);
-    let tk = Command::new(bin()).args(["report", "-i"]).arg(&out).output().unwrap();
+    let tk = Command::new(bin())
+        .args(["report", "-i"])
+        .arg(&out)
+        .output()
+        .unwrap();
     assert!(tk.status.success() && String::from_utf8_lossy(&tk.stdout).contains("sched_switch"));
 }
 
@@ -151,7 +217,15 @@ fn sigkill_mid_record_then_reset_restores() {
     let state = StateDir::new();
     let dir = tempfile::tempdir().unwrap();
     let mut child = tk(state.path())
-        .args(["record", "-q", "-e", "sched:sched_switch", "-b", "512", "-o"])
+        .args([
+            "record",
+            "-q",
+            "-e",
+            "sched:sched_switch",
+            "-b",
+            "512",
+            "-o",
+        ])
         .arg(dir.path().join("k.dat"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -163,7 +237,10 @@ fn sigkill_mid_record_then_reset_restores() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
-    assert!(root.join("instances").join(&inst).exists(), "recording instance never appeared");
+    assert!(
+        root.join("instances").join(&inst).exists(),
+        "recording instance never appeared"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(root.join("instances").join(&inst).exists());
@@ -190,16 +267,49 @@ fn lost_events_are_reported() {
         .args(["--", "sh", "-c", "i=0; while [ $i -lt 3000 ]; do : > /dev/null; i=$((i+1)); done; cat /etc/hostname /etc/hostname >/dev/null"]);
     let (ok, _, err) = run(c);
     assert!(ok, "{err}");
-    assert!(err.contains("events lost") && err.contains("-b KB"), "{err}");
-    let st = Command::new(bin()).args(["report", "--stat", "-i"]).arg(&out).output().unwrap();
+    assert!(
+        err.contains("events lost") && err.contains("-b KB"),
+        "{err}"
+    );
+    let st = Command::new(bin())
+        .args(["report", "--stat", "-i"])
+        .arg(&out)
+        .output()
+        .unwrap();
     let s = String::from_utf8_lossy(&st.stdout);
-    assert!(s.lines().any(|l| l.starts_with("overrun:") && l != "overrun: 0"), "{s}");
+    assert!(
+        s.lines()
+            .any(|l| l.starts_with("overrun:") && l != "overrun: 0"),
+        "{s}"
+    );
     let mut c = tk(state.path());
-    c.args(["record", "-q", "-e", "syscalls", "-b", "4", "--poll", "-s", "2000000", "--fail-on-loss", "-o"])
-        .arg(dir.path().join("lost2.dat"))
-        .args(["--", "sh", "-c", "i=0; while [ $i -lt 3000 ]; do : > /dev/null; i=$((i+1)); done"]);
+    c.args([
+        "record",
+        "-q",
+        "-e",
+        "syscalls",
+        "-b",
+        "4",
+        "--poll",
+        "-s",
+        "2000000",
+        "--fail-on-loss",
+        "-o",
+    ])
+    .arg(dir.path().join("lost2.dat"))
+    .args([
+        "--",
+        "sh",
+        "-c",
+        "i=0; while [ $i -lt 3000 ]; do : > /dev/null; i=$((i+1)); done",
+    ]);
     let o = c.output().unwrap();
-    assert_eq!(o.status.code(), Some(3), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 #[test]
@@ -210,11 +320,26 @@ fn unusable_tracer_names_the_tracepoints_to_use_instead() {
     }
     let state = StateDir::new();
     let mut c = tk(state.path());
-    c.args(["record", "-p", "function_graph", "-g", "do_sys_openat2", "--", "true"]);
+    c.args([
+        "record",
+        "-p",
+        "function_graph",
+        "-g",
+        "do_sys_openat2",
+        "--",
+        "true",
+    ]);
     let (ok, _, err) = run(c);
     assert!(!ok);
-    assert!(err.contains("function_graph tracer is not available") && err.contains("CONFIG_FUNCTION_GRAPH_TRACER"), "{err}");
-    assert!(err.contains("tracekit record -e syscalls:sys_enter_openat2 -e syscalls:sys_exit_openat2"), "{err}");
+    assert!(
+        err.contains("function_graph tracer is not available")
+            && err.contains("CONFIG_FUNCTION_GRAPH_TRACER"),
+        "{err}"
+    );
+    assert!(
+        err.contains("tracekit record -e syscalls:sys_enter_openat2 -e syscalls:sys_exit_openat2"),
+        "{err}"
+    );
 }
 
 const RIG: &str = r#"
@@ -231,20 +356,35 @@ ls $T/instances; echo end
 "#;
 
 fn rig_function_graph(compare: bool) {
-    let out = tempfile::Builder::new().prefix("tk-rig-rec").tempdir_in("/tmp").unwrap();
-    let res = Rig::new()
-        .timeout(280)
-        .share(out.path())
-        .run(&format!("TK={}\n{}", bin(), RIG.replace("/tmp/out", &out.path().display().to_string())));
+    let out = tempfile::Builder::new()
+        .prefix("tk-rig-rec")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let res = Rig::new().timeout(280).share(out.path()).run(&format!(
+        "TK={}\n{}",
+        bin(),
+        RIG.replace("/tmp/out", &out.path().display().to_string())
+    ));
     assert_eq!(res.code, 0, "rig failed:\n{}\n{}", res.stdout, res.stderr);
     let g: Vec<&str> = res.section("graph").lines().collect();
     assert_eq!(&g[..3], ["rc=0", "tc=0", "tk=0"], "{g:?}\n{}", res.stderr);
-    assert!(g[3].parse::<u32>().unwrap_or(0) >= 1, "no graph of do_sys_openat2: {g:?}");
-    assert_eq!(&g[4..], ["nop", "#### all functions enabled ####", "0", "end"], "state not restored: {g:?}");
+    assert!(
+        g[3].parse::<u32>().unwrap_or(0) >= 1,
+        "no graph of do_sys_openat2: {g:?}"
+    );
+    assert_eq!(
+        &g[4..],
+        ["nop", "#### all functions enabled ####", "0", "end"],
+        "state not restored: {g:?}"
+    );
     let tc = std::fs::read_to_string(out.path().join("fg.tc.txt")).unwrap();
     let tk = std::fs::read_to_string(out.path().join("fg.tk.txt")).unwrap();
     // trace-cmd 3.1.6 reads tracekit's file and finds the graph in it.
-    assert!(tc.contains("do_sys_openat2() {"), "{}", &tc[..tc.len().min(2000)]);
+    assert!(
+        tc.contains("do_sys_openat2() {"),
+        "{}",
+        &tc[..tc.len().min(2000)]
+    );
     if compare {
         testutil::assert_text_eq!(tc, tk);
     }
@@ -279,11 +419,23 @@ fn max_size_per_cpu_keeps_the_newest_data() {
     let (ok, stdout, err) = run(c);
     assert!(ok, "{err}");
     for l in stdout.lines().filter(|l| l.contains("uncompressed")) {
-        let n: u64 = l.split('(').nth(1).and_then(|x| x.split_whitespace().next()).and_then(|x| x.parse().ok()).unwrap();
+        let n: u64 = l
+            .split('(')
+            .nth(1)
+            .and_then(|x| x.split_whitespace().next())
+            .and_then(|x| x.parse().ok())
+            .unwrap();
         assert!(n <= 64 * 1024, "{l}");
     }
     let (tc, tk) = report_both(&out);
     testutil::assert_text_eq!(tc, tk);
     // The newest events are kept: the last syscalls of the loop are there.
-    assert!(tk.lines().last().map(|l| l.contains("sh-")).unwrap_or(false), "{}", tk.lines().last().unwrap_or(""));
+    assert!(
+        tk.lines()
+            .last()
+            .map(|l| l.contains("sh-"))
+            .unwrap_or(false),
+        "{}",
+        tk.lines().last().unwrap_or("")
+    );
 }

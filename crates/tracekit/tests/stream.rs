@@ -21,16 +21,32 @@ fn stream_prints_the_commands_openat_and_restores() {
     let root = require_live_tracefs();
     let state = StateDir::new();
     let mut c = tk(state.path());
-    c.args(["stream", "-e", "syscalls:sys_enter_openat", "-F", "--", "cat", "/etc/hostname"]);
+    c.args([
+        "stream",
+        "-e",
+        "syscalls:sys_enter_openat",
+        "-F",
+        "--",
+        "cat",
+        "/etc/hostname",
+    ]);
     let o = c.output().unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let line = out
         .lines()
-        .find(|l| l.trim_start().starts_with("cat-") && l.contains("sys_openat(dfd:") || l.contains("sys_enter_openat"))
+        .find(|l| {
+            l.trim_start().starts_with("cat-") && l.contains("sys_openat(dfd:")
+                || l.contains("sys_enter_openat")
+        })
         .unwrap_or_else(|| panic!("no openat of cat:\n{out}"));
-    assert!(line.contains("flags:") && line.contains("filename:"), "{line}");
-    assert!(std::fs::read_dir(state.path().join("journal")).map(|mut d| d.next().is_none()).unwrap_or(true));
+    assert!(
+        line.contains("flags:") && line.contains("filename:"),
+        "{line}"
+    );
+    assert!(std::fs::read_dir(state.path().join("journal"))
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(true));
     let _ = root;
 }
 
@@ -53,8 +69,15 @@ fn stream_json_into_a_closing_pipe_exits_cleanly() {
     let v: serde_json::Value = serde_json::from_str(first).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(v["event"], "sys_enter_openat");
     assert!(v["fields"]["filename"].is_number());
-    assert_eq!(lines.next(), Some("rc=0"), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
-    assert!(std::fs::read_dir(state.path().join("journal")).map(|mut d| d.next().is_none()).unwrap_or(true));
+    assert_eq!(
+        lines.next(),
+        Some("rc=0"),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(std::fs::read_dir(state.path().join("journal"))
+        .map(|mut d| d.next().is_none())
+        .unwrap_or(true));
     let _ = root;
 }
 
@@ -72,7 +95,10 @@ fn start_stop_extract_report_and_reset() {
     // The instance survives the tracekit process and traces a workload.
     assert_eq!(read(&root, &format!("instances/{name}/tracing_on")), "1");
     for _ in 0..5 {
-        Command::new("sh").args(["-c", "sleep 0.02"]).status().unwrap();
+        Command::new("sh")
+            .args(["-c", "sleep 0.02"])
+            .status()
+            .unwrap();
     }
     let mut c = tk(state.path());
     c.args(["status"]);
@@ -84,15 +110,34 @@ fn start_stop_extract_report_and_reset() {
     assert_eq!(read(&root, &format!("instances/{name}/tracing_on")), "0");
     let x = dir.path().join("x.dat");
     let mut c = tk(state.path());
-    c.args(["extract", "-B", &name, "-o"]).arg(&x).stdout(Stdio::null());
+    c.args(["extract", "-B", &name, "-o"])
+        .arg(&x)
+        .stdout(Stdio::null());
     let (ok, _, err) = run(c);
     assert!(ok, "{err}");
-    let tc = Command::new("trace-cmd").args(["report", "-i"]).arg(&x).output().expect("trace-cmd (apt install trace-cmd)");
-    let tk_out = Command::new(bin()).args(["report", "-i"]).arg(&x).output().unwrap();
-    let (a, b) = (String::from_utf8_lossy(&tc.stdout), String::from_utf8_lossy(&tk_out.stdout));
+    let tc = Command::new("trace-cmd")
+        .args(["report", "-i"])
+        .arg(&x)
+        .output()
+        .expect("trace-cmd (apt install trace-cmd)");
+    let tk_out = Command::new(bin())
+        .args(["report", "-i"])
+        .arg(&x)
+        .output()
+        .unwrap();
+    let (a, b) = (
+        String::from_utf8_lossy(&tc.stdout),
+        String::from_utf8_lossy(&tk_out.stdout),
+    );
     testutil::assert_text_eq!(a, b);
-    assert!(b.lines().filter(|l| l.contains("sched_switch:")).count() >= 5, "{b}");
-    assert!(b.contains("sleep"), "the workload's switches are missing:\n{b}");
+    assert!(
+        b.lines().filter(|l| l.contains("sched_switch:")).count() >= 5,
+        "{b}"
+    );
+    assert!(
+        b.contains("sleep"),
+        "the workload's switches are missing:\n{b}"
+    );
     let mut c = tk(state.path());
     c.arg("reset");
     let (ok, _, err) = run(c);
@@ -107,12 +152,29 @@ fn flight_recorder_reports_overwritten_events() {
     let name = unique_name("tkflight");
     let dir = tempfile::tempdir().unwrap();
     let mut c = tk(state.path());
-    c.args(["start", "--name", &name, "--overwrite", "-b", "8", "-e", "syscalls"]);
+    c.args([
+        "start",
+        "--name",
+        &name,
+        "--overwrite",
+        "-b",
+        "8",
+        "-e",
+        "syscalls",
+    ]);
     let (ok, _, err) = run(c);
     assert!(ok, "{err}");
-    Command::new("sh").args(["-c", "i=0; while [ $i -lt 3000 ]; do : >/dev/null; i=$((i+1)); done"]).status().unwrap();
+    Command::new("sh")
+        .args([
+            "-c",
+            "i=0; while [ $i -lt 3000 ]; do : >/dev/null; i=$((i+1)); done",
+        ])
+        .status()
+        .unwrap();
     let mut c = tk(state.path());
-    c.args(["extract", "-B", &name, "-o"]).arg(dir.path().join("f.dat")).stdout(Stdio::null());
+    c.args(["extract", "-B", &name, "-o"])
+        .arg(dir.path().join("f.dat"))
+        .stdout(Stdio::null());
     let (ok, _, err) = run(c);
     assert!(ok, "{err}");
     assert!(err.contains("older events were overwritten"), "{err}");

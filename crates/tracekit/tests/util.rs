@@ -13,7 +13,9 @@ pub struct StateDir {
 
 impl StateDir {
     pub fn new() -> StateDir {
-        StateDir { inner: testutil::StateDir::new() }
+        StateDir {
+            inner: testutil::StateDir::new(),
+        }
     }
 
     pub fn path(&self) -> &Path {

@@ -116,9 +116,12 @@ fn positional_arg(
     name: Option<String>,
     ty: Option<String>,
 ) -> Result<ProbeArg> {
-    let reg = arch
-        .arg(n)
-        .ok_or_else(|| invalid(whole, format!("$arg{n} is not in a register on {}", arch.name)))?;
+    let reg = arch.arg(n).ok_or_else(|| {
+        invalid(
+            whole,
+            format!("$arg{n} is not in a register on {}", arch.name),
+        )
+    })?;
     let string = matches!(ty.as_deref(), Some("string" | "ustring"));
     Ok(ProbeArg {
         name: name.or_else(|| Some(format!("arg{n}"))),
@@ -282,7 +285,9 @@ pub fn kernel_probe(
                 &whole,
                 format!(
                     "argument names need BTF: {}",
-                    btf_err.unwrap_or("BTF is not loaded (write registers instead, e.g. dfd=%di:s32 or $arg1)")
+                    btf_err.unwrap_or(
+                        "BTF is not loaded (write registers instead, e.g. dfd=%di:s32 or $arg1)"
+                    )
                 ),
             )
         })?;
@@ -733,7 +738,7 @@ mod tests {
         let d = u.definition();
         assert!(
             d.starts_with("p:tracekit_t/python_gc__done /usr/bin/python3.11:0x")
-                && d.contains(")(0x") == false,
+                && !d.contains(")(0x"),
             "{d}"
         );
         assert!(d.contains("(0x") && d.ends_with(" arg1=%r12:s64"), "{d}");

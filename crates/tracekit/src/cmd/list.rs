@@ -179,7 +179,11 @@ pub fn run(g: &GlobalArgs, a: &ListArgs) -> Result<()> {
 /// followed by the print fmt; the raw text when it does not parse.
 fn format_table(system: &str, fmt: &str) -> String {
     use traceevent::{EventFormat, FieldKind, LongSize};
-    let long = if cfg!(target_pointer_width = "32") { LongSize::Four } else { LongSize::Eight };
+    let long = if cfg!(target_pointer_width = "32") {
+        LongSize::Four
+    } else {
+        LongSize::Eight
+    };
     let ev = match EventFormat::parse(system, fmt, long) {
         Ok(e) => e,
         Err(e) => return format!("{fmt}\n(note: tracekit could not parse this format: {e})\n"),
@@ -190,7 +194,9 @@ fn format_table(system: &str, fmt: &str) -> String {
             FieldKind::Int => format!("{sign}{}", size * 8),
             FieldKind::Pointer => "pointer".into(),
             FieldKind::Array { len, elem_size } => format!("array[{len}] of {elem_size}-byte"),
-            FieldKind::FlexArray { elem_size } => format!("rest of record, {elem_size}-byte elements"),
+            FieldKind::FlexArray { elem_size } => {
+                format!("rest of record, {elem_size}-byte elements")
+            }
             FieldKind::DataLoc { .. } => "dynamic (__data_loc)".into(),
             FieldKind::DataLocArray { count } => format!("{count} dynamic strings"),
             FieldKind::RelLoc { .. } => "dynamic (__rel_loc)".into(),
@@ -208,7 +214,14 @@ fn format_table(system: &str, fmt: &str) -> String {
                 f.decl.clone(),
                 f.offset.to_string(),
                 f.size.to_string(),
-                if f.is_char() && matches!(f.kind, FieldKind::Array { .. } | FieldKind::DataLoc { .. } | FieldKind::FlexArray { .. }) {
+                if f.is_char()
+                    && matches!(
+                        f.kind,
+                        FieldKind::Array { .. }
+                            | FieldKind::DataLoc { .. }
+                            | FieldKind::FlexArray { .. }
+                    )
+                {
                     "string".to_string()
                 } else {
                     kind(&f.kind, f.signed, f.size)
@@ -217,12 +230,40 @@ fn format_table(system: &str, fmt: &str) -> String {
         })
         .collect();
     let w: Vec<usize> = (0..4)
-        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0).max(["field", "declaration", "offset", "size"][i].len()))
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].len())
+                .max()
+                .unwrap_or(0)
+                .max(["field", "declaration", "offset", "size"][i].len())
+        })
         .collect();
     let mut s = format!("name: {}\nID: {}\n", ev.name, ev.id);
-    s.push_str(&format!("{:<a$}  {:<b$}  {:>c$}  {:>d$}  {}\n", "field", "declaration", "offset", "size", "type", a = w[0], b = w[1], c = w[2], d = w[3]));
+    s.push_str(&format!(
+        "{:<a$}  {:<b$}  {:>c$}  {:>d$}  {}\n",
+        "field",
+        "declaration",
+        "offset",
+        "size",
+        "type",
+        a = w[0],
+        b = w[1],
+        c = w[2],
+        d = w[3]
+    ));
     for r in rows {
-        s.push_str(&format!("{:<a$}  {:<b$}  {:>c$}  {:>d$}  {}\n", r[0], r[1], r[2], r[3], r[4], a = w[0], b = w[1], c = w[2], d = w[3]));
+        s.push_str(&format!(
+            "{:<a$}  {:<b$}  {:>c$}  {:>d$}  {}\n",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            a = w[0],
+            b = w[1],
+            c = w[2],
+            d = w[3]
+        ));
     }
     s.push_str(&format!("print fmt: {}\n", ev.print_fmt_text));
     s

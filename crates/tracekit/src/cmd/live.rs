@@ -19,7 +19,9 @@ pub const DEFAULT_INSTANCE: &str = "tracekit";
 
 /// `tracekit stream`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  tracekit stream -e syscalls:sys_enter_openat -F -- cat /etc/hostname\n  tracekit stream -e sched:sched_switch --format json | jq .\n  tracekit stream --tc -e irq --duration 5s")]
+#[command(
+    after_help = "Examples:\n  tracekit stream -e syscalls:sys_enter_openat -F -- cat /etc/hostname\n  tracekit stream -e sched:sched_switch --format json | jq .\n  tracekit stream --tc -e irq --duration 5s"
+)]
 pub struct StreamArgs {
     #[command(flatten)]
     pub rec: RecordArgs,
@@ -33,7 +35,9 @@ pub struct StreamArgs {
 
 /// `tracekit start`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  tracekit start -e sched:sched_switch\n  tracekit start --name flight --overwrite -e irq -b 8192\n  tracekit stop; tracekit extract -o x.dat; tracekit report -i x.dat")]
+#[command(
+    after_help = "Examples:\n  tracekit start -e sched:sched_switch\n  tracekit start --name flight --overwrite -e irq -b 8192\n  tracekit stop; tracekit extract -o x.dat; tracekit report -i x.dat"
+)]
 pub struct StartArgs {
     #[command(flatten)]
     pub rec: RecordArgs,
@@ -56,7 +60,9 @@ pub struct InstanceArg {
 
 /// `tracekit extract`.
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  tracekit extract -o x.dat\n  tracekit extract -B flight -o flight.dat --file-version 6")]
+#[command(
+    after_help = "Examples:\n  tracekit extract -o x.dat\n  tracekit extract -B flight -o flight.dat --file-version 6"
+)]
 pub struct ExtractArgs {
     /// Instance (default: tracekit's `start` instance).
     #[arg(short = 'B', value_name = "INSTANCE", default_value = DEFAULT_INSTANCE)]
@@ -82,7 +88,11 @@ pub fn stream(g: &GlobalArgs, a: &StreamArgs, m: &ArgMatches) -> Result<()> {
     let ctx = Ctx::open(g)?;
     let cfg = config(&ctx, &a.rec, m)?;
     let stop = stop_flag()?;
-    let command = if a.rec.command.is_empty() { None } else { Some(a.rec.command.as_slice()) };
+    let command = if a.rec.command.is_empty() {
+        None
+    } else {
+        Some(a.rec.command.as_slice())
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
     let res = live::stream(&ctx.tfs, &cfg, command, stop, format, &mut out);
@@ -103,8 +113,16 @@ pub fn stream(g: &GlobalArgs, a: &StreamArgs, m: &ArgMatches) -> Result<()> {
         eprintln!(
             "tracekit: {} events{}{}",
             sum.events,
-            if sum.decode_errors > 0 { format!(", {} could not be decoded", sum.decode_errors) } else { String::new() },
-            if sum.output_closed { " (output closed)" } else { "" }
+            if sum.decode_errors > 0 {
+                format!(", {} could not be decoded", sum.decode_errors)
+            } else {
+                String::new()
+            },
+            if sum.output_closed {
+                " (output closed)"
+            } else {
+                ""
+            }
         );
     }
     for (cpu, n) in lost.iter().filter(|(_, n)| **n > 0) {
@@ -122,7 +140,11 @@ pub fn start(g: &GlobalArgs, a: &StartArgs, m: &ArgMatches) -> Result<()> {
     tracefs::validate_instance_name(&a.name)?;
     rec_cfg.buffers[0].name = Some(a.name.clone());
     rec_cfg.top_level = false;
-    rec_cfg.options.push(if a.overwrite { "overwrite".into() } else { "nooverwrite".into() });
+    rec_cfg.options.push(if a.overwrite {
+        "overwrite".into()
+    } else {
+        "nooverwrite".into()
+    });
     let res = live::start(&ctx.tfs, &rec_cfg);
     match res {
         Ok(names) => {
@@ -150,7 +172,11 @@ pub fn stop(g: &GlobalArgs, a: &InstanceArg) -> Result<()> {
 
 pub fn clear(g: &GlobalArgs, a: &InstanceArg) -> Result<()> {
     let ctx = Ctx::open(g)?;
-    let inst = if a.instance == "top" { Instance::top(&ctx.tfs) } else { Instance::open(&ctx.tfs, Some(&a.instance))? };
+    let inst = if a.instance == "top" {
+        Instance::top(&ctx.tfs)
+    } else {
+        Instance::open(&ctx.tfs, Some(&a.instance))?
+    };
     inst.clear_trace()?;
     ctx.finish(false)?;
     Ok(())
@@ -172,10 +198,17 @@ pub fn extract(g: &GlobalArgs, a: &ExtractArgs) -> Result<()> {
     )?;
     ctx.finish(false)?;
     let overwritten: u64 = sum.stats.iter().map(|s| s.overrun).sum();
-    let dropped: u64 = sum.stats.iter().map(|s| s.dropped_events + s.commit_overrun).sum();
+    let dropped: u64 = sum
+        .stats
+        .iter()
+        .map(|s| s.dropped_events + s.commit_overrun)
+        .sum();
     for w in &sum.written {
         println!("CPU{} data recorded at offset=0x{:x}", w.cpu, w.offset);
-        println!("    {} bytes in size ({} uncompressed)", w.size, w.uncompressed);
+        println!(
+            "    {} bytes in size ({} uncompressed)",
+            w.size, w.uncompressed
+        );
     }
     if overwritten > 0 {
         eprintln!("tracekit: {overwritten} older events were overwritten (flight-recorder mode keeps the newest)");

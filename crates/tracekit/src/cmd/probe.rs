@@ -28,19 +28,27 @@ pub struct ProbeArgs {
 #[derive(Debug, Subcommand)]
 pub enum ProbeCommand {
     /// Create a probe (raw kernel syntax, or FUNC ARG… resolved through BTF/ELF).
-    #[command(after_help = "Examples:\n  tracekit probe add do_sys_openat2 dfd filename:string\n  tracekit probe add 'do_sys_openat2%return $retval'\n  tracekit probe add vfs_read file->f_pos count\n  tracekit probe add 'p:mygrp/open do_sys_openat2 dfd=%di:s32 filename=+0(%si):string'\n  tracekit probe add -x /lib/x86_64-linux-gnu/libc.so.6 openat 'path=$arg2:string'\n  tracekit probe add -x /usr/bin/python3.11 --usdt python:gc__done")]
+    #[command(
+        after_help = "Examples:\n  tracekit probe add do_sys_openat2 dfd filename:string\n  tracekit probe add 'do_sys_openat2%return $retval'\n  tracekit probe add vfs_read file->f_pos count\n  tracekit probe add 'p:mygrp/open do_sys_openat2 dfd=%di:s32 filename=+0(%si):string'\n  tracekit probe add -x /lib/x86_64-linux-gnu/libc.so.6 openat 'path=$arg2:string'\n  tracekit probe add -x /usr/bin/python3.11 --usdt python:gc__done"
+    )]
     Add(AddArgs),
     /// List dynamic events (tracekit's and foreign), with their definitions.
-    #[command(after_help = "Examples:\n  tracekit probe list\n  tracekit probe list --formats --json")]
+    #[command(
+        after_help = "Examples:\n  tracekit probe list\n  tracekit probe list --formats --json"
+    )]
     List(ListProbesArgs),
     /// Delete tracekit's probes: NAME, GROUP/NAME or GROUP/* (never foreign ones without --force).
-    #[command(after_help = "Examples:\n  tracekit probe del do_sys_openat2\n  tracekit probe del 'tracekit_root/*'")]
+    #[command(
+        after_help = "Examples:\n  tracekit probe del do_sys_openat2\n  tracekit probe del 'tracekit_root/*'"
+    )]
     Del(DelArgs),
     /// Hit (and miss) counts of probes (kprobe_profile, uprobe_profile).
     #[command(after_help = "Example:\n  tracekit probe profile")]
     Profile(JsonArg),
     /// Probe-able functions with signatures: kernel (BTF) or a binary's (-x).
-    #[command(after_help = "Examples:\n  tracekit probe funcs 'vfs_*'\n  tracekit probe funcs -x /lib/x86_64-linux-gnu/libc.so.6 'open*'\n  tracekit probe funcs -x /usr/bin/python3.11 --usdt")]
+    #[command(
+        after_help = "Examples:\n  tracekit probe funcs 'vfs_*'\n  tracekit probe funcs -x /lib/x86_64-linux-gnu/libc.so.6 'open*'\n  tracekit probe funcs -x /usr/bin/python3.11 --usdt"
+    )]
     Funcs(FuncsArgs),
 }
 
@@ -137,7 +145,10 @@ fn looks_raw(first: &str) -> bool {
 
 fn kernel_version() -> (u32, u32) {
     let r = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    let mut it = r.trim().split(['.', '-']).map(|x| x.parse::<u32>().unwrap_or(0));
+    let mut it = r
+        .trim()
+        .split(['.', '-'])
+        .map(|x| x.parse::<u32>().unwrap_or(0));
     (it.next().unwrap_or(0), it.next().unwrap_or(0))
 }
 
@@ -170,7 +181,8 @@ fn add(g: &GlobalArgs, a: &AddArgs) -> Result<()> {
         let bin = a.exec.as_ref().context("--usdt needs -x BINARY")?;
         friendly::usdt_probe(bin, &joined, &opts)?
     } else if looks_raw(&joined) && a.exec.is_none() {
-        let s = spec::parse(&joined, support()).map_err(|e| anyhow::anyhow!("invalid probe: {e}"))?;
+        let s =
+            spec::parse(&joined, support()).map_err(|e| anyhow::anyhow!("invalid probe: {e}"))?;
         if a.group.is_some() || a.event.is_some() {
             bail!("-g/-n apply to the friendly syntax; a raw definition names its own group/event");
         }
@@ -205,22 +217,32 @@ fn add(g: &GlobalArgs, a: &AddArgs) -> Result<()> {
                 "fprobe and tracepoint probes (f:, t:) need Linux 6.4+ with CONFIG_FPROBE_EVENTS; this kernel is {major}.{minor}: use a kprobe instead (`tracekit probe add FUNC ARGS`)"
             )
         }
-        spec::ProbeKind::Eprobe
-            if !ctx.tfs.path("dynamic_events").exists() =>
-        {
+        spec::ProbeKind::Eprobe if !ctx.tfs.path("dynamic_events").exists() => {
             bail!("event probes (e:) need dynamic_events and CONFIG_EPROBE_EVENTS; record the original event and filter it instead")
         }
         _ => {}
     }
     if !ctx.tfs.path(file).exists() {
-        let what = if spec.kind.is_user() { "uprobes" } else { "kprobes" };
-        let cfg = if spec.kind.is_user() { "CONFIG_UPROBE_EVENTS" } else { "CONFIG_KPROBE_EVENTS" };
+        let what = if spec.kind.is_user() {
+            "uprobes"
+        } else {
+            "kprobes"
+        };
+        let cfg = if spec.kind.is_user() {
+            "CONFIG_UPROBE_EVENTS"
+        } else {
+            "CONFIG_KPROBE_EVENTS"
+        };
         let mut msg = format!(
             "{what} are not available on this kernel: {} does not exist (enable {cfg})",
             ctx.tfs.path(file).display()
         );
         if !spec.kind.is_user() {
-            let func = spec.place.split(['+', '%', ':']).next().unwrap_or(&spec.place);
+            let func = spec
+                .place
+                .split(['+', '%', ':'])
+                .next()
+                .unwrap_or(&spec.place);
             msg.push_str(&nearest_events(&ctx, func));
         }
         bail!(msg);
@@ -249,7 +271,9 @@ fn nearest_events(ctx: &Ctx, func: &str) -> String {
     };
     let sugg = probe_lib::suggest::suggest(func, &avail, 5);
     if sugg.is_empty() {
-        return format!("\nno tracepoint shares a name with {func}; `tracekit list -e` shows them all");
+        return format!(
+            "\nno tracepoint shares a name with {func}; `tracekit list -e` shows them all"
+        );
     }
     let mut s = format!("\nnearest tracepoints that observe {func} (record them with -e):");
     for (i, x) in sugg.iter().enumerate() {
@@ -275,7 +299,10 @@ fn list(g: &GlobalArgs, a: &ListProbesArgs) -> Result<()> {
     let sessions = journal::scan(&ctx.state_dir).unwrap_or_default();
     let probes = dynevents::list(&ctx.tfs)?;
     let top = Instance::top(&ctx.tfs);
-    let fmt = |p: &DynamicEvent| top.read(&format!("events/{}/{}/format", p.group, p.name)).ok();
+    let fmt = |p: &DynamicEvent| {
+        top.read(&format!("events/{}/{}/format", p.group, p.name))
+            .ok()
+    };
     if a.json {
         let v: Vec<_> = probes
             .iter()
@@ -294,7 +321,11 @@ fn list(g: &GlobalArgs, a: &ListProbesArgs) -> Result<()> {
         println!("(no dynamic events)");
     }
     for p in &probes {
-        let who = if dynevents::is_ours(p, &sessions) { "tracekit" } else { "foreign " };
+        let who = if dynevents::is_ours(p, &sessions) {
+            "tracekit"
+        } else {
+            "foreign "
+        };
         println!("{who} {}", p.definition);
         if a.formats {
             if let Some(f) = fmt(p) {
@@ -316,7 +347,10 @@ fn del(g: &GlobalArgs, a: &DelArgs) -> Result<()> {
         let matched: Vec<&DynamicEvent> = probes
             .iter()
             .filter(|p| match n.split_once(['/', ':']) {
-                Some((grp, ev)) => tracefs::events::glob_match(grp, &p.group) && tracefs::events::glob_match(ev, &p.name),
+                Some((grp, ev)) => {
+                    tracefs::events::glob_match(grp, &p.group)
+                        && tracefs::events::glob_match(ev, &p.name)
+                }
                 None => tracefs::events::glob_match(n, &p.name),
             })
             .collect();
@@ -326,7 +360,9 @@ fn del(g: &GlobalArgs, a: &DelArgs) -> Result<()> {
         for p in matched {
             match dynevents::destroy(&ctx.tfs, p, &sessions, a.force) {
                 Ok(()) => done += 1,
-                Err(tracefs::Error::Refused(why)) => eprintln!("tracekit: {why} (use --force to delete it anyway)"),
+                Err(tracefs::Error::Refused(why)) => {
+                    eprintln!("tracekit: {why} (use --force to delete it anyway)")
+                }
                 Err(e) => {
                     return Err(anyhow::Error::new(e)).context(format!(
                         "deleting {} (disable it first where it is enabled, e.g. `tracekit reset`)",
@@ -356,7 +392,11 @@ fn del(g: &GlobalArgs, a: &DelArgs) -> Result<()> {
 fn append_undone(path: &std::path::Path, seq: u64) -> std::io::Result<()> {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
-    writeln!(f, "{}", serde_json::to_string(&journal::Entry::Undone { seq })?)?;
+    writeln!(
+        f,
+        "{}",
+        serde_json::to_string(&journal::Entry::Undone { seq })?
+    )?;
     f.sync_data()?;
     // A session with nothing left is removed.
     if let Ok(s) = journal::Session::load(path) {
@@ -377,7 +417,11 @@ fn profile(g: &GlobalArgs, a: &JsonArg) -> Result<()> {
             continue;
         }
         any = true;
-        rows.extend(if k { top.uprobe_profile()? } else { top.kprobe_profile()? });
+        rows.extend(if k {
+            top.uprobe_profile()?
+        } else {
+            top.kprobe_profile()?
+        });
     }
     if !any {
         bail!("neither kprobe_profile nor uprobe_profile exists (CONFIG_KPROBE_EVENTS / CONFIG_UPROBE_EVENTS)");
@@ -392,7 +436,9 @@ fn profile(g: &GlobalArgs, a: &JsonArg) -> Result<()> {
             "{:<44} {:>12} {:>10}  {}",
             r.event,
             r.hits,
-            r.misses.map(|m| m.to_string()).unwrap_or_else(|| "-".into()),
+            r.misses
+                .map(|m| m.to_string())
+                .unwrap_or_else(|| "-".into()),
             r.path.unwrap_or_default()
         );
     }
@@ -407,19 +453,35 @@ fn funcs(a: &FuncsArgs) -> Result<()> {
             if a.json {
                 println!("{}", serde_json::to_string_pretty(&u)?);
             } else {
-                for p in u.iter().filter(|p| symbols::glob(&a.glob, &format!("{}:{}", p.provider, p.name)) || symbols::glob(&a.glob, &p.name)) {
-                    let sem = p.semaphore_offset.map(|s| format!(" semaphore=0x{s:x}")).unwrap_or_default();
-                    println!("{}:{}  offset=0x{:x}{sem}  args: {}", p.provider, p.name, p.offset, p.args);
+                for p in u.iter().filter(|p| {
+                    symbols::glob(&a.glob, &format!("{}:{}", p.provider, p.name))
+                        || symbols::glob(&a.glob, &p.name)
+                }) {
+                    let sem = p
+                        .semaphore_offset
+                        .map(|s| format!(" semaphore=0x{s:x}"))
+                        .unwrap_or_default();
+                    println!(
+                        "{}:{}  offset=0x{:x}{sem}  args: {}",
+                        p.provider, p.name, p.offset, p.args
+                    );
                 }
             }
             return Ok(());
         }
-        let f: Vec<_> = elf.functions()?.into_iter().filter(|s| symbols::glob(&a.glob, &s.name)).collect();
+        let f: Vec<_> = elf
+            .functions()?
+            .into_iter()
+            .filter(|s| symbols::glob(&a.glob, &s.name))
+            .collect();
         if a.json {
             println!("{}", serde_json::to_string_pretty(&f)?);
         } else {
             for s in f {
-                let off = elf.file_offset(s.addr)?.map(|o| format!("0x{o:x}")).unwrap_or_else(|| "-".into());
+                let off = elf
+                    .file_offset(s.addr)?
+                    .map(|o| format!("0x{o:x}"))
+                    .unwrap_or_else(|| "-".into());
                 println!("{:<40} offset={off} size={}", s.name, s.size);
             }
         }
@@ -439,7 +501,8 @@ fn funcs(a: &FuncsArgs) -> Result<()> {
         }
         Err(e) => {
             eprintln!("tracekit: {e}; listing names from /proc/kallsyms without signatures");
-            let text = std::fs::read_to_string("/proc/kallsyms").context("reading /proc/kallsyms")?;
+            let text =
+                std::fs::read_to_string("/proc/kallsyms").context("reading /proc/kallsyms")?;
             let mut names: Vec<&str> = text
                 .lines()
                 .filter_map(|l| {

@@ -19,7 +19,9 @@ use crate::context::Ctx;
 
 /// `tracekit record` (trace-cmd's options).
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  tracekit record -e sched -e syscalls:sys_enter_openat -F -- ls /\n  tracekit record -p function_graph -g do_sys_openat2 -O funcgraph-proc -- ls\n  tracekit record -e irq -B other -e timer --duration 5s -o irq.dat\n  tracekit report -i trace.dat")]
+#[command(
+    after_help = "Examples:\n  tracekit record -e sched -e syscalls:sys_enter_openat -F -- ls /\n  tracekit record -p function_graph -g do_sys_openat2 -O funcgraph-proc -- ls\n  tracekit record -e irq -B other -e timer --duration 5s -o irq.dat\n  tracekit report -i trace.dat"
+)]
 pub struct RecordArgs {
     /// Event to record (`sched`, `sched:sched_switch`, `sched:*`, `all`); repeatable.
     #[arg(short = 'e', value_name = "EVENT")]
@@ -122,7 +124,10 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
         .find(|c: char| c.is_ascii_alphabetic())
         .map(|i| (&s[..i], &s[i..]))
         .unwrap_or((s, "s"));
-    let v: f64 = num.trim().parse().with_context(|| format!("bad duration '{s}'"))?;
+    let v: f64 = num
+        .trim()
+        .parse()
+        .with_context(|| format!("bad duration '{s}'"))?;
     let secs = match unit {
         "ms" => v / 1000.0,
         "s" | "sec" => v,
@@ -138,8 +143,14 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration> {
 
 /// Groups `-e/-f/-R` by buffer (`-B` starts a new one) using argument positions.
 pub fn buffers(a: &RecordArgs, m: &ArgMatches) -> Result<Vec<BufferSpec>> {
-    let idx = |id: &str| -> Vec<usize> { m.indices_of(id).map(|i| i.collect()).unwrap_or_default() };
-    let (ev_i, f_i, r_i, b_i) = (idx("events"), idx("filters"), idx("triggers"), idx("instances"));
+    let idx =
+        |id: &str| -> Vec<usize> { m.indices_of(id).map(|i| i.collect()).unwrap_or_default() };
+    let (ev_i, f_i, r_i, b_i) = (
+        idx("events"),
+        idx("filters"),
+        idx("triggers"),
+        idx("instances"),
+    );
     let mut out = vec![BufferSpec::default()];
     let mut order: Vec<(usize, char, usize)> = Vec::new();
     order.extend(ev_i.iter().enumerate().map(|(k, &p)| (p, 'e', k)));
@@ -159,14 +170,23 @@ pub fn buffers(a: &RecordArgs, m: &ArgMatches) -> Result<Vec<BufferSpec>> {
                 ..Default::default()
             }),
             'f' => {
-                let ev = cur.events.last_mut().context("-f FILTER must follow the -e EVENT it applies to")?;
+                let ev = cur
+                    .events
+                    .last_mut()
+                    .context("-f FILTER must follow the -e EVENT it applies to")?;
                 if ev.filter.is_some() {
-                    bail!("two -f filters for -e {}: combine them with && or ||", ev.selector);
+                    bail!(
+                        "two -f filters for -e {}: combine them with && or ||",
+                        ev.selector
+                    );
                 }
                 ev.filter = Some(a.filters[k].clone());
             }
             _ => {
-                let ev = cur.events.last_mut().context("-R TRIGGER must follow the -e EVENT it applies to")?;
+                let ev = cur
+                    .events
+                    .last_mut()
+                    .context("-R TRIGGER must follow the -e EVENT it applies to")?;
                 ev.triggers.push(a.triggers[k].clone());
             }
         }
@@ -209,7 +229,10 @@ pub fn config(ctx: &Ctx, a: &RecordArgs, m: &ArgMatches) -> Result<RecordConfig>
             bail!(msg);
         }
         let probe = Instance::create_unique(&ctx.tfs, "tk-probe")?;
-        let in_inst = probe.available_tracers().map(|v| v.iter().any(|x| x == t)).unwrap_or(false);
+        let in_inst = probe
+            .available_tracers()
+            .map(|v| v.iter().any(|x| x == t))
+            .unwrap_or(false);
         drop(probe);
         if !in_inst && !top_level {
             eprintln!("tracekit: note: this kernel offers the {t} tracer only at the top level; recording there (every change is journaled and restored)");
@@ -253,7 +276,11 @@ pub fn config(ctx: &Ctx, a: &RecordArgs, m: &ArgMatches) -> Result<RecordConfig>
 /// SIGINT/SIGTERM/SIGHUP set the returned flag instead of killing tracekit.
 pub fn stop_flag() -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+    for sig in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
     Ok(stop)
@@ -286,7 +313,11 @@ pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
             b.tick();
         }
     };
-    let command = if a.command.is_empty() { None } else { Some(a.command.as_slice()) };
+    let command = if a.command.is_empty() {
+        None
+    } else {
+        Some(a.command.as_slice())
+    };
     let res = session::record(&ctx.tfs, &cfg, command, stop, &mut progress);
     if let Some(b) = bar {
         b.finish_and_clear();
@@ -297,10 +328,20 @@ pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
     fin?;
     if !a.quiet {
         for w in &sum.written {
-            let name = if w.buffer.is_empty() { String::new() } else { format!("{}: ", w.buffer) };
-            println!("{name}CPU{} data recorded at offset=0x{:x}", w.cpu, w.offset);
+            let name = if w.buffer.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", w.buffer)
+            };
+            println!(
+                "{name}CPU{} data recorded at offset=0x{:x}",
+                w.cpu, w.offset
+            );
             if w.size != w.uncompressed {
-                println!("    {} bytes in size ({} uncompressed)", w.size, w.uncompressed);
+                println!(
+                    "    {} bytes in size ({} uncompressed)",
+                    w.size, w.uncompressed
+                );
             } else {
                 println!("    {} bytes in size", w.size);
             }
@@ -308,7 +349,11 @@ pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
     }
     let losses = sum.losses();
     for (b, cpu, n) in &losses {
-        let name = if b.is_empty() { String::new() } else { format!("{b}: ") };
+        let name = if b.is_empty() {
+            String::new()
+        } else {
+            format!("{b}: ")
+        };
         eprintln!("tracekit: {name}CPU{cpu}: {n} events lost");
     }
     if !losses.is_empty() {
@@ -334,13 +379,19 @@ mod tests {
     fn bufs(args: &[&str]) -> Result<Vec<BufferSpec>> {
         let m = Cli::command().try_get_matches_from(args).unwrap();
         let cli = Cli::from_arg_matches(&m).unwrap();
-        let Command::Record(a) = cli.command else { panic!() };
+        let Command::Record(a) = cli.command else {
+            panic!()
+        };
         buffers(&a, m.subcommand_matches("record").unwrap())
     }
 
     #[test]
     fn buffers_and_filters_follow_positions() {
-        let b = bufs(&["tracekit", "record", "-e", "sched", "-f", "a==1", "-B", "x", "-e", "irq", "-R", "traceoff", "--", "ls"]).unwrap();
+        let b = bufs(&[
+            "tracekit", "record", "-e", "sched", "-f", "a==1", "-B", "x", "-e", "irq", "-R",
+            "traceoff", "--", "ls",
+        ])
+        .unwrap();
         assert_eq!(b.len(), 2);
         assert_eq!(b[0].events[0].filter.as_deref(), Some("a==1"));
         assert_eq!(b[1].name.as_deref(), Some("x"));

@@ -62,7 +62,11 @@ pub fn run(g: &GlobalArgs, a: &ResetArgs) -> Result<()> {
     roots.sort();
     roots.dedup();
     for root in roots {
-        let group: Vec<journal::Session> = todo.iter().filter(|s| s.owner.root == root).cloned().collect();
+        let group: Vec<journal::Session> = todo
+            .iter()
+            .filter(|s| s.owner.root == root)
+            .cloned()
+            .collect();
         let tfs = restore::tracefs_for(&group[0].owner, &ctx.tfs)?;
         sessions_done += group.len();
         total.merge(restore::restore_sessions(&tfs, &group));
