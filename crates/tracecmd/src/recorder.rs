@@ -188,8 +188,12 @@ fn record_cpu(
         None => (file, None),
         Some(max) => {
             drop(file);
-            let pa = path.with_extension("a");
-            let pb = path.with_extension("b");
+            let with = |sfx: &str| {
+                let mut p = path.as_os_str().to_owned();
+                p.push(sfx);
+                PathBuf::from(p)
+            };
+            let (pa, pb) = (with(".a"), with(".b"));
             let fa = File::create(&pa).map_err(io(&pa))?;
             let fb = File::create(&pb).map_err(io(&pb))?;
             let half = (max / 2).max(subbuf as u64);

@@ -56,7 +56,7 @@ pub struct RecordArgs {
     /// Trace clock.
     #[arg(short = 'C', value_name = "CLOCK")]
     pub clock: Option<String>,
-    /// Buffer size per CPU in KiB.
+    /// Buffer size per CPU in KiB (default for tracekit's private instance: 4096).
     #[arg(short = 'b', value_name = "KB")]
     pub buffer_kb: Option<u64>,
     /// Sub-buffer size in KiB (Linux 6.8+; such files round-trip through tracekit only).
