@@ -194,7 +194,9 @@ mod tests {
 
     #[test]
     fn read_field_matches_read_uint() {
-        let buf: Vec<u8> = (0..24u8).map(|i| i.wrapping_mul(37).wrapping_add(0x81)).collect();
+        let buf: Vec<u8> = (0..24u8)
+            .map(|i| i.wrapping_mul(37).wrapping_add(0x81))
+            .collect();
         for len in 0..=buf.len() {
             let b = &buf[..len];
             for off in 0..len + 2 {

@@ -46,11 +46,13 @@ pub struct Record<'a> {
 impl<'a> Record<'a> {
     /// Builds a record from a sub-buffer record. Fails if the payload is
     /// shorter than the 8-byte common header.
+    #[inline]
     pub fn from_raw(raw: RawRecord<'a>, cpu: u32, endian: Endian) -> Result<Record<'a>> {
         Self::new(raw.ts, cpu, raw.payload, raw.offset, endian)
     }
 
     /// Builds a record from parts. Fails if the payload is shorter than 8 bytes.
+    #[inline]
     pub fn new(
         ts: u64,
         cpu: u32,
@@ -58,18 +60,13 @@ impl<'a> Record<'a> {
         offset: usize,
         endian: Endian,
     ) -> Result<Record<'a>> {
-        let id = endian
-            .read_uint(payload, 0, 2)
-            .filter(|_| payload.len() >= 8)
-            .ok_or_else(|| Error::Record {
-                cpu,
-                offset,
-                event: String::from("?"),
-                reason: format!(
-                    "payload of {} bytes is shorter than the common header",
-                    payload.len()
-                ),
-            })? as u16;
+        let id = match (payload.get(..2), payload.len() >= 8) {
+            (Some(&[a, b]), true) => match endian {
+                Endian::Little => u16::from_le_bytes([a, b]),
+                Endian::Big => u16::from_be_bytes([a, b]),
+            },
+            _ => return Err(short_payload(cpu, offset, payload.len())),
+        };
         Ok(Record {
             ts,
             cpu,
@@ -116,6 +113,16 @@ impl<'a> Record<'a> {
     /// Bytes of an array, flexible, `__data_loc`/`__rel_loc` or byte field.
     pub fn field_bytes(&self, f: &Field) -> Option<&'a [u8]> {
         field_bytes(self.payload, f, self.endian)
+    }
+}
+
+#[cold]
+fn short_payload(cpu: u32, offset: usize, len: usize) -> Error {
+    Error::Record {
+        cpu,
+        offset,
+        event: String::from("?"),
+        reason: format!("payload of {len} bytes is shorter than the common header"),
     }
 }
 

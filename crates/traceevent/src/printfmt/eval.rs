@@ -3,9 +3,9 @@
 //! casts), and formatting of each conversion into the output string.
 
 use super::output::{self, push_cstr, write_int, write_padded, IntArg};
-use super::plan::{extend, trunc, Fast, Insn, IntStyle, Op, Prog, SExpr, Slot, STACK};
+use super::plan::{extend, trunc, Fast, Insn, IntStyle, LenShift, Op, Prog, SExpr, Slot, STACK};
 use super::{BinOp, Conv, Count, Expr, Helper, Length, Piece, PrintFmt, UnOp};
-use crate::bytes::{sext_shift, sign_extend, size_shift, trunc_shift, truncate, Endian, LongSize};
+use crate::bytes::{sext_shift, sign_extend, trunc_shift, truncate, Endian, LongSize};
 use crate::format::{EventFormat, Field, FieldKind};
 use crate::record::{dyn_loc, field_bytes, field_uint};
 use crate::symbols::{Kallsyms, PrintkFormats};
@@ -170,7 +170,7 @@ fn go(e: &Expr, depth: usize) -> Option<(u64, u8, bool)> {
             let (n, size, signed) = go(a, depth + 1)?;
             let (ps, psg) = promote(size, signed);
             let v = match op {
-                UnOp::Neg => Val::int(n.wrapping_neg() as u64, ps, psg),
+                UnOp::Neg => Val::int(n.wrapping_neg(), ps, psg),
                 UnOp::Plus => Val::int(n, ps, psg),
                 UnOp::BitNot => Val::int(!n, ps, psg),
                 UnOp::Not => Val::int(u64::from(n == 0), 4, true),
@@ -246,9 +246,10 @@ impl Evaluator {
         out: &mut Vec<u8>,
     ) -> EResult<()> {
         self.scratch.clear();
-        for op in &fmt.plan {
-            match *op {
-                Op::Lit(ref s) => s.push(out),
+        for step in &fmt.plan {
+            step.pre.push(out);
+            match step.op {
+                Op::End => {}
                 Op::FixedStr { off, len, conv } => {
                     match off.checked_add(len).and_then(|end| payload.get(off..end)) {
                         Some(b) => output::push_cstr_bytes(out, b),
@@ -439,8 +440,11 @@ impl<'e> Env<'e> {
         let mut st = [0u64; STACK];
         let mut sp = 0usize; // number of values on the stack
         let mut pc = 0usize;
-        // Jumps only go forward: at most `code.len()` steps.
+        // Jumps only go forward, so this takes at most `code.len()` steps;
+        // the budget makes that hold whatever the program.
+        let mut budget = prog.code.len();
         while let Some(insn) = prog.code.get(pc) {
+            budget = budget.checked_sub(1)?;
             pc += 1;
             match *insn {
                 Insn::Const(v) => {
@@ -579,13 +583,11 @@ impl<'e> Env<'e> {
 
     /// Writes a plain integer conversion of the value `n` (extended bits).
     #[inline(always)]
-    fn direct_int(&self, out: &mut Vec<u8>, n: u64, length: Length, style: IntStyle) {
-        let lsh = match length {
-            Length::Char => 56,
-            Length::Short => 48,
-            Length::Int => 32,
-            Length::Long | Length::Size => size_shift(self.long_size.bytes()),
-            Length::LongLong => 0,
+    fn direct_int(&self, out: &mut Vec<u8>, n: u64, length: LenShift, style: IntStyle) {
+        let lsh = if self.long_size == LongSize::Eight {
+            length.long8
+        } else {
+            length.long4
         };
         let bits = trunc_shift(n, lsh);
         match style {
@@ -719,7 +721,7 @@ impl<'e> Env<'e> {
                 let (n, size, signed) = num(&v)?;
                 let (ps, psg) = promote(size, signed);
                 match op {
-                    UnOp::Neg => Val::int(n.wrapping_neg() as u64, ps, psg),
+                    UnOp::Neg => Val::int(n.wrapping_neg(), ps, psg),
                     UnOp::Plus => Val::int(n, ps, psg),
                     UnOp::BitNot => Val::int(!n, ps, psg),
                     UnOp::Not => Val::int(u64::from(n == 0), 4, true),

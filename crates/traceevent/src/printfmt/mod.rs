@@ -16,7 +16,9 @@ pub(crate) mod eval_env {
     pub(crate) use super::eval::Env;
 }
 pub use output::{bitmap_list, bitmap_string};
-pub(crate) use output::{push_u64, push_utf8, write_int, write_padded, IntArg};
+pub(crate) use output::{
+    dec_len, pair, push_6, push_u64, push_utf8, write_int, write_padded, IntArg,
+};
 pub(crate) use parse::parse_format_string;
 
 use crate::error::Result;
@@ -188,7 +190,7 @@ pub struct PrintFmt {
     pub(crate) pieces: Vec<Piece>,
     pub(crate) args: Vec<Expr>,
     /// The pieces compiled to a flat operation list for the event's layout.
-    pub(crate) plan: Vec<plan::Op>,
+    pub(crate) plan: Vec<plan::Step>,
 }
 
 impl PrintFmt {

@@ -152,8 +152,9 @@ const DEC_PAIRS: &[u8; 200] = b"\
 6061626364656667686970717273747576777879\
 8081828384858687888990919293949596979899";
 
+/// The two digits of `v % 100`.
 #[inline]
-fn pair(v: u32) -> [u8; 2] {
+pub(crate) fn pair(v: u32) -> [u8; 2] {
     let i = (v as usize % 100) * 2;
     [
         DEC_PAIRS.get(i).copied().unwrap_or(b'0'),
@@ -164,23 +165,58 @@ fn pair(v: u32) -> [u8; 2] {
 /// Appends `v` in decimal to a byte buffer.
 #[inline(always)]
 pub(crate) fn push_u64(out: &mut Vec<u8>, v: u64) {
-    if v < 10 {
-        out.push(b'0' + v as u8);
-    } else if v < 100 {
-        out.extend_from_slice(&pair(v as u32));
-    } else if v < 10_000 {
-        // Short numbers (pids, priorities): one fixed-size copy, cut back.
+    if v < 10_000 {
+        push_small(out, v as u32);
+    } else if v < 100_000_000 {
         let v = v as u32;
-        let [a, b] = pair(v / 100);
-        let [c, d] = pair(v % 100);
-        if v < 1000 {
-            out.extend_from_slice(&[b, c, d]);
-        } else {
-            out.extend_from_slice(&[a, b, c, d]);
-        }
+        push_small(out, v / 10_000);
+        push_4(out, v % 10_000);
     } else {
         out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
+}
+
+/// Appends `v` (below 10000) in decimal, without data-dependent branches
+/// (priorities and pids vary in length from record to record).
+#[inline(always)]
+fn push_small(out: &mut Vec<u8>, v: u32) {
+    let [a, b] = pair(v / 100);
+    let [c, d] = pair(v % 100);
+    let n = 1 + usize::from(v >= 10) + usize::from(v >= 100) + usize::from(v >= 1000);
+    // the digits, leading zeros shifted out
+    let w = u32::from_be_bytes([a, b, c, d]) << (8 * (4 - n) as u32);
+    let end = out.len() + n;
+    out.extend_from_slice(&w.to_be_bytes());
+    out.truncate(end);
+}
+
+/// Appends `v` (below 10000) as exactly 4 digits.
+#[inline(always)]
+pub(crate) fn push_4(out: &mut Vec<u8>, v: u32) {
+    let [a, b] = pair(v / 100);
+    let [c, d] = pair(v % 100);
+    out.extend_from_slice(&[a, b, c, d]);
+}
+
+/// Appends `v` (below 1000000) as exactly 6 digits (`%06u`).
+#[inline(always)]
+pub(crate) fn push_6(out: &mut Vec<u8>, v: u32) {
+    let [a, b] = pair(v / 10_000);
+    let [c, d] = pair(v / 100 % 100);
+    let [e, f] = pair(v % 100);
+    out.extend_from_slice(&[a, b, c, d, e, f]);
+}
+
+/// Number of decimal digits of `v`.
+#[inline]
+pub(crate) fn dec_len(v: u64) -> usize {
+    let mut n = 1;
+    let mut x = v;
+    while x >= 10 {
+        x /= 10;
+        n += 1;
+    }
+    n
 }
 
 /// Appends UTF-8 bytes (lossily, should they not be valid) to a string.
@@ -212,12 +248,8 @@ pub(crate) fn push_cstr_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
         } else {
             (z.trailing_zeros() / 8) as usize
         };
-        let before = if n >= 16 {
-            u128::MAX
-        } else {
-            (1u128 << (8 * n)) - 1
-        };
-        if w & HI & before == 0 {
+        let high = w & HI;
+        if high == 0 || (n < 16 && high & ((1u128 << (8 * n.min(15))) - 1) == 0) {
             let end = out.len() + n;
             out.extend_from_slice(a);
             out.truncate(end);

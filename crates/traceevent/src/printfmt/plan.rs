@@ -1,12 +1,17 @@
-//! A print fmt compiled once into a flat list of operations ([`Op`]): literal
-//! chunks, direct field conversions for the common simple cases (`%s` of a
-//! `char[N]` or `__get_str()` field, plain `%d`/`%u`/`%x` of an integer
-//! field) and, for everything else, a reference to the conversion and its
-//! argument expressions for the general evaluator.
+//! A print fmt compiled once per event format into a flat list of [`Step`]s:
+//! literal text (kept in 16-byte blocks) followed by one operation. The common
+//! conversions become direct operations: `%s` of a `char[N]` or
+//! `__get_str()` field, plain `%d`/`%u`/`%x` of an integer field or of an
+//! integer expression (compiled to a small stack program, [`Prog`], with the C
+//! types resolved statically and 64-bit arithmetic), and `%s` of
+//! `cond ? "a" : "b"`, `__print_flags()` and `__print_symbolic()`
+//! ([`SExpr`]). Anything else refers to the conversion and its argument
+//! expressions for the general evaluator.
 //!
 //! A direct operation produces exactly what the general evaluator would; when
-//! it cannot (field beyond the record), the evaluator runs the general path
-//! for that conversion, which reports the error.
+//! it cannot decide (field beyond the record, division by zero), the evaluator
+//! runs the general path for that conversion, which reports the error. The
+//! differential tests in `printfmt/tests.rs` hold the two paths together.
 
 use super::eval::{common, conv_to, is_logical, promote};
 use super::{BinOp, Conv, Count, Expr, Helper, Length, Piece, UnOp};
@@ -26,11 +31,32 @@ pub(crate) enum IntStyle {
     HexUpper,
 }
 
+/// A conversion's length modifier as the `size_shift` of its size, for a
+/// kernel `long` of 4 and of 8 bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LenShift {
+    pub long4: u32,
+    pub long8: u32,
+}
+
+impl LenShift {
+    fn new(l: Length) -> LenShift {
+        let (long4, long8) = match l {
+            Length::Char => (56, 56),
+            Length::Short => (48, 48),
+            Length::Int => (32, 32),
+            Length::Long | Length::Size => (32, 0),
+            Length::LongLong => (0, 0),
+        };
+        LenShift { long4, long8 }
+    }
+}
+
 /// One step of a compiled print fmt.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Op {
-    /// Literal text (adjacent literal pieces merged).
-    Lit(Lit),
+    /// Nothing (the step after the last conversion: just its literal).
+    End,
     /// `%s` of a fixed-size field: bytes `off..off + len`, up to the first NUL.
     FixedStr { off: usize, len: usize, conv: Slot },
     /// `%s` of a `__data_loc`/`__rel_loc` field (`__get_str()` or plain).
@@ -48,7 +74,7 @@ pub(crate) enum Op {
         /// `size_shift(size)`.
         sh: u32,
         signed: bool,
-        length: Length,
+        length: LenShift,
         style: IntStyle,
         conv: Slot,
     },
@@ -56,7 +82,7 @@ pub(crate) enum Op {
     /// integer expression.
     Int {
         val: Prog,
-        length: Length,
+        length: LenShift,
         style: IntStyle,
         conv: Slot,
     },
@@ -343,6 +369,9 @@ pub(crate) struct IExpr {
     pub signed: bool,
 }
 
+/// Resolved `__print_flags`/`__print_symbolic` entries: value and name.
+pub(crate) type Entries = Box<[(u64, Box<str>)]>;
+
 /// A string-valued `%s` argument.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum SExpr {
@@ -354,13 +383,10 @@ pub(crate) enum SExpr {
     Flags {
         val: Prog,
         delim: Box<str>,
-        entries: Box<[(u64, Box<str>)]>,
+        entries: Entries,
     },
     /// `__print_symbolic(val, ...)` with every value resolved (names cut at NUL).
-    Symbolic {
-        val: Prog,
-        entries: Box<[(u64, Box<str>)]>,
-    },
+    Symbolic { val: Prog, entries: Entries },
 }
 
 /// Maximum nesting compiled into an [`IExpr`]/[`SExpr`] (deeper trees use the
@@ -434,7 +460,7 @@ fn str_expr(e: &Expr, ev: &EventFormat, depth: usize) -> Option<SExpr> {
     })
 }
 
-fn resolved(entries: &[super::SymEntry]) -> Option<Box<[(u64, Box<str>)]>> {
+fn resolved(entries: &[super::SymEntry]) -> Option<Entries> {
     entries
         .iter()
         .map(|(v, n)| v.map(|v| (v, n.clone())))
@@ -478,8 +504,14 @@ impl Lit {
     #[inline]
     pub(crate) fn push(&self, out: &mut Vec<u8>) {
         let end = out.len() + self.len;
-        for b in self.blocks.iter() {
-            out.extend_from_slice(b);
+        match &*self.blocks {
+            [] => return,
+            [b] => out.extend_from_slice(b),
+            blocks => {
+                for b in blocks {
+                    out.extend_from_slice(b);
+                }
+            }
         }
         out.truncate(end);
     }
@@ -493,9 +525,17 @@ pub(crate) struct Slot {
     pub arg: usize,
 }
 
+/// One step of a compiled print fmt: literal text, then an operation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Step {
+    /// The literal text before the operation (adjacent pieces merged).
+    pub pre: Lit,
+    pub op: Op,
+}
+
 /// Compiles the pieces and (folded) arguments of a print fmt for `ev`.
-pub(crate) fn compile(pieces: &[Piece], args: &[Expr], ev: &EventFormat) -> Vec<Op> {
-    let mut ops: Vec<Op> = Vec::with_capacity(pieces.len());
+pub(crate) fn compile(pieces: &[Piece], args: &[Expr], ev: &EventFormat) -> Vec<Step> {
+    let mut ops: Vec<Step> = Vec::with_capacity(pieces.len() / 2 + 1);
     let mut ai = 0usize;
     let mut lit = String::new();
     for (pi, piece) in pieces.iter().enumerate() {
@@ -506,16 +546,19 @@ pub(crate) fn compile(pieces: &[Piece], args: &[Expr], ev: &EventFormat) -> Vec<
                 ai += usize::from(c.width == Count::Star)
                     + usize::from(c.precision == Count::Star)
                     + 1;
-                if !lit.is_empty() {
-                    ops.push(Op::Lit(Lit::new(&lit)));
-                    lit.clear();
-                }
-                ops.push(direct(c, args.get(slot.arg), ev, slot).unwrap_or(Op::Conv(slot)));
+                ops.push(Step {
+                    pre: Lit::new(&lit),
+                    op: direct(c, args.get(slot.arg), ev, slot).unwrap_or(Op::Conv(slot)),
+                });
+                lit.clear();
             }
         }
     }
     if !lit.is_empty() {
-        ops.push(Op::Lit(Lit::new(&lit)));
+        ops.push(Step {
+            pre: Lit::new(&lit),
+            op: Op::End,
+        });
     }
     ops
 }
@@ -560,14 +603,14 @@ fn direct(c: &Conv, arg: Option<&Expr>, ev: &EventFormat, slot: Slot) -> Option<
                     size,
                     sh: size_shift(usize::from(size)),
                     signed,
-                    length: c.length,
+                    length: LenShift::new(c.length),
                     style,
                     conv: slot,
                 });
             }
             Some(Op::Int {
                 val: int_prog(arg, ev)?,
-                length: c.length,
+                length: LenShift::new(c.length),
                 style,
                 conv: slot,
             })

@@ -4,7 +4,7 @@
 //! 64-bit arithmetic must match a 128-bit reference of C's rules.
 
 use super::eval::{Env, Evaluator};
-use super::plan::{self, Op, Slot};
+use super::plan::{self, Op, Slot, Step};
 use super::{BinOp, Piece, PrintFmt};
 use crate::bytes::{sign_extend, truncate, Endian, LongSize};
 use crate::format::EventFormat;
@@ -138,14 +138,14 @@ pub(crate) fn int_expr(r: &mut Rng, depth: usize) -> String {
     let d = depth - 1;
     match r.below(6) {
         0 => format!("{}({})", r.pick(&["-", "~", "!", "+"]), int_expr(r, d)),
-        1 => format!("({}) ? ({}) : ({})", int_expr(r, d), int_expr(r, d), int_expr(r, d)),
-        2 => format!("(({}) {})", r.pick(CASTS), int_expr(r, d)),
-        _ => format!(
-            "({} {} {})",
+        1 => format!(
+            "({}) ? ({}) : ({})",
             int_expr(r, d),
-            r.pick(BINOPS),
+            int_expr(r, d),
             int_expr(r, d)
         ),
+        2 => format!("(({}) {})", r.pick(CASTS), int_expr(r, d)),
+        _ => format!("({} {} {})", int_expr(r, d), r.pick(BINOPS), int_expr(r, d)),
     }
 }
 
@@ -176,8 +176,8 @@ pub(crate) fn str_expr(r: &mut Rng, depth: usize) -> String {
 
 const INT_CONVS: &[&str] = &[
     "%d", "%i", "%u", "%x", "%X", "%ld", "%lu", "%lx", "%lld", "%llu", "%llx", "%hd", "%hu",
-    "%hhd", "%hhu", "%hhx", "%zu", "%zd", "%Lu", "%c", "%5d", "%-5u|", "%08x", "%#x", "%+d",
-    "% d", "%.3d", "%#o", "%o", "%p",
+    "%hhd", "%hhu", "%hhx", "%zu", "%zd", "%Lu", "%c", "%5d", "%-5u|", "%08x", "%#x", "%+d", "% d",
+    "%.3d", "%#o", "%o", "%p",
 ];
 
 /// A random print fmt text (as after `print fmt: `).
@@ -218,9 +218,12 @@ pub(crate) fn payload(r: &mut Rng) -> Vec<u8> {
     // printable texts with a NUL somewhere
     for (start, len) in [(40usize, 16usize), (68, 8)] {
         let n = r.below(len + 1);
+        let junk = r.below(3) == 0; // leftovers after the NUL
         for i in 0..len {
             p[start + i] = if i < n {
                 b"abcdefghij/:-_ \xc3\xa9"[r.below(16)]
+            } else if junk && i > n {
+                r.next() as u8
             } else {
                 0
             };
@@ -252,14 +255,20 @@ fn event(fmt: &str) -> Option<EventFormat> {
 }
 
 /// The plan with every conversion sent to the general evaluator.
-fn general_plan(fmt: &PrintFmt) -> Vec<Op> {
+fn general_plan(fmt: &PrintFmt) -> Vec<Step> {
     let mut ops = Vec::new();
     let mut ai = 0usize;
     for (pi, p) in fmt.pieces.iter().enumerate() {
         match p {
-            Piece::Lit(s) => ops.push(Op::Lit(plan::Lit::new(s))),
+            Piece::Lit(s) => ops.push(Step {
+                pre: plan::Lit::new(s),
+                op: Op::End,
+            }),
             Piece::Conv(c) => {
-                ops.push(Op::Conv(Slot { piece: pi, arg: ai }));
+                ops.push(Step {
+                    pre: plan::Lit::new(""),
+                    op: Op::Conv(Slot { piece: pi, arg: ai }),
+                });
                 ai += usize::from(c.width == super::Count::Star)
                     + usize::from(c.precision == super::Count::Star)
                     + 1;
@@ -286,7 +295,11 @@ fn plan_matches_general_evaluator() {
         let text = print_fmt(&mut r);
         let Some(ev) = event(&text) else { continue };
         let Ok(fmt) = &ev.print_fmt else { continue };
-        compiled += usize::from(fmt.plan.iter().any(|o| !matches!(o, Op::Lit(_) | Op::Conv(_))));
+        compiled += usize::from(
+            fmt.plan
+                .iter()
+                .any(|s| !matches!(s.op, Op::End | Op::Conv(_))),
+        );
         let mut general = fmt.clone();
         general.plan = general_plan(fmt);
         let mut ev_a = Evaluator::default();
@@ -326,7 +339,8 @@ fn reference(op: BinOp, a: (i128, u8, bool), b: (i128, u8, bool)) -> Option<(u64
             i128::from(bits)
         }
     }
-    let int = |v: i128, size: u8, signed: bool| Some((truncate(v as u64, size as usize), size, signed));
+    let int =
+        |v: i128, size: u8, signed: bool| Some((truncate(v as u64, size as usize), size, signed));
     let (x, xs, xsg) = a;
     let (y, ys, ysg) = b;
     if matches!(op, BinOp::Shl | BinOp::Shr) {
@@ -426,7 +440,9 @@ fn arithmetic_matches_128_bit_reference() {
         let size = [1u8, 2, 4, 8][r.below(4)];
         let signed = r.below(2) == 0;
         let raw = if r.below(2) == 0 {
-            EDGES[r.below(EDGES.len())].wrapping_add(r.below(3) as u64).wrapping_sub(1)
+            EDGES[r.below(EDGES.len())]
+                .wrapping_add(r.below(3) as u64)
+                .wrapping_sub(1)
         } else {
             r.next()
         };

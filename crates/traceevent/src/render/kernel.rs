@@ -8,7 +8,9 @@ use super::bprint::bprint;
 use super::{format_print_fmt, Context, Renderer};
 use crate::error::{Error, Result};
 use crate::format::{EventFormat, Field, FieldKind};
-use crate::printfmt::{parse_format_string, push_u64, push_utf8, Evaluator, Piece};
+use crate::printfmt::{
+    dec_len, pair, parse_format_string, push_6, push_u64, push_utf8, Evaluator, Piece,
+};
 use crate::record::{flags as tf, Record};
 use crate::subbuf::Missed;
 use std::collections::HashMap;
@@ -188,6 +190,22 @@ impl KernelTextRenderer {
             }
             return;
         }
+        if !self.opts.record_tgid && self.opts.irq_info && self.opts.clock == ClockKind::Nanoseconds
+        {
+            let t = ns2usecs(rec.ts);
+            let secs = t / 1_000_000;
+            if let (Ok(pid), true, true, true) = (
+                u32::try_from(pid),
+                rec.cpu < 1000,
+                secs < 100_000,
+                comm.len() <= 16 && comm.is_ascii(),
+            ) {
+                if pid < 10_000_000 {
+                    fast_context(out, comm, pid, rec, secs as u32, (t % 1_000_000) as u32);
+                    return;
+                }
+            }
+        }
         // "%16s-%-7d "
         pad_left(out, comm, 16);
         out.push(b'-');
@@ -213,11 +231,8 @@ impl KernelTextRenderer {
         out.push(b'[');
         if rec.cpu < 1000 {
             let c = rec.cpu;
-            out.extend_from_slice(&[
-                b'0' + (c / 100) as u8,
-                b'0' + (c / 10 % 10) as u8,
-                b'0' + (c % 10) as u8,
-            ]);
+            let [b, d] = pair(c % 100);
+            out.extend_from_slice(&[b'0' + (c / 100) as u8, b, d]);
         } else {
             out.extend_from_slice(ib.format(rec.cpu).as_bytes());
         }
@@ -232,23 +247,11 @@ impl KernelTextRenderer {
                 let secs = t / 1_000_000;
                 let usec = (t % 1_000_000) as u32;
                 out.push(b' ');
-                if secs < 10_000 {
-                    push_spaces(out, 5 - dec_len(secs));
-                    push_u64(out, secs);
-                } else {
-                    pad_left(out, ib.format(secs), 5);
-                }
-                out.extend_from_slice(&[
-                    b'.',
-                    b'0' + (usec / 100_000) as u8,
-                    b'0' + (usec / 10_000 % 10) as u8,
-                    b'0' + (usec / 1_000 % 10) as u8,
-                    b'0' + (usec / 100 % 10) as u8,
-                    b'0' + (usec / 10 % 10) as u8,
-                    b'0' + (usec % 10) as u8,
-                    b':',
-                    b' ',
-                ]);
+                push_spaces(out, 5usize.saturating_sub(dec_len(secs)));
+                push_u64(out, secs);
+                out.push(b'.');
+                push_6(out, usec);
+                out.extend_from_slice(b": ");
             }
             ClockKind::Counter => {
                 out.push(b' ');
@@ -765,10 +768,93 @@ fn find_mark(d: u64) -> char {
         .unwrap_or(' ')
 }
 
+/// The default context prefix `"%16s-%-7d [%03d] %c%c%c%c%c %5lu.%06lu: "`
+/// assembled in one fixed-size block: `comm` ASCII of at most 16 bytes, pid
+/// below 10^7, cpu below 1000, `secs` below 10^5.
+#[inline]
+fn fast_context(out: &mut Vec<u8>, comm: &str, pid: u32, rec: &Record<'_>, secs: u32, usec: u32) {
+    let mut h = [b' '; 51];
+    let c = comm.as_bytes();
+    if let Some(d) = h.get_mut(16 - c.len().min(16)..16) {
+        d.copy_from_slice(c.get(..d.len()).unwrap_or(&[]));
+    }
+    h[16] = b'-';
+    h[17..25].copy_from_slice(&left8(pid));
+    h[24] = b' ';
+    let cpu = rec.cpu;
+    let [c1, c2] = pair(cpu % 100);
+    h[25..31].copy_from_slice(&[b'[', b'0' + (cpu / 100) as u8, c1, c2, b']', b' ']);
+    let f = LAT_FLAGS
+        .get(usize::from(rec.flags()))
+        .copied()
+        .unwrap_or([b'.'; 3]);
+    let pc = rec.preempt_count();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let (lo, hi) = (pc & 0xf, pc >> 4);
+    h[31..36].copy_from_slice(&[
+        f[0],
+        f[1],
+        f[2],
+        if lo != 0 { HEX[lo as usize] } else { b'.' },
+        if hi != 0 { HEX[hi as usize] } else { b'.' },
+    ]);
+    // h[36] = ' '
+    h[37..42].copy_from_slice(&right8(secs)[3..]);
+    h[42] = b'.';
+    let [u1, u2] = pair(usec / 10_000);
+    let [u3, u4] = pair(usec / 100 % 100);
+    let [u5, u6] = pair(usec % 100);
+    h[43..51].copy_from_slice(&[u1, u2, u3, u4, u5, u6, b':', b' ']);
+    out.extend_from_slice(&h);
+}
+
+/// The 8 decimal digits of `v` (below 10^8), zero-padded.
+#[inline]
+fn digits8(v: u32) -> u64 {
+    let [a, b] = pair(v / 1_000_000);
+    let [c, d] = pair(v / 10_000 % 100);
+    let [e, f] = pair(v / 100 % 100);
+    let [g, h] = pair(v % 100);
+    u64::from_be_bytes([a, b, c, d, e, f, g, h])
+}
+
+/// Number of decimal digits of `v` (below 10^8).
+#[inline]
+fn digits_of(v: u32) -> u32 {
+    1 + u32::from(v >= 10)
+        + u32::from(v >= 100)
+        + u32::from(v >= 1_000)
+        + u32::from(v >= 10_000)
+        + u32::from(v >= 100_000)
+        + u32::from(v >= 1_000_000)
+        + u32::from(v >= 10_000_000)
+}
+
+const SPACES8: u64 = 0x2020_2020_2020_2020;
+
+/// `v` (below 10^7) left-aligned in 8 bytes, padded with spaces (`%-8u`).
+#[inline]
+fn left8(v: u32) -> [u8; 8] {
+    let pad = 8 * (8 - digits_of(v)); // 8..=56 bits for v below 10^7
+    let low = (1u64 << pad) - 1;
+    ((digits8(v) << pad) | (SPACES8 & low)).to_be_bytes()
+}
+
+/// `v` (below 10^8) right-aligned in 8 bytes, padded with spaces (`%8u`).
+#[inline]
+fn right8(v: u32) -> [u8; 8] {
+    let pad = 8 * (8 - digits_of(v)); // 0..=56 bits
+    let high = !(u64::MAX.checked_shr(pad).unwrap_or(0));
+    ((digits8(v) & !high) | (SPACES8 & high)).to_be_bytes()
+}
+
 /// The five irq-info characters (`trace_print_lat_fmt`).
 #[inline]
 pub(crate) fn lat_flags(out: &mut Vec<u8>, flags: u8, pc: u8) {
-    let f = LAT_FLAGS.get(usize::from(flags)).copied().unwrap_or([b'.'; 3]);
+    let f = LAT_FLAGS
+        .get(usize::from(flags))
+        .copied()
+        .unwrap_or([b'.'; 3]);
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let lo = pc & 0xf;
     let hi = pc >> 4;
@@ -835,12 +921,6 @@ const fn lat_flag_chars(flags: u8) -> [u8; 3] {
         b'.'
     };
     [a, b, c]
-}
-
-/// Number of decimal digits of `v` (below 10000).
-#[inline]
-fn dec_len(v: u64) -> usize {
-    1 + usize::from(v >= 10) + usize::from(v >= 100) + usize::from(v >= 1000)
 }
 
 const SPACES: &[u8; 32] = b"                                ";
