@@ -125,7 +125,9 @@ impl LiveDecoder {
             format,
             kernel,
             tep,
-            cmdline_refresh: Instant::now(),
+            cmdline_refresh: Instant::now()
+                .checked_sub(Duration::from_secs(1))
+                .unwrap_or_else(Instant::now),
             tfs: tfs.clone(),
         })
     }
@@ -194,7 +196,8 @@ impl LiveDecoder {
                 .unwrap_or(0);
             pid > 0 && self.cmdlines.comm(pid).is_none()
         });
-        self.refresh_cmdlines(unknown);
+        // Also refresh periodically: a reused pid has a stale name until then.
+        self.refresh_cmdlines(unknown || self.cmdline_refresh.elapsed() > Duration::from_millis(50));
         let ctx = Context::new(&self.registry)
             .with_kallsyms(&self.kallsyms)
             .with_printk_formats(&self.printk)

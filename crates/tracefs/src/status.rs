@@ -204,10 +204,16 @@ pub fn status(tfs: &Tracefs, sessions: &[Session], only: Option<Option<&str>>) -
             v
         }
     };
+    let listing_all = only.is_none();
     for n in names {
-        let inst = Instance::open(tfs, n.as_deref())?;
         let owned = n.as_ref().map(|n| owned_names.contains(n)).unwrap_or(false);
-        arrays.push(array_status(&inst, owned)?);
+        let st = Instance::open(tfs, n.as_deref()).and_then(|inst| array_status(&inst, owned));
+        match st {
+            Ok(a) => arrays.push(a),
+            // Another tracefs user removed it while we were listing.
+            Err(_) if listing_all && n.is_some() && !tfs.path("instances").join(n.as_deref().unwrap_or("")).exists() => {}
+            Err(e) => return Err(e),
+        }
     }
     let probes = dynevents::list(tfs)
         .unwrap_or_default()
