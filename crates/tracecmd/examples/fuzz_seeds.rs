@@ -94,7 +94,11 @@ fn main() -> Result<(), Box<dyn Error>> {
             let pages = d.source.read_vec(c.offset, n, "cpu data")?;
             let p = tmp.join(format!("cpu{}", c.cpu));
             std::fs::write(&p, pages)?;
-            cpus.push((c.cpu, p, format!("CPU: {}\nentries: 1\noverrun: 0\n", c.cpu)));
+            cpus.push((
+                c.cpu,
+                p,
+                format!("CPU: {}\nentries: 1\noverrun: 0\n", c.cpu),
+            ));
         }
     }
     let buffers = [
@@ -126,7 +130,11 @@ fn main() -> Result<(), Box<dyn Error>> {
                 },
             )?;
             w.write(&meta, buffers.get(..nb).unwrap_or(&buffers))?;
-            println!("{} {} bytes", file.display(), std::fs::metadata(&file)?.len());
+            println!(
+                "{} {} bytes",
+                file.display(),
+                std::fs::metadata(&file)?.len()
+            );
         }
     }
     std::fs::remove_dir_all(&tmp)?;

@@ -65,13 +65,23 @@ impl Algorithm {
         match self {
             Algorithm::None => out.extend_from_slice(data),
             Algorithm::Zstd => {
+                // One decompression context per thread, reused for every
+                // block (creating one costs more than a 40 KB chunk).
+                thread_local! {
+                    static DCTX: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+                        const { std::cell::RefCell::new(None) };
+                }
                 out.reserve(want);
-                let mut dec = zstd::stream::read::Decoder::with_buffer(data)
-                    .map_err(|e| err(e.to_string()))?;
-                (&mut dec)
-                    .take(want as u64 + 1)
-                    .read_to_end(out)
-                    .map_err(|e| err(e.to_string()))?;
+                DCTX.with(|c| -> Result<()> {
+                    let mut c = c.borrow_mut();
+                    if c.is_none() {
+                        *c = Some(zstd::bulk::Decompressor::new().map_err(|e| err(e.to_string()))?);
+                    }
+                    let d = c.as_mut().ok_or_else(|| err("no zstd context".into()))?;
+                    d.decompress_to_buffer(data, out)
+                        .map_err(|e| err(e.to_string()))?;
+                    Ok(())
+                })?;
             }
             Algorithm::Zlib => {
                 out.reserve(want);
@@ -106,7 +116,9 @@ impl Algorithm {
         let cap = cap.min(MAX_BLOCK);
         let mut out = Vec::new();
         match self {
-            Algorithm::None => out.extend_from_slice(data.get(..cap.min(data.len())).unwrap_or(data)),
+            Algorithm::None => {
+                out.extend_from_slice(data.get(..cap.min(data.len())).unwrap_or(data))
+            }
             Algorithm::Zstd => {
                 let mut dec = zstd::stream::read::Decoder::with_buffer(data)
                     .map_err(|e| err(e.to_string()))?;

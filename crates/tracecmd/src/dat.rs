@@ -194,8 +194,8 @@ pub struct TraceDat {
     pub warnings: Vec<String>,
     /// Event formats.
     pub registry: EventRegistry,
-    /// Parsed kallsyms.
-    pub kallsyms: Kallsyms,
+    /// Parsed kallsyms (on first use, see [`TraceDat::kallsyms`]).
+    kallsyms: std::sync::OnceLock<Kallsyms>,
     /// Parsed printk formats.
     pub printk: PrintkFormats,
     /// Parsed cmdlines.
@@ -283,7 +283,7 @@ impl TraceDat {
             tracecmd_version: None,
             warnings: Vec::new(),
             registry: EventRegistry::new(LongSize::Eight, endian),
-            kallsyms: Kallsyms::new(),
+            kallsyms: std::sync::OnceLock::new(),
             printk: PrintkFormats::new(),
             cmdlines: Cmdlines::new(),
             bad_formats: Vec::new(),
@@ -788,11 +788,6 @@ impl TraceDat {
                 }
             }
         }
-        let kt = String::from_utf8_lossy(&m.kallsyms);
-        self.kallsyms = Kallsyms::parse(&kt).unwrap_or_else(|e| {
-            self.warnings.push(format!("kallsyms: {e}"));
-            lenient_kallsyms(&kt)
-        });
         let pt = String::from_utf8_lossy(&m.printk);
         self.printk = PrintkFormats::parse(&pt).unwrap_or_else(|e| {
             self.warnings.push(format!("printk: {e}"));
@@ -836,6 +831,15 @@ impl TraceDat {
             }
         }
         Ok(())
+    }
+
+    /// The kallsyms table, parsed on first use (it is megabytes of text
+    /// that most reports never look at). Malformed lines are skipped.
+    pub fn kallsyms(&self) -> &Kallsyms {
+        self.kallsyms.get_or_init(|| {
+            let kt = String::from_utf8_lossy(&self.kallsyms_text);
+            Kallsyms::parse(&kt).unwrap_or_else(|_| lenient_kallsyms(&kt))
+        })
     }
 
     /// Kernel long size of the traced kernel.

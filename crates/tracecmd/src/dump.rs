@@ -150,7 +150,10 @@ pub fn dump_source(src: &Source, name: &str, items: &DumpItems, out: &mut dyn Wr
         section: String::from("initial header"),
         depth: 0,
     };
-    d.print(SUMMARY, format!("\n Tracing meta data in file {name}:\n").as_bytes())?;
+    d.print(
+        SUMMARY,
+        format!("\n Tracing meta data in file {name}:\n").as_bytes(),
+    )?;
     d.initial_format()?;
     d.compression()?;
     if d.version < 7 {
@@ -347,7 +350,11 @@ impl Dumper<'_> {
         self.print(SUMMARY, &v)?;
         self.print(SUMMARY, b"\t[Version]\n")?;
         let vs = String::from_utf8_lossy(&v);
-        let digits: String = vs.trim_start().chars().take_while(char::is_ascii_digit).collect();
+        let digits: String = vs
+            .trim_start()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
         self.version = digits.parse().unwrap_or(0);
         if !(6..=7).contains(&self.version) {
             return Err(Error::corrupt(
@@ -360,7 +367,10 @@ impl Dumper<'_> {
         let ei = e as i8;
         self.printf(
             SUMMARY,
-            format!("\t\t{ei}\t[{} endian]\n", if e != 0 { "Big" } else { "Little" }),
+            format!(
+                "\t\t{ei}\t[{} endian]\n",
+                if e != 0 { "Big" } else { "Little" }
+            ),
         )?;
         self.endian = if e != 0 { Endian::Big } else { Endian::Little };
         let l = self.read(1)?.first().copied().unwrap_or(0) as i8;
@@ -457,7 +467,10 @@ impl Dumper<'_> {
         self.set_section("ftrace event formats");
         self.print(SUMMARY | FTRACE_FORMAT, b"\t[Ftrace format, ")?;
         let count = self.u32()?;
-        self.printf(SUMMARY | FTRACE_FORMAT, format!("{} events]\n", count as i32))?;
+        self.printf(
+            SUMMARY | FTRACE_FORMAT,
+            format!("{} events]\n", count as i32),
+        )?;
         for _ in 0..count {
             let size = self.u64()?;
             self.dump_string(size, FTRACE_FORMAT)?;
@@ -508,7 +521,10 @@ impl Dumper<'_> {
         self.set_section("saved command lines");
         self.print(SUMMARY | CMDLINES, b"\t[Saved command lines, ")?;
         let size = self.u64()?;
-        self.printf(SUMMARY | CMDLINES, format!("{} bytes]\n", size as u32 as i32))?;
+        self.printf(
+            SUMMARY | CMDLINES,
+            format!("{} bytes]\n", size as u32 as i32),
+        )?;
         self.dump_string(size, CMDLINES)
     }
 
@@ -703,10 +719,7 @@ impl Dumper<'_> {
                 total = total.wrapping_add(sz);
                 self.printf(
                     OPTIONS | FLYRECORD,
-                    format!(
-                        "   {id} {off}\t{}\t[id, data offset and size]\n",
-                        sz as i64
-                    ),
+                    format!("   {id} {off}\t{}\t[id, data offset and size]\n", sz as i64),
                 )?;
             }
             summary.extend_from_slice(
@@ -727,10 +740,7 @@ impl Dumper<'_> {
         if size < 12 {
             return self.printf(OPTIONS, format!("Broken time shift option, size {size}"));
         }
-        self.printf(
-            OPTIONS,
-            format!("\t\t[Option TimeShift, {size} bytes]\n"),
-        )?;
+        self.printf(OPTIONS, format!("\t\t[Option TimeShift, {size} bytes]\n"))?;
         let id = self.u64()?;
         size -= 8;
         self.printf(OPTIONS, format!("0x{id:X} [peer's trace id]\n"))?;
@@ -811,7 +821,10 @@ impl Dumper<'_> {
     }
 
     fn option_guest(&mut self, size: u32) -> Result<()> {
-        self.printf(OPTIONS, format!("\t\t[Option GUEST, {} bytes]\n", size as i32))?;
+        self.printf(
+            OPTIONS,
+            format!("\t\t[Option GUEST, {} bytes]\n", size as i32),
+        )?;
         if u64::from(size) > MAX_OPTION {
             return Err(Error::corrupt(
                 "GUEST option",
@@ -865,7 +878,10 @@ impl Dumper<'_> {
         self.sections.push((id, off, v));
         self.printf(
             OPTIONS,
-            format!("\t\t[Option {desc}, {} bytes] @ {}\n", size as i32, off as i64),
+            format!(
+                "\t\t[Option {desc}, {} bytes] @ {}\n",
+                size as i32, off as i64
+            ),
         )
     }
 
@@ -981,7 +997,10 @@ impl Dumper<'_> {
     }
 
     fn option_done(&mut self, size: u32) -> Result<usize> {
-        self.printf(OPTIONS, format!("\t\t[Option DONE, {} bytes]\n", size as i32))?;
+        self.printf(
+            OPTIONS,
+            format!("\t\t[Option DONE, {} bytes]\n", size as i32),
+        )?;
         if self.version < 7 || size < 8 {
             return Ok(0);
         }
@@ -1029,8 +1048,7 @@ impl Dumper<'_> {
                     self.meta.extend_from_slice(&data);
                     self.uncompress_reset();
                 } else {
-                    let Ok(data) = self.read(usize::try_from(size).unwrap_or(usize::MAX))
-                    else {
+                    let Ok(data) = self.read(usize::try_from(size).unwrap_or(usize::MAX)) else {
                         self.pos = body;
                         break;
                     };
@@ -1089,10 +1107,8 @@ impl Dumper<'_> {
                     let csize = self.u32()? as i32;
                     let rsize = self.u32()? as i32;
                     s.extend_from_slice(
-                        format!(
-                            "\", flags 0x{fl:X}, {csize} compressed, {rsize} uncompressed]\n"
-                        )
-                        .as_bytes(),
+                        format!("\", flags 0x{fl:X}, {csize} compressed, {rsize} uncompressed]\n")
+                            .as_bytes(),
                     );
                     size = size.wrapping_sub(8);
                 }

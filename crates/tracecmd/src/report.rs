@@ -383,7 +383,6 @@ fn events(
             filters.push(Some(Filter::parse(&o.filters, &i.dat.registry)?));
         }
     }
-    let mut line: Vec<u8> = Vec::with_capacity(256);
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     let mut sum = Summary::default();
     let mut csv_header = false;
@@ -441,7 +440,8 @@ fn events(
                 }
             }
             (_, Format::Text) => {
-                line.clear();
+                // rendered straight into the output buffer
+                let line = &mut buf;
                 if instances || multi {
                     let name: &str = if multi {
                         std::path::Path::new(&input.name)
@@ -458,9 +458,9 @@ fn events(
                     };
                     let name = if !multi && e.buffer == 0 { "" } else { name };
                     if name.is_empty() {
-                        line.resize(max_name + 2, b' ');
+                        line.resize(line.len() + max_name + 2, b' ');
                     } else {
-                        line.resize(max_name - name.len().min(max_name), b' ');
+                        line.resize(line.len() + max_name - name.len().min(max_name), b' ');
                         line.extend_from_slice(name.as_bytes());
                         line.extend_from_slice(b": ");
                     }
@@ -481,12 +481,11 @@ fn events(
                             ..input.tep.options()
                         },
                     );
-                    t.render(&e, &mut line);
+                    t.render(&e, line);
                 } else {
-                    input.tep.render(&e, &mut line);
+                    // the DROPPED line comes after the file prefix, like trace-cmd
+                    input.tep.render(&e, line);
                 }
-                // the DROPPED line comes after the file prefix, like trace-cmd
-                buf.extend_from_slice(&line);
             }
         }
         if buf.len() >= 1 << 15 {

@@ -167,7 +167,11 @@ fn fixtures_outputs_match_trace_cmd_byte_for_byte() {
     // tests/fixtures/README.md.
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let (files, checked, failures) = check_dir(&dir);
-    assert!(files >= 5, "only {files} fixture recordings in {}", dir.display());
+    assert!(
+        files >= 5,
+        "only {files} fixture recordings in {}",
+        dir.display()
+    );
     assert!(checked >= files * 7, "only {checked} outputs checked");
     assert!(
         failures.is_empty(),

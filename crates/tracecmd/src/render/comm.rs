@@ -31,6 +31,9 @@ pub struct CommTable {
     list: Vec<(i32, Box<[u8]>)>,
     /// Array phase: sorted by pid, may hold duplicates.
     arr: Option<Vec<(i32, Box<[u8]>)>>,
+    /// Direct-mapped cache of lookups: slot `pid & 255` → (pid, array
+    /// index); cleared whenever the array changes.
+    cache: Vec<(i32, usize)>,
 }
 
 const IDLE: &[u8] = b"<idle>";
@@ -97,6 +100,7 @@ impl CommTable {
             }
             found
         };
+        self.cache.clear();
         match slot {
             Some(i) => arr.insert(i + 1, key),
             None => {
@@ -121,7 +125,25 @@ impl CommTable {
             a.sort_by_key(|e| e.0);
             a
         });
-        match bsearch(arr, pid) {
+        if self.cache.is_empty() {
+            self.cache.resize(256, (0, usize::MAX));
+        }
+        let slot = (pid & 255) as usize;
+        let hit = match self.cache.get(slot) {
+            Some(&(p, i)) if p == pid && i != usize::MAX => Some(i),
+            _ => None,
+        };
+        let idx = match hit {
+            Some(i) => Some(i),
+            None => {
+                let r = bsearch(arr, pid);
+                if let (Some(i), Some(c)) = (r, self.cache.get_mut(slot)) {
+                    *c = (pid, i);
+                }
+                r
+            }
+        };
+        match idx {
             Some(i) => arr.get(i).map_or(UNKNOWN, |e| &e.1),
             None => UNKNOWN,
         }

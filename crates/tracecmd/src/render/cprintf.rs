@@ -139,53 +139,99 @@ impl Spec {
             };
             (false, v)
         };
-        let mut digits = match self.conv {
-            b'x' => format!("{mag:x}"),
-            b'X' => format!("{mag:X}"),
-            b'o' => format!("{mag:o}"),
-            _ => format!("{mag}"),
+        // digits into a stack buffer (no allocation per conversion)
+        let mut buf = [0u8; 24];
+        let mut ib = itoa::Buffer::new();
+        let start = match self.conv {
+            b'x' | b'X' | b'o' => {
+                let (shift, mask) = if self.conv == b'o' { (3, 7) } else { (4, 15) };
+                let hex: &[u8; 16] = if self.conv == b'X' {
+                    b"0123456789ABCDEF"
+                } else {
+                    b"0123456789abcdef"
+                };
+                let mut start = buf.len();
+                let mut m = mag;
+                while start > 0 {
+                    start -= 1;
+                    if let (Some(slot), Some(&c)) =
+                        (buf.get_mut(start), hex.get((m & mask) as usize))
+                    {
+                        *slot = c;
+                    }
+                    m >>= shift;
+                    if m == 0 {
+                        break;
+                    }
+                }
+                start
+            }
+            _ => {
+                let t = ib.format(mag).as_bytes();
+                let start = buf.len() - t.len().min(buf.len());
+                if let Some(dst) = buf.get_mut(start..) {
+                    dst.copy_from_slice(t.get(..dst.len()).unwrap_or(t));
+                }
+                start
+            }
         };
+        let mut digits: &[u8] = buf.get(start..).unwrap_or(&[]);
         let (width, prec, left) = self.resolve(len_arg);
+        let mut zeros = 0usize;
         if let Some(p) = prec {
             if p == 0 && mag == 0 {
-                digits.clear();
+                digits = &[];
             }
-            while digits.len() < p {
-                digits.insert(0, '0');
-            }
+            zeros = p.saturating_sub(digits.len());
         }
-        let mut prefix = String::new();
+        let mut prefix = [0u8; 2];
+        let mut plen = 0usize;
+        let mut push = |c: u8| {
+            if let Some(slot) = prefix.get_mut(plen) {
+                *slot = c;
+                plen += 1;
+            }
+        };
         if signed {
             if neg {
-                prefix.push('-');
+                push(b'-');
             } else if self.plus {
-                prefix.push('+');
+                push(b'+');
             } else if self.space {
-                prefix.push(' ');
+                push(b' ');
             }
         }
         if self.alt && mag != 0 {
             match self.conv {
-                b'x' => prefix.push_str("0x"),
-                b'X' => prefix.push_str("0X"),
-                b'o' if !digits.starts_with('0') => prefix.push('0'),
+                b'x' => {
+                    push(b'0');
+                    push(b'x');
+                }
+                b'X' => {
+                    push(b'0');
+                    push(b'X');
+                }
+                b'o' if zeros == 0 => push(b'0'),
                 _ => {}
             }
         }
-        let len = prefix.len() + digits.len();
-        let w = width.unwrap_or(0);
+        let prefix = prefix.get(..plen).unwrap_or(&[]);
+        let len = plen + zeros + digits.len();
+        let pad = width.unwrap_or(0).saturating_sub(len);
         if left {
-            out.extend_from_slice(prefix.as_bytes());
-            out.extend_from_slice(digits.as_bytes());
-            out.resize(out.len() + w.saturating_sub(len), b' ');
+            out.extend_from_slice(prefix);
+            out.resize(out.len() + zeros, b'0');
+            out.extend_from_slice(digits);
+            out.resize(out.len() + pad, b' ');
         } else if self.zero && prec.is_none() {
-            out.extend_from_slice(prefix.as_bytes());
-            out.resize(out.len() + w.saturating_sub(len), b'0');
-            out.extend_from_slice(digits.as_bytes());
+            out.extend_from_slice(prefix);
+            out.resize(out.len() + pad + zeros, b'0');
+            out.extend_from_slice(digits);
         } else {
-            out.resize(out.len() + w.saturating_sub(len), b' ');
-            out.extend_from_slice(prefix.as_bytes());
-            out.extend_from_slice(digits.as_bytes());
+            out.resize(out.len() + pad, b' ');
+            out.extend_from_slice(prefix);
+            out.resize(out.len() + zeros, b'0');
+            out.extend_from_slice(digits);
         }
     }
 
@@ -225,6 +271,14 @@ pub fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(b.format(v).as_bytes());
 }
 
+/// Writes `v` zero-padded to `w` digits (`%0*llu`).
+pub fn put_zpad(out: &mut Vec<u8>, v: u64, w: usize) {
+    let mut b = itoa::Buffer::new();
+    let t = b.format(v).as_bytes();
+    out.resize(out.len() + w.saturating_sub(t.len()), b'0');
+    out.extend_from_slice(t);
+}
+
 /// Writes `args` (for the rare formatted pieces).
 pub fn put_fmt(out: &mut Vec<u8>, args: std::fmt::Arguments<'_>) {
     let _ = out.write_fmt(args);
@@ -249,6 +303,15 @@ mod tests {
         assert_eq!(i("%-5d", 0, 42), "42   ");
         assert_eq!(i("%#lx", 1, 255), "0xff");
         assert_eq!(i("%llu", 2, u64::MAX), "18446744073709551615");
+        assert_eq!(i("%.0d", 0, 0), "");
+        assert_eq!(i("%5.3d", 0, 7), "  007");
+        assert_eq!(i("%-6.3x", 0, 0xa), "00a   ");
+        assert_eq!(i("%#o", 0, 8), "010");
+        assert_eq!(i("%#.3o", 0, 8), "010");
+        assert_eq!(i("%+d", 0, 5), "+5");
+        assert_eq!(i("% 4d", 0, 5), "   5");
+        assert_eq!(i("%#X", 0, 0xab), "0XAB");
+        assert_eq!(i("%lo", 1, u64::MAX), "1777777777777777777777");
     }
 
     #[test]

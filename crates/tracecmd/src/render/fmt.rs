@@ -7,7 +7,7 @@
 //! Output is bytes: records may carry non-UTF-8 data that trace-cmd prints raw.
 
 use super::cprintf::Spec;
-use super::funcs::FuncMap;
+use super::funcs::LazyFuncs;
 use std::collections::HashMap;
 use std::io::Write as _;
 use traceevent::{Endian, EventFormat, Field, FieldKind};
@@ -88,8 +88,8 @@ impl TField {
             })
             .unwrap_or(0) as usize;
         let elementsize = if flags & (fl::ARRAY | fl::DYNAMIC) != 0 {
-            if arraylen != 0 {
-                f.size / arraylen
+            if let Some(es) = f.size.checked_div(arraylen) {
+                es
             } else if flags & fl::DYNAMIC != 0 {
                 match matches!(f.kind, FieldKind::DataLoc { .. } | FieldKind::RelLoc { .. }) {
                     true => type_size(f.type_name.trim()),
@@ -207,7 +207,7 @@ pub struct Env<'a> {
     /// Kernel long size.
     pub long: usize,
     /// Functions.
-    pub funcs: &'a FuncMap,
+    pub funcs: &'a LazyFuncs,
     /// printk formats (address → string).
     pub printk: &'a HashMap<u64, String>,
 }
@@ -817,6 +817,15 @@ fn arg_num_eval(a: &Arg) -> Option<i64> {
 }
 
 fn eval_type_str(val: u64, ty: &str, pointer: bool) -> u64 {
+    // fast path for the casts syscall formats use on every argument
+    if !pointer
+        && matches!(
+            ty,
+            "unsigned long" | "long" | "u64" | "s64" | "unsigned long long"
+        )
+    {
+        return val;
+    }
     let ty = ty.trim();
     if ty.len() < 2 {
         return val;
@@ -1850,7 +1859,7 @@ mod debug_tests {
             long: 8,
             depth: 0,
         };
-        let a = p.function("__print_flags").map_err(|e| e);
+        let a = p.function("__print_flags");
         let s = format!("{a:?}");
         assert!(s.contains("\"M\""), "{s}");
     }

@@ -136,3 +136,37 @@ mod tests {
         assert!(m.find(0).is_none());
     }
 }
+
+/// A [`FuncMap`] built on first use from kallsyms text: libtraceevent only
+/// needs it for `%pS`-style conversions and a few plugins, and parsing and
+/// sorting a 5 MB kallsyms costs more than rendering many events.
+#[derive(Debug, Clone, Default)]
+pub struct LazyFuncs {
+    text: Vec<u8>,
+    map: std::cell::OnceCell<FuncMap>,
+}
+
+impl LazyFuncs {
+    /// Keeps the text for later.
+    pub fn new(text: Vec<u8>) -> LazyFuncs {
+        LazyFuncs {
+            text,
+            map: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The map (parsed now if not yet).
+    pub fn get(&self) -> &FuncMap {
+        self.map.get_or_init(|| FuncMap::parse(&self.text))
+    }
+
+    /// [`FuncMap::find`].
+    pub fn find(&self, addr: u64) -> Option<&Func> {
+        self.get().find(addr)
+    }
+
+    /// [`FuncMap::addr_of`].
+    pub fn addr_of(&self, name: &str) -> Option<u64> {
+        self.get().addr_of(name)
+    }
+}

@@ -11,9 +11,9 @@ pub mod funcs;
 
 use crate::dat::TraceDat;
 use crate::stream::Event;
-use cprintf::{pad_left, pad_right, put_fmt, put_u64};
+use cprintf::{pad_left, pad_right, put_fmt, put_u64, put_zpad};
 use fmt::{read_num, Compiled, Data, Env};
-use funcs::FuncMap;
+use funcs::{FuncMap, LazyFuncs};
 use std::collections::HashMap;
 use std::io::Write as _;
 use traceevent::{Endian, EventFormat};
@@ -61,7 +61,7 @@ struct Ev {
 pub struct TepRenderer {
     opts: TepOptions,
     events: Vec<Option<Ev>>,
-    funcs: FuncMap,
+    funcs: LazyFuncs,
     printk: HashMap<u64, String>,
     comms: comm::CommTable,
     endian: Endian,
@@ -110,7 +110,7 @@ impl TepRenderer {
         TepRenderer {
             opts,
             events,
-            funcs: FuncMap::parse(&dat.kallsyms_text),
+            funcs: LazyFuncs::new(dat.kallsyms_text.clone()),
             printk,
             comms,
             endian: dat.endian,
@@ -120,7 +120,7 @@ impl TepRenderer {
 
     /// The function map (kallsyms as libtraceevent resolves it).
     pub fn funcs(&self) -> &FuncMap {
-        &self.funcs
+        self.funcs.get()
     }
 
     /// The options.
@@ -239,13 +239,12 @@ impl TepRenderer {
             if self.opts.nsec {
                 pad_left(out, ib.format(ts / 1_000_000_000).as_bytes(), 5);
                 out.push(b'.');
-                let f = ts % 1_000_000_000;
-                put_fmt(out, format_args!("{f:09}"));
+                put_zpad(out, ts % 1_000_000_000, 9);
             } else {
                 let t = ts.wrapping_add(500) / 1000;
                 pad_left(out, ib.format(t / 1_000_000).as_bytes(), 5);
                 out.push(b'.');
-                put_fmt(out, format_args!("{:06}", t % 1_000_000));
+                put_zpad(out, t % 1_000_000, 6);
             }
         } else {
             // trace-cmd's "%12d:" time format: libtraceevent computes the
