@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
 use traceevent::{
-    Cmdlines, ClockKind, Context, Endian, EventRegistry, HeaderPage, Kallsyms, KernelTextOptions,
+    ClockKind, Cmdlines, Context, Endian, EventRegistry, HeaderPage, Kallsyms, KernelTextOptions,
     KernelTextRenderer, Missed, PrintkFormats, Record, Renderer, StructuredRecord, SubBuffer,
 };
 use tracefs::raw::{self, CpuReader};
@@ -22,7 +22,9 @@ use tracefs::{CpuStats, Instance, Tracefs};
 use crate::error::{Error, Result};
 use crate::recorder::{Recorder, RecorderOptions};
 use crate::render::{TepOptions, TepRenderer};
-use crate::session::{arm_pid_filters, collect_metadata, configure, usage, HeldChild, RecordConfig};
+use crate::session::{
+    arm_pid_filters, collect_metadata, configure, usage, HeldChild, RecordConfig,
+};
 use crate::stream::Event;
 use crate::writer::{BufferInput, CpuWritten, Metadata, TraceDatWriter, WriterOptions};
 use crate::TraceDat;
@@ -55,6 +57,9 @@ pub struct StreamSummary {
     pub decode_errors: u64,
 }
 
+/// What a decoded batch held: (events written, lost per CPU, decode errors).
+pub type BatchResult = (u64, Vec<(u32, u64)>, u64);
+
 /// The decoding state for live pages of one trace array.
 pub struct LiveDecoder {
     registry: EventRegistry,
@@ -72,13 +77,21 @@ pub struct LiveDecoder {
 
 impl LiveDecoder {
     /// Builds the registry from the instance's formats.
-    pub fn new(tfs: &Tracefs, inst: &Instance, meta: &Metadata, format: StreamFormat, scratch: &Path) -> Result<LiveDecoder> {
-        let long = traceevent::LongSize::from_bytes(usize::from(meta.long_size)).unwrap_or(traceevent::LongSize::Eight);
+    pub fn new(
+        tfs: &Tracefs,
+        inst: &Instance,
+        meta: &Metadata,
+        format: StreamFormat,
+        scratch: &Path,
+    ) -> Result<LiveDecoder> {
+        let long = traceevent::LongSize::from_bytes(usize::from(meta.long_size))
+            .unwrap_or(traceevent::LongSize::Eight);
         let endian = Endian::native();
         let mut registry = EventRegistry::new(long, endian);
         let hp_text = String::from_utf8_lossy(&meta.header_page).into_owned();
-        let header = HeaderPage::parse(&hp_text).map_err(|e| Error::Usage(format!("events/header_page: {e}")))?;
-        registry.set_header_page(header.clone());
+        let header = HeaderPage::parse(&hp_text)
+            .map_err(|e| Error::Usage(format!("events/header_page: {e}")))?;
+        registry.set_header_page(header);
         for f in &meta.ftrace_formats {
             let _ = registry.add_format("ftrace", &String::from_utf8_lossy(f));
         }
@@ -87,7 +100,10 @@ impl LiveDecoder {
                 let _ = registry.add_format(sys, &String::from_utf8_lossy(f));
             }
         }
-        let clock = inst.trace_clock().map(|(c, _)| c).unwrap_or_else(|_| "local".into());
+        let clock = inst
+            .trace_clock()
+            .map(|(c, _)| c)
+            .unwrap_or_else(|_| "local".into());
         let kernel = KernelTextRenderer::new(KernelTextOptions {
             clock: ClockKind::from_name(&clock),
             ..KernelTextOptions::default()
@@ -97,20 +113,37 @@ impl LiveDecoder {
             // one with the metadata and no data.
             let path = scratch.join(format!(".tk-stream-{}.dat", std::process::id()));
             let empty = scratch.join(format!(".tk-stream-{}.cpu", std::process::id()));
-            std::fs::write(&empty, b"").map_err(|source| Error::Io { path: empty.clone(), source })?;
+            std::fs::write(&empty, b"").map_err(|source| Error::Io {
+                path: empty.clone(),
+                source,
+            })?;
             let input = BufferInput {
                 name: String::new(),
                 clock: clock.clone(),
                 subbuf_size: raw::subbuf_size(inst) as u32,
-                cpus: (0..meta.cpus).map(|c| (c, empty.clone(), String::new())).collect(),
+                cpus: (0..meta.cpus)
+                    .map(|c| (c, empty.clone(), String::new()))
+                    .collect(),
             };
-            let w = TraceDatWriter::create(&path, WriterOptions { version: 7, compression: crate::writer::Compression::None })?;
+            let w = TraceDatWriter::create(
+                &path,
+                WriterOptions {
+                    version: 7,
+                    compression: crate::writer::Compression::None,
+                },
+            )?;
             w.write(meta, &[input])?;
             let dat = TraceDat::open(&path)?;
             let _ = std::fs::remove_file(&path);
             let _ = std::fs::remove_file(&empty);
             let in_usecs = !matches!(clock.as_str(), "x86-tsc" | "counter" | "boot");
-            let r = TepRenderer::new(&dat, TepOptions { in_usecs, ..TepOptions::default() });
+            let r = TepRenderer::new(
+                &dat,
+                TepOptions {
+                    in_usecs,
+                    ..TepOptions::default()
+                },
+            );
             Some((dat, r))
         } else {
             None
@@ -119,7 +152,8 @@ impl LiveDecoder {
             registry,
             header,
             kallsyms: Kallsyms::parse(&String::from_utf8_lossy(&meta.kallsyms)).unwrap_or_default(),
-            printk: PrintkFormats::parse(&String::from_utf8_lossy(&meta.printk)).unwrap_or_default(),
+            printk: PrintkFormats::parse(&String::from_utf8_lossy(&meta.printk))
+                .unwrap_or_default(),
             cmdlines: Cmdlines::parse(&String::from_utf8_lossy(&meta.cmdlines)).unwrap_or_default(),
             endian,
             format,
@@ -145,7 +179,11 @@ impl LiveDecoder {
 
     /// Decodes a batch of (cpu, page) and writes it, merged by timestamp.
     /// Returns (events, lost per cpu, decode errors).
-    pub fn write_batch(&mut self, pages: &[(u32, Vec<u8>)], out: &mut dyn Write) -> std::io::Result<(u64, Vec<(u32, u64)>, u64)> {
+    pub fn write_batch(
+        &mut self,
+        pages: &[(u32, Vec<u8>)],
+        out: &mut dyn Write,
+    ) -> std::io::Result<BatchResult> {
         let mut recs: Vec<(u64, u32, usize, usize, usize)> = Vec::new(); // ts, cpu, page idx, payload start, len
         let mut lost = Vec::new();
         let mut errors = 0u64;
@@ -197,7 +235,9 @@ impl LiveDecoder {
             pid > 0 && self.cmdlines.comm(pid).is_none()
         });
         // Also refresh periodically: a reused pid has a stale name until then.
-        self.refresh_cmdlines(unknown || self.cmdline_refresh.elapsed() > Duration::from_millis(50));
+        self.refresh_cmdlines(
+            unknown || self.cmdline_refresh.elapsed() > Duration::from_millis(50),
+        );
         let ctx = Context::new(&self.registry)
             .with_kallsyms(&self.kallsyms)
             .with_printk_formats(&self.printk)
@@ -273,7 +313,10 @@ pub fn stream(
 ) -> Result<StreamSummary> {
     let armed = configure(tfs, cfg)?;
     let main = armed.first().ok_or_else(|| usage("nothing to stream"))?;
-    let events: Vec<_> = armed.iter().flat_map(|a| a.events.iter().cloned()).collect();
+    let events: Vec<_> = armed
+        .iter()
+        .flat_map(|a| a.events.iter().cloned())
+        .collect();
     let meta = collect_metadata(tfs, &main.inst, &events, None)?;
     let scratch = std::env::temp_dir();
     let mut dec = LiveDecoder::new(tfs, &main.inst, &meta, format, &scratch)?;
@@ -366,7 +409,10 @@ pub fn stream(
     res
 }
 
-type Readers = (mpsc::Receiver<(u32, Vec<u8>)>, Vec<std::thread::JoinHandle<()>>);
+type Readers = (
+    mpsc::Receiver<(u32, Vec<u8>)>,
+    Vec<std::thread::JoinHandle<()>>,
+);
 
 /// One non-blocking reader thread per CPU sending whole (or, at the end,
 /// partial) sub-buffers; `stop` ends them after a final drain.
@@ -378,7 +424,10 @@ fn spawn_readers(inst: &Instance, stop: Arc<AtomicBool>) -> Result<Readers> {
         let tx = tx.clone();
         let st = stop.clone();
         threads.push(std::thread::spawn(move || {
-            let timeout = rustix::event::Timespec { tv_sec: 0, tv_nsec: 50_000_000 };
+            let timeout = rustix::event::Timespec {
+                tv_sec: 0,
+                tv_nsec: 50_000_000,
+            };
             let mut buf = Vec::new();
             loop {
                 let done = st.load(Ordering::SeqCst);
@@ -403,7 +452,13 @@ fn spawn_readers(inst: &Instance, stop: Arc<AtomicBool>) -> Result<Readers> {
 
 /// Prints an existing trace array's events as they arrive (consuming, like
 /// `trace_pipe`), until `stop` or the output closes.
-pub fn pipe(tfs: &Tracefs, inst: &Instance, format: StreamFormat, stop: Arc<AtomicBool>, out: &mut dyn Write) -> Result<StreamSummary> {
+pub fn pipe(
+    tfs: &Tracefs,
+    inst: &Instance,
+    format: StreamFormat,
+    stop: Arc<AtomicBool>,
+    out: &mut dyn Write,
+) -> Result<StreamSummary> {
     let events = inst.enabled_events().map_err(usage)?;
     let meta = collect_metadata(tfs, inst, &events, None)?;
     let mut dec = LiveDecoder::new(tfs, inst, &meta, format, &std::env::temp_dir())?;
@@ -472,20 +527,36 @@ pub struct ExtractSummary {
 
 /// Writes an instance's buffer (consuming it) to a trace.dat with full
 /// metadata; the enabled events' formats are taken from `set_event`.
-pub fn extract(tfs: &Tracefs, inst: &Instance, output: &Path, writer: WriterOptions) -> Result<ExtractSummary> {
+pub fn extract(
+    tfs: &Tracefs,
+    inst: &Instance,
+    output: &Path,
+    writer: WriterOptions,
+) -> Result<ExtractSummary> {
     let events = inst.enabled_events().map_err(usage)?;
-    let dir = output.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let prefix = format!(".tk-extract-{}", std::process::id());
     let rec = Recorder::start(inst, dir, &prefix, RecorderOptions::default())?;
     let cpus = rec.stop()?;
     let stats = inst.cpu_stats().unwrap_or_default();
-    let stat_text = |cpu: u32| tracefs::read_text(&inst.path(&format!("per_cpu/cpu{cpu}/stats"))).unwrap_or_default();
-    let clock = inst.trace_clock().map(|(c, _)| c).unwrap_or_else(|_| "local".into());
+    let stat_text = |cpu: u32| {
+        tracefs::read_text(&inst.path(&format!("per_cpu/cpu{cpu}/stats"))).unwrap_or_default()
+    };
+    let clock = inst
+        .trace_clock()
+        .map(|(c, _)| c)
+        .unwrap_or_else(|_| "local".into());
     let input = BufferInput {
         name: String::new(),
         clock,
         subbuf_size: raw::subbuf_size(inst) as u32,
-        cpus: cpus.iter().map(|c| (c.cpu, c.path.clone(), stat_text(c.cpu))).collect(),
+        cpus: cpus
+            .iter()
+            .map(|c| (c.cpu, c.path.clone(), stat_text(c.cpu)))
+            .collect(),
     };
     let meta = collect_metadata(tfs, inst, &events, None)?;
     let w = TraceDatWriter::create(output, writer)?;

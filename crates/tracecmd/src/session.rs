@@ -173,7 +173,9 @@ pub(crate) fn configure(tfs: &Tracefs, cfg: &RecordConfig) -> Result<Vec<Armed>>
         // tracekit's own instances get a larger buffer than the kernel's
         // default (1.4 MiB/CPU): fewer lost events under load, and the memory
         // is freed with the instance. The top level keeps what it has.
-        let kb = cfg.buffer_kb.or(owned.as_ref().map(|_| DEFAULT_INSTANCE_BUFFER_KB));
+        let kb = cfg
+            .buffer_kb
+            .or(owned.as_ref().map(|_| DEFAULT_INSTANCE_BUFFER_KB));
         if let Some(kb) = kb {
             set(inst.set_buffer_size_kb(kb))?;
         }
@@ -243,6 +245,8 @@ pub(crate) fn configure(tfs: &Tracefs, cfg: &RecordConfig) -> Result<Vec<Armed>>
 pub struct HeldChild {
     pid: libc::pid_t,
     release_fd: Option<std::os::fd::OwnedFd>,
+    /// Read end of the pipe on which a failed exec reports its errno.
+    err_fd: Option<std::os::fd::OwnedFd>,
     status: Option<std::process::ExitStatus>,
 }
 
@@ -293,12 +297,8 @@ impl HeldChild {
         Ok(HeldChild {
             pid,
             release_fd: Some(gate_w),
+            err_fd: Some(err_r),
             status: None,
-        })
-        .map(|c| {
-            // Keep the error pipe's read end for `release`.
-            ERR_PIPE.with(|p| *p.borrow_mut() = Some(err_r));
-            c
         })
     }
 
@@ -312,7 +312,7 @@ impl HeldChild {
         if let Some(w) = self.release_fd.take() {
             let _ = rustix::io::write(&w, &[1]);
         }
-        if let Some(r) = ERR_PIPE.with(|p| p.borrow_mut().take()) {
+        if let Some(r) = self.err_fd.take() {
             let mut b = [0u8; 4];
             // EOF (exec succeeded, CLOEXEC closed it) or the errno.
             if let Ok(4) = rustix::io::read(&r, &mut b) {
@@ -363,10 +363,6 @@ impl HeldChild {
             let _ = self.wait_blocking();
         }
     }
-}
-
-thread_local! {
-    static ERR_PIPE: std::cell::RefCell<Option<std::os::fd::OwnedFd>> = const { std::cell::RefCell::new(None) };
 }
 
 /// Collects the metadata blocks for the file.
@@ -565,8 +561,7 @@ fn run(
         let cpus = r.stop()?;
         let cs = a.inst.cpu_stats().unwrap_or_default();
         let stat_text = |cpu: u32| {
-            tracefs::read_text(&a.inst.path(&format!("per_cpu/cpu{cpu}/stats")))
-                .unwrap_or_default()
+            tracefs::read_text(&a.inst.path(&format!("per_cpu/cpu{cpu}/stats"))).unwrap_or_default()
         };
         let name = a.spec.name.clone().unwrap_or_default();
         for s in cs {
