@@ -145,7 +145,15 @@ struct Rotation {
 
 /// Splices whole sub-buffers into `file` until none is left or `limit`
 /// bytes were moved.
-fn pump(reader: &CpuReader, pr: &OwnedFd, pw: &OwnedFd, chunk: usize, file: &File, path: &Path, limit: u64) -> Result<u64> {
+fn pump(
+    reader: &CpuReader,
+    pr: &OwnedFd,
+    pw: &OwnedFd,
+    chunk: usize,
+    file: &File,
+    path: &Path,
+    limit: u64,
+) -> Result<u64> {
     let mut moved = 0u64;
     let subbuf = reader.subbuf_size() as u64;
     while moved < limit {
@@ -197,7 +205,16 @@ fn record_cpu(
             let fa = File::create(&pa).map_err(io(&pa))?;
             let fb = File::create(&pb).map_err(io(&pb))?;
             let half = (max / 2).max(subbuf as u64);
-            (fa, Some(Rotation { half, in_current: 0, other: fb, current_path: pa, other_path: pb }))
+            (
+                fa,
+                Some(Rotation {
+                    half,
+                    in_current: 0,
+                    other: fb,
+                    current_path: pa,
+                    other_path: pb,
+                }),
+            )
         }
     };
     let mut total = 0u64;
@@ -226,7 +243,10 @@ fn record_cpu(
                 Err(e) => return Err(rerr(path, e)),
             }
         }
-        let limit = rot.as_ref().map(|r| r.half.saturating_sub(r.in_current)).unwrap_or(u64::MAX);
+        let limit = rot
+            .as_ref()
+            .map(|r| r.half.saturating_sub(r.in_current))
+            .unwrap_or(u64::MAX);
         let moved = pump(&reader, &pr, &pw, chunk, &file, path, limit)?;
         total += moved;
         counter.store(total, Ordering::Relaxed);
@@ -237,7 +257,10 @@ fn record_cpu(
     }
     // Final drain: whole sub-buffers by splice, then partial ones by read.
     loop {
-        let limit = rot.as_ref().map(|r| r.half.saturating_sub(r.in_current)).unwrap_or(u64::MAX);
+        let limit = rot
+            .as_ref()
+            .map(|r| r.half.saturating_sub(r.in_current))
+            .unwrap_or(u64::MAX);
         let moved = pump(&reader, &pr, &pw, chunk, &file, path, limit)?;
         total += moved;
         rotate(&mut file, &mut rot, moved)?;
@@ -246,7 +269,9 @@ fn record_cpu(
         }
     }
     let mut rest = Vec::new();
-    reader.drain(&mut rest).map_err(|e| Error::Usage(e.to_string()))?;
+    reader
+        .drain(&mut rest)
+        .map_err(|e| Error::Usage(e.to_string()))?;
     file.write_all(&rest).map_err(io(path))?;
     total += rest.len() as u64;
     file.flush().map_err(io(path))?;

@@ -211,7 +211,13 @@ pub fn status(tfs: &Tracefs, sessions: &[Session], only: Option<Option<&str>>) -
         match st {
             Ok(a) => arrays.push(a),
             // Another tracefs user removed it while we were listing.
-            Err(_) if listing_all && n.is_some() && !tfs.path("instances").join(n.as_deref().unwrap_or("")).exists() => {}
+            Err(_)
+                if listing_all
+                    && n.is_some()
+                    && !tfs
+                        .path("instances")
+                        .join(n.as_deref().unwrap_or(""))
+                        .exists() => {}
             Err(e) => return Err(e),
         }
     }
