@@ -386,13 +386,68 @@ fn events(
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     let mut sum = Summary::default();
     let mut csv_header = false;
+    let look_ahead = o.mode != Mode::Summary && o.format == Format::Text && !o.raw;
+    let mut held: (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
     while merge.advance() {
-        let Some(e) = merge.event() else { break };
         let ii = merge
             .current_index()
             .and_then(|s| owner.get(s))
             .copied()
             .unwrap_or(0);
+        // trace-cmd's funcgraph leaf look-ahead: an entry whose next record
+        // (in merged order) is its own exit prints as one `func();` line and
+        // the exit is consumed.
+        let mut leaf: Option<u64> = None;
+        let mut hold: Option<(u64, u64, u32, usize, i64, usize)> = None;
+        if look_ahead {
+            if let (Some(e), Some(input)) = (merge.event(), inputs.get(ii)) {
+                if input.tep.is_funcgraph_entry(&e) {
+                    held.0.clear();
+                    held.0.extend_from_slice(e.data);
+                    held.1.clear();
+                    held.1.extend_from_slice(e.tail);
+                    hold = Some((e.ts, e.raw_ts, e.cpu, e.buffer, e.missed, e.offset));
+                }
+            }
+            if let Some((ts, raw_ts, cpu, buffer, missed, offset)) = hold {
+                let entry = Event {
+                    ts,
+                    raw_ts,
+                    cpu,
+                    buffer,
+                    data: &held.0,
+                    tail: &held.1,
+                    missed,
+                    offset,
+                };
+                let same_file = merge.peek_next().is_some()
+                    && merge.peek_next_index().and_then(|s| owner.get(s)).copied() == Some(ii);
+                if same_file {
+                    if let (Some(n), Some(input)) = (merge.peek_next(), inputs.get(ii)) {
+                        leaf = input.tep.funcgraph_leaf(&entry, &n);
+                    }
+                }
+                if leaf.is_some() {
+                    merge.skip_next();
+                }
+            }
+        }
+        let e = match hold {
+            Some((ts, raw_ts, cpu, buffer, missed, offset)) => Event {
+                ts,
+                raw_ts,
+                cpu,
+                buffer,
+                data: &held.0,
+                tail: &held.1,
+                missed,
+                offset,
+            },
+            None => match merge.event() {
+                Some(e) => e,
+                None => break,
+            },
+        };
         let Some(input) = inputs.get_mut(ii) else {
             continue;
         };
@@ -482,6 +537,8 @@ fn events(
                         },
                     );
                     t.render(&e, line);
+                } else if let Some(d) = leaf {
+                    input.tep.render_leaf(&e, d, line);
                 } else {
                     // the DROPPED line comes after the file prefix, like trace-cmd
                     input.tep.render(&e, line);

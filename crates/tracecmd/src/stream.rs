@@ -408,6 +408,35 @@ impl Merge {
         self.streams.get(self.current?)?.current()
     }
 
+    /// Moves past the current record and returns the next one in merged
+    /// order without making it current (trace-cmd's `peek_next_data`).
+    /// Call [`Merge::skip_next`] to drop it or [`Merge::advance`] to move to it.
+    pub fn peek_next(&mut self) -> Option<Event<'_>> {
+        if let Some(i) = self.current.take() {
+            if let Some(s) = self.streams.get_mut(i) {
+                s.advance();
+            }
+            self.push(i);
+        }
+        let Reverse((_, i)) = *self.heap.peek()?;
+        self.streams.get(i)?.current()
+    }
+
+    /// Index of the stream of the record [`Merge::peek_next`] returned.
+    pub fn peek_next_index(&self) -> Option<usize> {
+        self.heap.peek().map(|Reverse((_, i))| *i)
+    }
+
+    /// Drops the record [`Merge::peek_next`] returned.
+    pub fn skip_next(&mut self) {
+        if let Some(Reverse((_, i))) = self.heap.pop() {
+            if let Some(s) = self.streams.get_mut(i) {
+                s.advance();
+            }
+            self.push(i);
+        }
+    }
+
     /// Index (in construction order) of the stream of the current record.
     pub fn current_index(&self) -> Option<usize> {
         self.current

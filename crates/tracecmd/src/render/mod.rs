@@ -66,6 +66,8 @@ pub struct TepRenderer {
     comms: comm::CommTable,
     endian: Endian,
     long: usize,
+    /// Duration of the funcgraph leaf being printed (set by [`TepRenderer::render_leaf`]).
+    leaf: Option<u64>,
 }
 
 impl TepRenderer {
@@ -115,6 +117,7 @@ impl TepRenderer {
             comms,
             endian: dat.endian,
             long,
+            leaf: None,
         }
     }
 
@@ -134,6 +137,46 @@ impl TepRenderer {
             .get(usize::from(id))?
             .as_ref()
             .map(|e| e.name.as_str())
+    }
+
+    /// Whether `e` is printed by trace-cmd's funcgraph entry handler.
+    pub fn is_funcgraph_entry(&self, e: &Event<'_>) -> bool {
+        let id = read_num(self.endian, e.data, 0, 2) as usize;
+        self.events
+            .get(id)
+            .and_then(Option::as_ref)
+            .is_some_and(|ev| ev.plugin == Plugin::FuncgraphEntry)
+    }
+
+    /// trace-cmd's leaf look-ahead: when `next` (the next record in merged
+    /// order) is the `funcgraph_exit` of the same task and function as the
+    /// entry `e`, the call is printed as one leaf line; returns its duration.
+    pub fn funcgraph_leaf(&self, e: &Event<'_>, next: &Event<'_>) -> Option<u64> {
+        let field = |ev: &Event<'_>, name: &str| -> Option<u64> {
+            let id = read_num(self.endian, ev.data, 0, 2) as usize;
+            let f = self.events.get(id)?.as_ref()?.c.field(name)?;
+            Some(read_num(self.endian, ev.data, f.offset, f.size))
+        };
+        let nid = read_num(self.endian, next.data, 0, 2) as usize;
+        let is_exit = self
+            .events
+            .get(nid)
+            .and_then(Option::as_ref)
+            .is_some_and(|ev| ev.plugin == Plugin::FuncgraphExit);
+        if !is_exit
+            || read_num(self.endian, e.data, 4, 4) != read_num(self.endian, next.data, 4, 4)
+            || field(e, "func")? != field(next, "func")?
+        {
+            return None;
+        }
+        Some(field(next, "rettime")?.wrapping_sub(field(next, "calltime")?))
+    }
+
+    /// Renders a funcgraph entry as a leaf call of `duration` ns.
+    pub fn render_leaf(&mut self, e: &Event<'_>, duration: u64, out: &mut Vec<u8>) {
+        self.leaf = Some(duration);
+        self.render(e, out);
+        self.leaf = None;
     }
 
     /// The comm trace-cmd shows for `pid`.
@@ -379,7 +422,14 @@ impl TepRenderer {
             }
             Plugin::FuncgraphEntry | Plugin::FuncgraphExit => {
                 pretty = false;
-                funcgraph(&ev.c, &env, d, out, plugin == Plugin::FuncgraphExit);
+                funcgraph(
+                    &ev.c,
+                    &env,
+                    d,
+                    out,
+                    plugin == Plugin::FuncgraphExit,
+                    self.leaf,
+                );
             }
         }
         if pretty {
@@ -569,32 +619,78 @@ fn hrtimer(c: &Compiled, env: &Env<'_>, d: Data<'_>, out: &mut Vec<u8>, expire: 
     }
 }
 
-/// trace-cmd's function-graph output without look-ahead (every entry is
-/// printed as a non-leaf `func() {`, every exit as `}`).
-fn funcgraph(c: &Compiled, env: &Env<'_>, d: Data<'_>, out: &mut Vec<u8>, exit: bool) {
+/// trace-cmd's overhead mark before a duration (`trace-ftrace.c`).
+fn graph_overhead(out: &mut Vec<u8>, duration: Option<u64>) {
+    out.extend_from_slice(match duration {
+        None => b"  ",
+        Some(d) if d > 1_000_000_000 => b"$ ",
+        Some(d) if d > 1_000_000 => b"# ",
+        Some(d) if d > 100_000 => b"! ",
+        Some(d) if d > 10_000 => b"+ ",
+        Some(_) => b"  ",
+    });
+}
+
+/// trace-cmd's duration column: µs with up to 7 digits in all, " us ",
+/// padding, then "|  ".
+fn graph_duration(out: &mut Vec<u8>, duration: u64) {
+    let usecs = (duration / 1000).to_string();
+    let mut len = usecs.len();
+    out.extend_from_slice(usecs.as_bytes());
+    // trace-cmd 3.1.6 sizes the nsecs buffer from the whole line's length
+    // (8 - s->len underflows), so the three digits are always printed.
+    if len < 7 {
+        put_fmt(out, format_args!(".{:03}", duration % 1000));
+        len += 4;
+    }
+    out.extend_from_slice(b" us ");
+    for _ in len..7 {
+        out.push(b' ');
+    }
+    out.extend_from_slice(b"|  ");
+}
+
+/// trace-cmd's function-graph lines: nested entries `func() {`, leaf
+/// calls `func();` with their duration (from the look-ahead), exits `}`.
+fn funcgraph(
+    c: &Compiled,
+    env: &Env<'_>,
+    d: Data<'_>,
+    out: &mut Vec<u8>,
+    exit: bool,
+    leaf: Option<u64>,
+) {
     let depth = num_field(c, env, d, "depth").unwrap_or(0) as i32;
+    let indent = |out: &mut Vec<u8>| {
+        for _ in 0..(depth.max(0) as usize).saturating_mul(2).min(1 << 16) {
+            out.push(b' ');
+        }
+    };
+    let func_name = |out: &mut Vec<u8>, suffix: &str| {
+        let func = num_field(c, env, d, "func").unwrap_or(0);
+        match env.funcs.find(func) {
+            Some(f) => put_fmt(out, format_args!("{}{suffix}", f.name)),
+            None => put_fmt(out, format_args!("{func:x}{suffix}")),
+        }
+    };
     if exit {
         let calltime = num_field(c, env, d, "calltime").unwrap_or(0);
         let rettime = num_field(c, env, d, "rettime").unwrap_or(0);
         let dur = rettime.wrapping_sub(calltime);
-        put_fmt(
-            out,
-            format_args!(" {:>7}.{:03} us |  ", dur / 1000, dur % 1000),
-        );
-        for _ in 0..depth.max(0) {
-            out.extend_from_slice(b"  ");
-        }
+        graph_overhead(out, Some(dur));
+        graph_duration(out, dur);
+        indent(out);
         out.push(b'}');
+    } else if let Some(dur) = leaf {
+        graph_overhead(out, Some(dur));
+        graph_duration(out, dur);
+        indent(out);
+        func_name(out, "();");
     } else {
-        out.extend_from_slice(b"               |  ");
-        for _ in 0..depth.max(0) {
-            out.extend_from_slice(b"  ");
-        }
-        let func = num_field(c, env, d, "func").unwrap_or(0);
-        match env.funcs.find(func) {
-            Some(f) => put_fmt(out, format_args!("{}() {{", f.name)),
-            None => put_fmt(out, format_args!("0x{func:x}() {{")),
-        }
+        graph_overhead(out, None);
+        out.extend_from_slice(b"           |  ");
+        indent(out);
+        func_name(out, "() {");
     }
 }
 
