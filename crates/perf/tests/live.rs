@@ -237,10 +237,17 @@ fn record_g_is_read_by_debian_perf_with_the_same_report() {
     let ro = ReportOptions::default();
     let r = report::build(&mut s, &ro).unwrap();
     let ours = strip_tip(&r.to_stdio(&ro));
+    // The top symbols: rows of at least 2% (single-sample rows tie, and
+    // perf orders ties by object addresses no other tool can know).
     let top = |t: &str| {
         t.lines()
             .filter(|l| l.contains('%') && !l.starts_with('#') && !l.trim_start().starts_with('|'))
-            .take(5)
+            .filter(|l| {
+                l.split('%')
+                    .next()
+                    .and_then(|p| p.trim().parse::<f64>().ok())
+                    .is_some_and(|p| p >= 2.0)
+            })
             .map(str::to_string)
             .collect::<Vec<_>>()
     };

@@ -497,14 +497,9 @@ fn plt_symbols(rt: &ElfFile64<'_, Endianness>) -> Vec<Sym> {
             off += header;
         }
     }
-    if plt_sym_kept {
-        out.push(Sym {
-            start: plt_sym_start,
-            end: plt_sym_end,
-            name: ".plt".into(),
-            binding: elf::STB_GLOBAL,
-        });
-    }
+    // Newer perf (6.2+) also names the PLT header ".plt"; Debian's perf 6.1,
+    // the reference here, leaves it unresolved (a raw address), so do we.
+    let _ = (plt_sym_kept, plt_sym_start, plt_sym_end);
     rels.sort_by_key(|r| r.0);
     let dyn_ = rt.elf_dynamic_symbol_table();
     let strings = dyn_.strings();
