@@ -398,3 +398,26 @@ fn rig_function_graph(compare: bool) {
 fn rig_function_graph_record() {
     rig_function_graph(true);
 }
+
+/// libtraceevent's futex plugin output (`op=FUTEX_WAIT|FUTEX_PRIVATE_FLAG …`).
+#[test]
+fn futex_events_render_as_trace_cmd_plugin() {
+    require_live_tracefs();
+    let state = StateDir::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fx.dat");
+    let mut c = tk(state.path());
+    c.args(["record", "-q", "-e", "syscalls:sys_enter_futex", "-o"])
+        .arg(&out)
+        .args([
+            "--",
+            "/usr/bin/python3",
+            "-c",
+            "import threading\nfor _ in range(4):\n t = threading.Thread(target=lambda: None); t.start(); t.join()",
+        ]);
+    let (ok, _, err) = run(c);
+    assert!(ok, "{err}");
+    let (tc, tk) = report_both(&out);
+    assert!(tc.contains("op=FUTEX_"), "no futex event:\n{tc}");
+    testutil::assert_text_eq!(tc, tk);
+}

@@ -46,6 +46,7 @@ enum Plugin {
     RawData,
     FuncgraphEntry,
     FuncgraphExit,
+    Futex,
 }
 
 #[derive(Debug, Clone)]
@@ -420,6 +421,9 @@ impl TepRenderer {
                     }
                 }
             }
+            Plugin::Futex => {
+                pretty = !futex(&ev.c, &env, d, out);
+            }
             Plugin::FuncgraphEntry | Plugin::FuncgraphExit => {
                 pretty = false;
                 funcgraph(
@@ -467,6 +471,7 @@ fn plugin_for(ev: &EventFormat) -> Plugin {
         ("ftrace", "kernel_stack") => Plugin::KernelStack,
         ("ftrace", "raw_data") => Plugin::RawData,
         ("ftrace", "funcgraph_entry") => Plugin::FuncgraphEntry,
+        ("syscalls", "sys_enter_futex") => Plugin::Futex,
         ("ftrace", "funcgraph_exit") => Plugin::FuncgraphExit,
         _ => Plugin::None,
     }
@@ -617,6 +622,70 @@ fn hrtimer(c: &Compiled, env: &Env<'_>, d: Data<'_>, out: &mut Vec<u8>, expire: 
         Some(v) => put_u64(out, v),
         None => out.extend_from_slice(b"CAN'T FIND FIELD \"softexpires\""),
     }
+}
+
+/// libtraceevent's plugin_futex: `op=NAME[|FUTEX_PRIVATE_FLAG][|FUTEX_CLOCK_REALTIME]
+/// uaddr=…` and the arguments that op uses. False when it cannot print
+/// (a field is missing or the op is unknown): the print fmt is used then.
+fn futex(c: &Compiled, env: &Env<'_>, d: Data<'_>, out: &mut Vec<u8>) -> bool {
+    const HEX: u8 = 1;
+    const DEC: u8 = 2;
+    // name, val, utime/val2, uaddr2, val3 (0 = not printed)
+    const OPS: [(&str, u8, u8, bool, bool); 13] = [
+        ("FUTEX_WAIT", HEX, HEX, false, false),
+        ("FUTEX_WAKE", DEC, 0, false, false),
+        ("FUTEX_FD", DEC, 0, false, false),
+        ("FUTEX_REQUEUE", DEC, DEC, true, false),
+        ("FUTEX_CMP_REQUEUE", DEC, DEC, true, true),
+        ("FUTEX_WAKE_OP", DEC, DEC, true, true),
+        ("FUTEX_LOCK_PI", 0, HEX, false, false),
+        ("FUTEX_UNLOCK_PI", 0, 0, false, false),
+        ("FUTEX_TRYLOCK_PI", 0, 0, false, false),
+        ("FUTEX_WAIT_BITSET", HEX, HEX, false, true),
+        ("FUTEX_WAKE_BITSET", DEC, 0, false, true),
+        ("FUTEX_WAIT_REQUEUE_PI", HEX, HEX, true, true),
+        ("FUTEX_CMP_REQUEUE_PI", DEC, DEC, true, true),
+    ];
+    let get = |n: &str| num_field(c, env, d, n);
+    let (Some(uaddr), Some(op), Some(val), Some(utime), Some(uaddr2), Some(val3)) = (
+        get("uaddr"),
+        get("op"),
+        get("val"),
+        get("utime"),
+        get("uaddr2"),
+        get("val3"),
+    ) else {
+        return false;
+    };
+    let cmd = op & !(128 | 256);
+    let Some(&(name, fval, futime, fuaddr2, fval3)) = OPS.get(cmd as usize) else {
+        return false;
+    };
+    put_fmt(out, format_args!("op={name}"));
+    if op & 128 != 0 {
+        out.extend_from_slice(b"|FUTEX_PRIVATE_FLAG");
+    }
+    if op & 256 != 0 {
+        out.extend_from_slice(b"|FUTEX_CLOCK_REALTIME");
+    }
+    put_fmt(out, format_args!(" uaddr=0x{uaddr:08x}"));
+    match fval {
+        HEX => put_fmt(out, format_args!(" val=0x{val:08x}")),
+        DEC => put_fmt(out, format_args!(" val={val}")),
+        _ => {}
+    }
+    match futime {
+        HEX => put_fmt(out, format_args!(" utime=0x{utime:08x}")),
+        DEC => put_fmt(out, format_args!(" val2={utime}")),
+        _ => {}
+    }
+    if fuaddr2 {
+        put_fmt(out, format_args!(" uaddr2=0x{uaddr2:08x}"));
+    }
+    if fval3 {
+        put_fmt(out, format_args!(" val3=0x{val3:08x}"));
+    }
+    true
 }
 
 /// trace-cmd's overhead mark before a duration (`trace-ftrace.c`).
