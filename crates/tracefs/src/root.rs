@@ -567,14 +567,12 @@ mod tests {
 
     #[test]
     fn refuses_hazards() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("tracing_on"), "1\n").unwrap();
-        std::fs::write(
-            dir.path().join("uprobe_events"),
-            "p:other/x /bin/true:0x10\n",
-        )
-        .unwrap();
-        std::fs::write(dir.path().join("free_buffer"), "").unwrap();
+        // A fake tree in a temporary directory (never the real tracefs).
+        let dir = fake_tree(&[
+            ("tracing_on", "1\n"),
+            ("uprobe_events", "p:other/x /bin/true:0x10\n"),
+            ("free_buffer", ""),
+        ]);
         let t = Tracefs::at(dir.path()).unwrap();
         let e = t
             .write(&t.path("uprobe_events"), "", WriteMode::Replace)
@@ -591,5 +589,14 @@ mod tests {
             std::fs::read_to_string(dir.path().join("uprobe_events")).unwrap(),
             "p:other/x /bin/true:0x10\n-:mine/y\n"
         );
+    }
+
+    /// A temporary directory holding the given files.
+    fn fake_tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, content) in files {
+            std::fs::write(dir.path().join(name), content).unwrap();
+        }
+        dir
     }
 }
