@@ -88,6 +88,10 @@ const EXCEPTIONS: &[(&str, &str)] = &[
         "page pointer computed from the kernel variable vmemmap_base",
     ),
     (
+        "kmem:mm_page_alloc_extfrag",
+        "page pointer computed from the kernel variable vmemmap_base",
+    ),
+    (
         "kmem:mm_page_free",
         "page pointer computed from the kernel variable vmemmap_base",
     ),
