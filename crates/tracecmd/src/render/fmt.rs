@@ -1290,6 +1290,16 @@ impl Compiled {
         idx.and_then(|i| self.fields.get(i))
     }
 
+    /// Where the bytes of an array argument (`__get_dynamic_array(f)` or a
+    /// fixed field) start in the record, for `__print_hex`/`__print_array`.
+    fn array_start(&self, env: &Env<'_>, arg: &Arg, data: &[u8]) -> Option<usize> {
+        match arg {
+            Arg::DynArray(idx) => Some(dyn_offset(env.endian, self.field_of(*idx)?, data).0),
+            Arg::Field(idx, _) => Some(self.field_of(*idx)?.offset),
+            _ => None,
+        }
+    }
+
     /// `print_str_arg`.
     fn print_str(
         &self,
@@ -1363,16 +1373,8 @@ impl Compiled {
                 }
             }
             Arg::Hex(buf, len, is_str) => {
-                let start = match &**buf {
-                    Arg::DynArray(idx) => match self.field_of(*idx) {
-                        Some(f) => dyn_offset(env.endian, f, data).0,
-                        None => return,
-                    },
-                    Arg::Field(idx, _) => match self.field_of(*idx) {
-                        Some(f) => f.offset,
-                        None => return,
-                    },
-                    _ => return,
+                let Some(start) = self.array_start(env, buf, data) else {
+                    return;
                 };
                 let n = self.eval(env, d, len) as u32 as usize;
                 for i in 0..n {
@@ -1384,16 +1386,8 @@ impl Compiled {
                 }
             }
             Arg::IntArray(arr, count, el) => {
-                let start = match &**arr {
-                    Arg::DynArray(idx) => match self.field_of(*idx) {
-                        Some(f) => dyn_offset(env.endian, f, data).0,
-                        None => return,
-                    },
-                    Arg::Field(idx, _) => match self.field_of(*idx) {
-                        Some(f) => f.offset,
-                        None => return,
-                    },
-                    _ => return,
+                let Some(start) = self.array_start(env, arr, data) else {
+                    return;
                 };
                 let n = self.eval(env, d, count) as u32 as usize;
                 let mut es = self.eval(env, d, el) as i32 as usize;
