@@ -364,6 +364,23 @@ impl Session {
     }
 }
 
+/// Appends `Undone { seq }` to another process's journal file (fsync'd);
+/// with `remove_if_done`, deletes the file once nothing is pending.
+pub fn mark_undone(path: &Path, seq: u64, remove_if_done: bool) -> std::io::Result<()> {
+    let mut f = OpenOptions::new().append(true).open(path)?;
+    let line = serde_json::to_string(&Entry::Undone { seq }).map_err(std::io::Error::other)?;
+    writeln!(f, "{line}")?;
+    f.sync_data()?;
+    if remove_if_done {
+        if let Ok(s) = Session::load(path) {
+            if s.pending().is_empty() {
+                let _ = fs::remove_file(path);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Every journal file under `state_dir`, oldest first.
 pub fn scan(state_dir: &Path) -> Result<Vec<Session>> {
     let dir = state_dir.join("journal");

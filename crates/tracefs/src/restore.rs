@@ -7,9 +7,6 @@
 //! current value is no longer what tracekit wrote was changed by someone
 //! else since: it is left alone and reported.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-
 use crate::error::Result;
 use crate::journal::{Entry, Owner, OwnerState, Session};
 use crate::root::{Mode, Tracefs, TracefsOptions, WriteMode};
@@ -36,14 +33,8 @@ impl RestoreReport {
 }
 
 fn mark_undone(session: &Session, seq: u64, tfs: &Tracefs) {
-    if !tfs.applies() {
-        return;
-    }
-    if let Ok(mut f) = OpenOptions::new().append(true).open(&session.path) {
-        if let Ok(line) = serde_json::to_string(&Entry::Undone { seq }) {
-            let _ = writeln!(f, "{line}");
-            let _ = f.sync_data();
-        }
+    if tfs.applies() {
+        let _ = crate::journal::mark_undone(&session.path, seq, false);
     }
 }
 

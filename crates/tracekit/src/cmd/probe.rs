@@ -375,7 +375,7 @@ fn del(g: &GlobalArgs, a: &DelArgs) -> Result<()> {
                 for e in s.pending() {
                     if let journal::Entry::ProbeCreated { seq, event, .. } = e {
                         if *event == p.id() && ctx.tfs.applies() {
-                            let _ = append_undone(&s.path, *seq);
+                            let _ = journal::mark_undone(&s.path, *seq, true);
                         }
                     }
                 }
@@ -385,24 +385,6 @@ fn del(g: &GlobalArgs, a: &DelArgs) -> Result<()> {
     ctx.finish(false)?;
     if ctx.tfs.applies() {
         eprintln!("tracekit: deleted {done} probe(s)");
-    }
-    Ok(())
-}
-
-fn append_undone(path: &std::path::Path, seq: u64) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut f = std::fs::OpenOptions::new().append(true).open(path)?;
-    writeln!(
-        f,
-        "{}",
-        serde_json::to_string(&journal::Entry::Undone { seq })?
-    )?;
-    f.sync_data()?;
-    // A session with nothing left is removed.
-    if let Ok(s) = journal::Session::load(path) {
-        if s.pending().is_empty() {
-            let _ = std::fs::remove_file(path);
-        }
     }
     Ok(())
 }
