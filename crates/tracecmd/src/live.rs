@@ -4,11 +4,12 @@
 //! running or stopped instance's buffer to a trace.dat. All reuse the
 //! record session's configuration, command launch and metadata collection.
 
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags};
@@ -40,6 +41,29 @@ pub enum StreamFormat {
     Json,
 }
 
+/// How `stream` and `pipe` read and print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamOptions {
+    /// Output layout.
+    pub format: StreamFormat,
+    /// Run each CPU's reader on that CPU (default): it then shares the CPU
+    /// with the traced task instead of falling behind on another one, and
+    /// reads pages that are still in that CPU's cache. Off, the scheduler
+    /// places the readers (better when a CPU is monopolised by a real-time
+    /// task that would starve its reader).
+    pub pin_readers: bool,
+}
+
+impl StreamOptions {
+    /// Pinned readers printing `format`.
+    pub fn new(format: StreamFormat) -> StreamOptions {
+        StreamOptions {
+            format,
+            pin_readers: true,
+        }
+    }
+}
+
 /// What a stream saw.
 #[derive(Debug, Clone, Default)]
 pub struct StreamSummary {
@@ -57,33 +81,35 @@ pub struct StreamSummary {
     pub decode_errors: u64,
 }
 
-/// What a decoded batch held: (events written, lost per CPU, decode errors).
-pub type BatchResult = (u64, Vec<(u32, u64)>, u64);
-
-/// The decoding state for live pages of one trace array.
-pub struct LiveDecoder {
+/// Tables the per-CPU decoding workers share: formats, symbols, printk
+/// strings, and the pid → comm cache (re-read from `saved_cmdlines` as new
+/// pids show up, since the kernel names tasks at print time too).
+struct Tables {
     registry: EventRegistry,
     header: HeaderPage,
     kallsyms: Kallsyms,
     printk: PrintkFormats,
-    cmdlines: Cmdlines,
     endian: Endian,
     format: StreamFormat,
-    kernel: KernelTextRenderer,
-    tep: Option<(TraceDat, TepRenderer)>,
-    cmdline_refresh: Instant,
+    kernel: KernelTextOptions,
+    tep: Option<(TraceDat, TepOptions)>,
+    cmdlines: Mutex<(Arc<Cmdlines>, Instant)>,
     tfs: Tracefs,
 }
 
-impl LiveDecoder {
-    /// Builds the registry from the instance's formats.
-    pub fn new(
+/// How often the comm cache is re-read even when every pid is known (a
+/// reused pid keeps its old name until then).
+const CMDLINE_REFRESH: Duration = Duration::from_millis(50);
+
+impl Tables {
+    /// Builds the tables from the metadata of the trace array `inst`.
+    fn new(
         tfs: &Tracefs,
         inst: &Instance,
         meta: &Metadata,
         format: StreamFormat,
         scratch: &Path,
-    ) -> Result<LiveDecoder> {
+    ) -> Result<Tables> {
         let long = traceevent::LongSize::from_bytes(usize::from(meta.long_size))
             .unwrap_or(traceevent::LongSize::Eight);
         let endian = Endian::native();
@@ -104,10 +130,10 @@ impl LiveDecoder {
             .trace_clock()
             .map(|(c, _)| c)
             .unwrap_or_else(|_| "local".into());
-        let kernel = KernelTextRenderer::new(KernelTextOptions {
+        let kernel = KernelTextOptions {
             clock: ClockKind::from_name(&clock),
             ..KernelTextOptions::default()
-        });
+        };
         let tep = if format == StreamFormat::TraceCmd {
             // trace-cmd's renderer reads its tables from a trace.dat: write
             // one with the metadata and no data.
@@ -125,180 +151,505 @@ impl LiveDecoder {
                     .map(|c| (c, empty.clone(), String::new()))
                     .collect(),
             };
-            let w = TraceDatWriter::create(
+            let written = TraceDatWriter::create(
                 &path,
                 WriterOptions {
                     version: 7,
                     compression: crate::writer::Compression::None,
                 },
-            )?;
-            w.write(meta, &[input])?;
-            let dat = TraceDat::open(&path)?;
+            )
+            .and_then(|w| w.write(meta, &[input]));
+            let dat = written.and_then(|_| TraceDat::open(&path));
             let _ = std::fs::remove_file(&path);
             let _ = std::fs::remove_file(&empty);
             let in_usecs = !matches!(clock.as_str(), "x86-tsc" | "counter" | "boot");
-            let r = TepRenderer::new(
-                &dat,
+            Some((
+                dat?,
                 TepOptions {
                     in_usecs,
                     ..TepOptions::default()
                 },
-            );
-            Some((dat, r))
+            ))
         } else {
             None
         };
-        Ok(LiveDecoder {
+        let cmdlines =
+            Cmdlines::parse(&String::from_utf8_lossy(&meta.cmdlines)).unwrap_or_default();
+        Ok(Tables {
             registry,
             header,
             kallsyms: Kallsyms::parse(&String::from_utf8_lossy(&meta.kallsyms)).unwrap_or_default(),
             printk: PrintkFormats::parse(&String::from_utf8_lossy(&meta.printk))
                 .unwrap_or_default(),
-            cmdlines: Cmdlines::parse(&String::from_utf8_lossy(&meta.cmdlines)).unwrap_or_default(),
             endian,
             format,
             kernel,
             tep,
-            cmdline_refresh: Instant::now()
-                .checked_sub(Duration::from_secs(1))
-                .unwrap_or_else(Instant::now),
+            cmdlines: Mutex::new((Arc::new(cmdlines), Instant::now())),
             tfs: tfs.clone(),
         })
     }
 
-    fn refresh_cmdlines(&mut self, force: bool) {
-        if force || self.cmdline_refresh.elapsed() > Duration::from_millis(200) {
-            if let Ok(t) = self.tfs.read_rel("saved_cmdlines") {
-                if let Ok(c) = Cmdlines::parse(&t) {
-                    self.cmdlines = c;
-                }
+    /// The current comm cache; re-read first when it is older than
+    /// `CMDLINE_REFRESH`, or when `since` (a page's read time) is given and
+    /// the cache predates it.
+    fn cmdlines(&self, since: Option<Instant>) -> (Arc<Cmdlines>, Instant) {
+        let mut g = self
+            .cmdlines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let stale = g.1.elapsed() > CMDLINE_REFRESH || since.is_some_and(|t| g.1 < t);
+        if stale {
+            let now = Instant::now();
+            if let Ok(c) = self
+                .tfs
+                .read_rel("saved_cmdlines")
+                .map_err(|_| ())
+                .and_then(|t| Cmdlines::parse(&t).map_err(|_| ()))
+            {
+                g.0 = Arc::new(c);
             }
-            self.cmdline_refresh = Instant::now();
+            g.1 = now;
+        }
+        (g.0.clone(), g.1)
+    }
+}
+
+/// Decoded text of a run of one CPU's events, in time order, with each
+/// event's timestamp and end offset so the main thread can merge CPUs.
+struct Chunk {
+    text: Vec<u8>,
+    /// (timestamp, end offset in `text`, counts as an event).
+    marks: Vec<(u64, u32, bool)>,
+    errors: u64,
+    lost: u64,
+}
+
+/// Text a chunk is sent at (bytes): small enough to stay in the CPU's
+/// cache while it is written, and handed back for reuse once printed.
+const CHUNK_BYTES: usize = 64 << 10;
+
+/// Chunks a reader may have queued for printing (per CPU).
+const CHUNKS_QUEUED: usize = 256;
+
+/// How often queued chunks are merged and printed.
+const PRINT_TICK: Duration = Duration::from_millis(10);
+
+/// One CPU's decoder: renders pages into chunks.
+struct Worker {
+    cpu: u32,
+    tables: Arc<Tables>,
+    kernel: KernelTextRenderer,
+    tep: Option<TepRenderer>,
+    cmdlines: Arc<Cmdlines>,
+    cmdlines_at: Instant,
+    /// Pids still unknown after a re-read newer than their page: not worth
+    /// another forced re-read until the periodic one.
+    unresolved: HashSet<i32>,
+    line: String,
+    scratch: Vec<u8>,
+}
+
+impl Worker {
+    fn new(cpu: u32, tables: Arc<Tables>) -> Worker {
+        let tep = tables
+            .tep
+            .as_ref()
+            .map(|(dat, opts)| TepRenderer::new(dat, *opts));
+        let (cmdlines, cmdlines_at) = tables.cmdlines(None);
+        Worker {
+            cpu,
+            kernel: KernelTextRenderer::new(tables.kernel.clone()),
+            tep,
+            tables,
+            cmdlines,
+            cmdlines_at,
+            unresolved: HashSet::new(),
+            line: String::new(),
+            scratch: Vec::new(),
         }
     }
 
-    /// Decodes a batch of (cpu, page) and writes it, merged by timestamp.
-    /// Returns (events, lost per cpu, decode errors).
-    pub fn write_batch(
-        &mut self,
-        pages: &[(u32, Vec<u8>)],
-        out: &mut dyn Write,
-    ) -> std::io::Result<BatchResult> {
-        let mut recs: Vec<(u64, u32, usize, usize, usize)> = Vec::new(); // ts, cpu, page idx, payload start, len
-        let mut lost = Vec::new();
-        let mut errors = 0u64;
-        let mut text = String::new();
-        let mut bytes: Vec<u8> = Vec::new();
-        for (pi, (cpu, page)) in pages.iter().enumerate() {
-            let sb = match SubBuffer::parse_with_header(page, &self.header, self.endian) {
-                Ok(s) => s.with_cpu(*cpu),
-                Err(_) => {
-                    errors += 1;
-                    continue;
-                }
-            };
-            match sb.missed {
-                Missed::None => {}
-                m => {
-                    let n = match m {
-                        Missed::Count(n) => n,
-                        _ => 0,
-                    };
-                    lost.push((*cpu, n));
-                    if self.format != StreamFormat::Json {
-                        text.clear();
-                        self.kernel.render_lost(*cpu, m, &mut text);
-                        out.write_all(text.as_bytes())?;
-                    }
-                }
+    /// Makes sure the comm cache knows `pid` if the kernel saved its comm
+    /// before this page was read: re-read once per page read time; a pid
+    /// still unknown after that is not retried until the periodic re-read.
+    fn resolve(&mut self, pid: i32, read_at: Instant) {
+        if pid <= 0 || self.cmdlines.comm(pid).is_some() || self.unresolved.contains(&pid) {
+            return;
+        }
+        if self.cmdlines_at < read_at {
+            (self.cmdlines, self.cmdlines_at) = self.tables.cmdlines(Some(read_at));
+        }
+        if self.cmdlines.comm(pid).is_none() {
+            self.unresolved.insert(pid);
+        }
+    }
+
+    /// Decodes one sub-buffer read at `read_at` and appends it to `chunk`.
+    /// Returns false for a page far from full: the reader has caught up
+    /// with the writer (the kernel hands out the page being written).
+    fn page(&mut self, page: &[u8], read_at: Instant, chunk: &mut Chunk) -> bool {
+        let t = Arc::clone(&self.tables);
+        let cpu = self.cpu;
+        let sb = match SubBuffer::parse_with_header(page, &t.header, t.endian) {
+            Ok(s) => s.with_cpu(cpu),
+            Err(_) => {
+                chunk.errors += 1;
+                return false;
             }
-            for r in sb.records() {
-                match r {
-                    Ok(raw) => {
-                        let start = raw.payload.as_ptr() as usize - page.as_ptr() as usize;
-                        recs.push((raw.ts, *cpu, pi, start, raw.payload.len()));
-                    }
-                    Err(_) => errors += 1,
-                }
+        };
+        let full = sb.data_len() >= page.len() / 4 * 3;
+        if sb.missed != Missed::None {
+            if let Missed::Count(n) = sb.missed {
+                chunk.lost += n;
+            }
+            if t.format != StreamFormat::Json {
+                self.line.clear();
+                self.kernel.render_lost(cpu, sb.missed, &mut self.line);
+                chunk.text.extend_from_slice(self.line.as_bytes());
+                chunk
+                    .marks
+                    .push((sb.timestamp, chunk.text.len() as u32, false));
             }
         }
-        recs.sort_by_key(|r| (r.0, r.1));
-        // The kernel names tasks from saved_cmdlines at print time: refresh
-        // it when this batch has a pid we have not seen.
-        let unknown = recs.iter().any(|&(_, _, pi, start, _)| {
-            let page = &pages[pi].1;
-            let pid = page
-                .get(start + 4..start + 8)
+        if self.cmdlines_at.elapsed() > CMDLINE_REFRESH {
+            (self.cmdlines, self.cmdlines_at) = self.tables.cmdlines(None);
+            self.unresolved.clear();
+        }
+        let mut last_pid = -1;
+        for r in sb.records() {
+            let Ok(raw) = r else {
+                chunk.errors += 1;
+                continue;
+            };
+            let pid = raw
+                .payload
+                .get(4..8)
                 .and_then(|b| b.try_into().ok())
                 .map(i32::from_ne_bytes)
                 .unwrap_or(0);
-            pid > 0 && self.cmdlines.comm(pid).is_none()
-        });
-        // Also refresh periodically: a reused pid has a stale name until then.
-        self.refresh_cmdlines(
-            unknown || self.cmdline_refresh.elapsed() > Duration::from_millis(50),
-        );
-        let ctx = Context::new(&self.registry)
-            .with_kallsyms(&self.kallsyms)
-            .with_printk_formats(&self.printk)
-            .with_cmdlines(&self.cmdlines);
-        let mut n = 0;
-        for (ts, cpu, pi, start, len) in recs {
-            let page = &pages[pi].1;
-            let payload = &page[start..start + len];
-            match self.format {
-                StreamFormat::Kernel => {
-                    let Ok(rec) = Record::new(ts, cpu, payload, start, self.endian) else {
-                        errors += 1;
-                        continue;
-                    };
-                    text.clear();
-                    if self.kernel.render(&ctx, &rec, &mut text).is_err() {
-                        errors += 1;
-                        continue;
-                    }
-                    out.write_all(text.as_bytes())?;
-                }
+            if pid != last_pid {
+                last_pid = pid;
+                self.resolve(pid, read_at);
+            }
+            let ctx = Context::new(&t.registry)
+                .with_kallsyms(&t.kallsyms)
+                .with_printk_formats(&t.printk)
+                .with_cmdlines(&self.cmdlines);
+            let start = raw.payload.as_ptr() as usize - page.as_ptr() as usize;
+            let ok = match t.format {
+                StreamFormat::Kernel => Record::new(raw.ts, cpu, raw.payload, start, t.endian)
+                    .is_ok_and(|rec| {
+                        self.kernel
+                            .render_bytes(&ctx, &rec, &mut chunk.text)
+                            .is_ok()
+                    }),
                 StreamFormat::Json => {
-                    let Ok(rec) = Record::new(ts, cpu, payload, start, self.endian) else {
-                        errors += 1;
-                        continue;
-                    };
-                    let Ok(s) = StructuredRecord::from_record(&ctx, &rec) else {
-                        errors += 1;
-                        continue;
-                    };
-                    serde_json::to_writer(&mut *out, &s).map_err(|e| match e.io_error_kind() {
-                        Some(k) => std::io::Error::from(k),
-                        None => std::io::Error::other(e),
-                    })?;
-                    out.write_all(b"\n")?;
+                    match Record::new(raw.ts, cpu, raw.payload, start, t.endian)
+                        .and_then(|rec| StructuredRecord::from_record(&ctx, &rec))
+                    {
+                        Ok(s) => {
+                            let before = chunk.text.len();
+                            if serde_json::to_writer(&mut chunk.text, &s).is_ok() {
+                                chunk.text.push(b'\n');
+                                true
+                            } else {
+                                chunk.text.truncate(before);
+                                false
+                            }
+                        }
+                        Err(_) => false,
+                    }
                 }
-                StreamFormat::TraceCmd => {
-                    if let Some((_, tep)) = self.tep.as_mut() {
-                        bytes.clear();
+                StreamFormat::TraceCmd => match self.tep.as_mut() {
+                    Some(tep) => {
+                        self.scratch.clear();
                         tep.render(
                             &Event {
-                                ts,
-                                raw_ts: ts,
+                                ts: raw.ts,
+                                raw_ts: raw.ts,
                                 cpu,
                                 buffer: 0,
-                                data: payload,
-                                tail: &page[start..],
+                                data: raw.payload,
+                                tail: page.get(start..).unwrap_or(&[]),
                                 missed: 0,
                                 offset: start,
                             },
-                            &mut bytes,
+                            &mut self.scratch,
                         );
-                        out.write_all(&bytes)?;
+                        chunk.text.extend_from_slice(&self.scratch);
+                        true
+                    }
+                    None => false,
+                },
+            };
+            if ok {
+                chunk.marks.push((raw.ts, chunk.text.len() as u32, true));
+            } else {
+                chunk.errors += 1;
+            }
+        }
+        full
+    }
+}
+
+/// Live readers: one thread per CPU reads its sub-buffers as they fill and
+/// decodes them (decoding runs in parallel, next to the CPU's reader, so a
+/// busy CPU does not wait on the others); the caller merges their chunks.
+struct Pipeline {
+    rx: mpsc::Receiver<(usize, Chunk)>,
+    /// Printed chunks go back to their reader for reuse.
+    recycle: Vec<mpsc::Sender<Chunk>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    ncpu: usize,
+    cpus: Vec<u32>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Pipeline {
+    fn spawn(inst: &Instance, tables: Arc<Tables>, pin: bool) -> Result<Pipeline> {
+        let cpus = raw::cpus(inst).map_err(usage)?;
+        let (tx, rx) = mpsc::sync_channel::<(usize, Chunk)>(CHUNKS_QUEUED * cpus.len().max(1));
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        let mut recycle = Vec::new();
+        for (idx, &cpu) in cpus.iter().enumerate() {
+            let (back_tx, back_rx) = mpsc::channel::<Chunk>();
+            recycle.push(back_tx);
+            let mut r = CpuReader::open(inst, cpu, true).map_err(usage)?;
+            let tx = tx.clone();
+            let st = stop.clone();
+            let mut w = Worker::new(cpu, tables.clone());
+            let spawned = std::thread::Builder::new()
+                .name(format!("tk-stream-{cpu}"))
+                .spawn(move || {
+                    if pin {
+                        // Next to its CPU's writer: the ring buffer's pages are
+                        // in that CPU's cache, and the reader shares that CPU
+                        // with the traced task rather than migrating away.
+                        let mut set = rustix::thread::CpuSet::new();
+                        set.set(cpu as usize);
+                        let _ = rustix::thread::sched_setaffinity(None, &set);
+                    }
+                    let timeout = rustix::event::Timespec {
+                        tv_sec: 0,
+                        tv_nsec: 50_000_000,
+                    };
+                    let mut buf = Vec::new();
+                    let new_chunk = || match back_rx.try_recv() {
+                        Ok(mut c) => {
+                            c.text.clear();
+                            c.marks.clear();
+                            c.errors = 0;
+                            c.lost = 0;
+                            c
+                        }
+                        Err(_) => Chunk {
+                            text: Vec::with_capacity(CHUNK_BYTES + 8192),
+                            marks: Vec::with_capacity(1024),
+                            errors: 0,
+                            lost: 0,
+                        },
+                    };
+                    let mut chunk = new_chunk();
+                    loop {
+                        let done = st.load(Ordering::SeqCst);
+                        if !done {
+                            let mut fds = [PollFd::new(r.file(), PollFlags::IN)];
+                            let _ = rustix::event::poll(&mut fds, Some(&timeout));
+                        }
+                        // Partial pages too: a live view shows events as they come.
+                        // Until the reader catches up with the writer: then
+                        // wait for the next batch rather than read the page
+                        // being written a few events at a time.
+                        while let Ok(Some(n)) = r.read_subbuf(&mut buf) {
+                            let more = w.page(&buf[..n], Instant::now(), &mut chunk);
+                            if chunk.text.len() >= CHUNK_BYTES {
+                                let full = std::mem::replace(&mut chunk, new_chunk());
+                                if tx.send((idx, full)).is_err() {
+                                    return;
+                                }
+                            }
+                            if !more && !done {
+                                break;
+                            }
+                        }
+                        if !chunk.marks.is_empty() || chunk.errors > 0 || chunk.lost > 0 {
+                            let part = std::mem::replace(&mut chunk, new_chunk());
+                            if tx.send((idx, part)).is_err() {
+                                return;
+                            }
+                        }
+                        if done {
+                            return;
+                        }
+                    }
+                });
+            match spawned {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    stop.store(true, Ordering::SeqCst);
+                    return Err(Error::Output(e));
+                }
+            }
+        }
+        Ok(Pipeline {
+            rx,
+            recycle,
+            threads,
+            ncpu: cpus.len(),
+            cpus,
+            stop,
+        })
+    }
+
+    /// Asks the readers to drain what is left and end.
+    fn finish(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// Merges and writes chunks until every reader has ended, calling
+    /// `tick` between batches (it returns true once the readers should
+    /// drain and stop). Returns early on a closed output.
+    fn run(
+        &mut self,
+        out: &mut dyn Write,
+        sum: &mut StreamSummary,
+        mut tick: impl FnMut(&mut StreamSummary) -> bool,
+    ) -> std::io::Result<()> {
+        let mut finishing = false;
+        let mut queues: Vec<std::collections::VecDeque<(Chunk, usize)>> =
+            (0..self.ncpu).map(|_| Default::default()).collect();
+        let mut lost = vec![0u64; self.ncpu];
+        loop {
+            if !finishing && tick(sum) {
+                self.finish();
+                finishing = true;
+            }
+            // Polled on a tick rather than woken per chunk: a reader's
+            // send then never has to wake this thread.
+            std::thread::sleep(PRINT_TICK);
+            let mut batch = Vec::new();
+            let mut ended = false;
+            loop {
+                match self.rx.try_recv() {
+                    Ok(c) => batch.push(c),
+                    Err(mpsc::TryRecvError::Empty) => break,
+                    Err(mpsc::TryRecvError::Disconnected) => {
+                        ended = true;
+                        break;
                     }
                 }
             }
-            n += 1;
+            if batch.is_empty() {
+                if ended {
+                    break;
+                }
+                continue;
+            }
+            for (idx, c) in batch {
+                sum.decode_errors += c.errors;
+                if let Some(l) = lost.get_mut(idx) {
+                    *l += c.lost;
+                }
+                if let Some(q) = queues.get_mut(idx) {
+                    q.push_back((c, 0));
+                }
+            }
+            let recycle = &self.recycle;
+            let give_back = |idx: usize, c: Chunk| {
+                if let Some(tx) = recycle.get(idx) {
+                    let _ = tx.send(c);
+                }
+            };
+            match merge_write(&mut queues, out, give_back) {
+                Ok(n) => sum.events += n,
+                Err(e) => {
+                    self.finish();
+                    return Err(e);
+                }
+            }
+            out.flush().inspect_err(|_| self.finish())?;
         }
-        out.flush()?;
-        Ok((n, lost, errors))
+        sum.lost = self
+            .cpus
+            .iter()
+            .zip(&lost)
+            .filter(|(_, &n)| n > 0)
+            .map(|(&c, &n)| (c, n))
+            .collect();
+        Ok(())
     }
+
+    /// Stops and joins the readers (dropping the channel first so a reader
+    /// blocked on a full channel ends).
+    fn join(self) {
+        self.stop.store(true, Ordering::SeqCst);
+        drop(self.rx);
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Writes every queued event in timestamp order (ties: lower CPU first),
+/// emptying the queues; returns the number of events written.
+fn merge_write(
+    queues: &mut [std::collections::VecDeque<(Chunk, usize)>],
+    out: &mut dyn Write,
+    give_back: impl Fn(usize, Chunk),
+) -> std::io::Result<u64> {
+    let mut events = 0u64;
+    loop {
+        // The CPU with the earliest head, and the earliest head of the others.
+        let mut best: Option<(usize, u64)> = None;
+        let mut second = u64::MAX;
+        for (i, q) in queues.iter().enumerate() {
+            let Some((c, pos)) = q.front() else { continue };
+            let Some(&(ts, _, _)) = c.marks.get(*pos) else {
+                continue;
+            };
+            match best {
+                Some((_, b)) if ts >= b => second = second.min(ts),
+                Some((_, b)) => {
+                    second = second.min(b);
+                    best = Some((i, ts));
+                }
+                None => best = Some((i, ts)),
+            }
+        }
+        let Some((i, _)) = best else { break };
+        let Some((c, pos)) = queues.get_mut(i).and_then(|q| q.front_mut()) else {
+            break;
+        };
+        // Write the run of this CPU's events up to the others' next one.
+        let from = match *pos {
+            0 => 0,
+            p => c.marks.get(p - 1).map_or(0, |m| m.1 as usize),
+        };
+        let mut end = from;
+        while let Some(&(ts, e, is_event)) = c.marks.get(*pos) {
+            if ts > second || (ts == second && end != from) {
+                break;
+            }
+            end = e as usize;
+            events += u64::from(is_event);
+            *pos += 1;
+        }
+        out.write_all(c.text.get(from..end).unwrap_or(&[]))?;
+        if *pos >= c.marks.len() {
+            if let Some((c, _)) = queues.get_mut(i).and_then(|q| q.pop_front()) {
+                give_back(i, c);
+            }
+        }
+    }
+    // Chunks with no events (errors or lost counts only).
+    for (i, q) in queues.iter_mut().enumerate() {
+        for (c, _) in q.drain(..) {
+            give_back(i, c);
+        }
+    }
+    Ok(events)
 }
 
 /// Streams events to `out` until the command exits, `stop` is set, the
@@ -308,7 +659,7 @@ pub fn stream(
     cfg: &RecordConfig,
     command: Option<&[String]>,
     stop: Arc<AtomicBool>,
-    format: StreamFormat,
+    opts: StreamOptions,
     out: &mut dyn Write,
 ) -> Result<StreamSummary> {
     let armed = configure(tfs, cfg)?;
@@ -318,14 +669,18 @@ pub fn stream(
         .flat_map(|a| a.events.iter().cloned())
         .collect();
     let meta = collect_metadata(tfs, &main.inst, &events, None)?;
-    let scratch = std::env::temp_dir();
-    let mut dec = LiveDecoder::new(tfs, &main.inst, &meta, format, &scratch)?;
+    let tables = Arc::new(Tables::new(
+        tfs,
+        &main.inst,
+        &meta,
+        opts.format,
+        &std::env::temp_dir(),
+    )?);
     let mut child = match command {
         Some(a) if !a.is_empty() => Some(HeldChild::spawn(a)?),
         _ => None,
     };
-    let reader_stop = Arc::new(AtomicBool::new(false));
-    let (rx, threads) = spawn_readers(&main.inst, reader_stop.clone())?;
+    let mut pipeline = Pipeline::spawn(&main.inst, tables, opts.pin_readers)?;
     let res = (|| -> Result<StreamSummary> {
         if let Some(c) = child.as_ref() {
             arm_pid_filters(cfg, &armed, c.pid())?;
@@ -338,66 +693,32 @@ pub fn stream(
         }
         let mut sum = StreamSummary::default();
         let start = Instant::now();
-        let mut finishing = false;
-        loop {
-            if !finishing {
-                let child_done = child.as_mut().map(|c| {
-                    if let Some(s) = c.try_wait() {
-                        sum.command_status = Some(s);
-                        true
-                    } else {
-                        false
-                    }
-                });
-                let expired = cfg.duration.map(|d| start.elapsed() >= d).unwrap_or(false);
-                if stop.load(Ordering::SeqCst) || child_done == Some(true) || expired {
-                    for a in &armed {
-                        let _ = a.inst.set_tracing_on(false);
-                    }
-                    reader_stop.store(true, Ordering::SeqCst);
-                    finishing = true;
+        let ran = pipeline.run(out, &mut sum, |sum| {
+            let child_done = child.as_mut().is_some_and(|c| match c.try_wait() {
+                Some(s) => {
+                    sum.command_status = Some(s);
+                    true
+                }
+                None => false,
+            });
+            let expired = cfg.duration.is_some_and(|d| start.elapsed() >= d);
+            let end = stop.load(Ordering::SeqCst) || child_done || expired;
+            if end {
+                for a in &armed {
+                    let _ = a.inst.set_tracing_on(false);
                 }
             }
-            let mut batch = Vec::new();
-            match rx.recv_timeout(Duration::from_millis(50)) {
-                Ok(p) => batch.push(p),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            }
-            while let Ok(p) = rx.try_recv() {
-                batch.push(p);
-                if batch.len() >= 256 {
-                    break;
-                }
-            }
-            if batch.is_empty() {
-                continue;
-            }
-            match dec.write_batch(&batch, out) {
-                Ok((n, lost, errs)) => {
-                    sum.events += n;
-                    sum.decode_errors += errs;
-                    sum.lost.extend(lost);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                    sum.output_closed = true;
-                    for a in &armed {
-                        let _ = a.inst.set_tracing_on(false);
-                    }
-                    reader_stop.store(true, Ordering::SeqCst);
-                    break;
-                }
-                Err(e) => return Err(Error::Output(e)),
-            }
+            end
+        });
+        match ran {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => sum.output_closed = true,
+            Err(e) => return Err(Error::Output(e)),
         }
         sum.stats = main.inst.cpu_stats().unwrap_or_default();
         Ok(sum)
     })();
-    reader_stop.store(true, Ordering::SeqCst);
-    drop(rx);
-    for t in threads {
-        let _ = t.join();
-    }
+    pipeline.join();
     for a in &armed {
         let _ = a.inst.set_tracing_on(false);
     }
@@ -409,96 +730,36 @@ pub fn stream(
     res
 }
 
-type Readers = (
-    mpsc::Receiver<(u32, Vec<u8>)>,
-    Vec<std::thread::JoinHandle<()>>,
-);
-
-/// One non-blocking reader thread per CPU sending whole (or, at the end,
-/// partial) sub-buffers; `stop` ends them after a final drain.
-fn spawn_readers(inst: &Instance, stop: Arc<AtomicBool>) -> Result<Readers> {
-    let (tx, rx) = mpsc::sync_channel::<(u32, Vec<u8>)>(4096);
-    let mut threads = Vec::new();
-    for cpu in raw::cpus(inst).map_err(usage)? {
-        let mut r = CpuReader::open(inst, cpu, true).map_err(usage)?;
-        let tx = tx.clone();
-        let st = stop.clone();
-        threads.push(std::thread::spawn(move || {
-            let timeout = rustix::event::Timespec {
-                tv_sec: 0,
-                tv_nsec: 50_000_000,
-            };
-            let mut buf = Vec::new();
-            loop {
-                let done = st.load(Ordering::SeqCst);
-                if !done {
-                    let mut fds = [PollFd::new(r.file(), PollFlags::IN)];
-                    let _ = rustix::event::poll(&mut fds, Some(&timeout));
-                }
-                // Partial pages too: a live view shows events as they come.
-                while let Ok(Some(n)) = r.read_subbuf(&mut buf) {
-                    if tx.send((cpu, buf[..n].to_vec())).is_err() {
-                        return;
-                    }
-                }
-                if done {
-                    return;
-                }
-            }
-        }));
-    }
-    Ok((rx, threads))
-}
-
 /// Prints an existing trace array's events as they arrive (consuming, like
 /// `trace_pipe`), until `stop` or the output closes.
 pub fn pipe(
     tfs: &Tracefs,
     inst: &Instance,
-    format: StreamFormat,
+    opts: StreamOptions,
     stop: Arc<AtomicBool>,
     out: &mut dyn Write,
 ) -> Result<StreamSummary> {
     let events = inst.enabled_events().map_err(usage)?;
     let meta = collect_metadata(tfs, inst, &events, None)?;
-    let mut dec = LiveDecoder::new(tfs, inst, &meta, format, &std::env::temp_dir())?;
-    let reader_stop = Arc::new(AtomicBool::new(false));
-    let (rx, threads) = spawn_readers(inst, reader_stop.clone())?;
+    let tables = Arc::new(Tables::new(
+        tfs,
+        inst,
+        &meta,
+        opts.format,
+        &std::env::temp_dir(),
+    )?);
+    let mut pipeline = Pipeline::spawn(inst, tables, opts.pin_readers)?;
     let mut sum = StreamSummary::default();
-    let mut finishing = false;
-    let res = loop {
-        if !finishing && stop.load(Ordering::SeqCst) {
-            reader_stop.store(true, Ordering::SeqCst);
-            finishing = true;
+    let ran = pipeline.run(out, &mut sum, |_| stop.load(Ordering::SeqCst));
+    pipeline.join();
+    match ran {
+        Ok(()) => Ok(sum),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            sum.output_closed = true;
+            Ok(sum)
         }
-        let mut batch = Vec::new();
-        match rx.recv_timeout(Duration::from_millis(50)) {
-            Ok(p) => batch.push(p),
-            Err(mpsc::RecvTimeoutError::Timeout) => continue,
-            Err(mpsc::RecvTimeoutError::Disconnected) => break Ok(()),
-        }
-        while let Ok(p) = rx.try_recv() {
-            batch.push(p);
-        }
-        match dec.write_batch(&batch, out) {
-            Ok((n, lost, errs)) => {
-                sum.events += n;
-                sum.decode_errors += errs;
-                sum.lost.extend(lost);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
-                sum.output_closed = true;
-                break Ok(());
-            }
-            Err(e) => break Err(Error::Output(e)),
-        }
-    };
-    reader_stop.store(true, Ordering::SeqCst);
-    drop(rx);
-    for t in threads {
-        let _ = t.join();
+        Err(e) => Err(Error::Output(e)),
     }
-    res.map(|()| sum)
 }
 
 /// `start`: configures the trace arrays and leaves them tracing. The

@@ -17,7 +17,7 @@ pub(crate) mod eval_env {
 }
 pub use output::{bitmap_list, bitmap_string};
 pub(crate) use output::{
-    dec_len, pair, push_6, push_u64, push_utf8, write_int, write_padded, IntArg,
+    dec_len, pair, push_6, push_hex_bytes, push_u64, push_utf8, write_int, write_padded, IntArg,
 };
 pub(crate) use parse::parse_format_string;
 

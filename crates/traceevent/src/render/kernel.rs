@@ -7,9 +7,10 @@
 use super::bprint::bprint;
 use super::{format_print_fmt, Context, Renderer};
 use crate::error::{Error, Result};
-use crate::format::{EventFormat, Field, FieldKind};
+use crate::format::{EventFormat, FieldKind};
 use crate::printfmt::{
-    dec_len, pair, parse_format_string, push_6, push_u64, push_utf8, Evaluator, Piece,
+    dec_len, pair, parse_format_string, push_6, push_hex_bytes, push_u64, push_utf8, Evaluator,
+    Piece,
 };
 use crate::record::{flags as tf, Record};
 use crate::subbuf::Missed;
@@ -122,6 +123,56 @@ pub struct KernelTextRenderer {
     bprint_cache: HashMap<u64, Vec<Piece>>,
     /// Reused buffer the line is assembled in.
     line: Vec<u8>,
+    /// Layouts of `syscalls` events by event id.
+    sys_plans: Vec<Option<Box<SysPlan>>>,
+}
+
+/// How the kernel prints one `syscalls` event.
+#[derive(Debug, Clone)]
+struct SysPlan {
+    /// The event's name (checks that the id still means this event).
+    name: String,
+    /// `sys_NAME(` or `sys_NAME -> 0x`.
+    head: Vec<u8>,
+    kind: SysKind,
+}
+
+#[derive(Debug, Clone)]
+enum SysKind {
+    /// Arguments: (`[, ]NAME: `, offset, size).
+    Enter(Vec<(Vec<u8>, usize, usize)>),
+    /// The return value's (offset, size).
+    Exit(Option<(usize, usize)>),
+    /// Not a syscall entry or exit.
+    Other,
+}
+
+impl SysPlan {
+    fn new(ev: &EventFormat) -> SysPlan {
+        let (head, kind) = if let Some(name) = ev.name.strip_prefix("sys_enter_") {
+            let args = ev
+                .fields
+                .iter()
+                .filter(|f| f.name != "__syscall_nr")
+                .enumerate()
+                .map(|(i, f)| {
+                    let sep = if i == 0 { "" } else { ", " };
+                    (format!("{sep}{}: ", f.name).into_bytes(), f.offset, f.size)
+                })
+                .collect();
+            (format!("sys_{name}("), SysKind::Enter(args))
+        } else if let Some(name) = ev.name.strip_prefix("sys_exit_") {
+            let ret = ev.field("ret").map(|f| (f.offset, f.size));
+            (format!("sys_{name} -> 0x"), SysKind::Exit(ret))
+        } else {
+            (String::new(), SysKind::Other)
+        };
+        SysPlan {
+            name: ev.name.clone(),
+            head: head.into_bytes(),
+            kind,
+        }
+    }
 }
 
 impl KernelTextRenderer {
@@ -466,38 +517,54 @@ impl KernelTextRenderer {
         }
     }
 
-    fn syscall(&self, ev: &EventFormat, rec: &Record<'_>, out: &mut String) -> bool {
-        if let Some(name) = ev.name.strip_prefix("sys_enter_") {
-            let _ = write!(out, "sys_{name}(");
-            let args: Vec<&Field> = ev
-                .fields
-                .iter()
-                .filter(|f| f.name != "__syscall_nr")
-                .collect();
-            for (i, f) in args.iter().enumerate() {
-                let v = rec.field_u64(f).unwrap_or(0);
-                let sep = if i + 1 == args.len() { "" } else { ", " };
-                match self.opts.syscall_style {
-                    SyscallStyle::Mixed if v < 10 => {
-                        let _ = write!(out, "{}: {v}{sep}", f.name);
-                    }
-                    SyscallStyle::Mixed => {
-                        let _ = write!(out, "{}: 0x{v:x}{sep}", f.name);
-                    }
-                    SyscallStyle::Hex => {
-                        let _ = write!(out, "{}: {v:x}{sep}", f.name);
+    /// The kernel's own syscall printers (`print_syscall_enter`/`_exit`):
+    /// `sys_NAME(arg: val, ...)` and `sys_NAME -> 0xRET`, appended to the line.
+    /// Returns false for other events of the `syscalls` system. The layout
+    /// of each event is worked out once and cached by event id.
+    fn syscall(&mut self, ev: &EventFormat, rec: &Record<'_>, out: &mut Vec<u8>) -> bool {
+        let idx = usize::from(rec.id);
+        let cached = matches!(self.sys_plans.get(idx), Some(Some(p)) if p.name == ev.name);
+        if !cached {
+            if self.sys_plans.len() <= idx {
+                self.sys_plans.resize(idx + 1, None);
+            }
+            if let Some(slot) = self.sys_plans.get_mut(idx) {
+                *slot = Some(Box::new(SysPlan::new(ev)));
+            }
+        }
+        let Some(Some(plan)) = self.sys_plans.get(idx) else {
+            return false;
+        };
+        let p = rec.payload;
+        match &plan.kind {
+            SysKind::Enter(args) => {
+                out.extend_from_slice(&plan.head);
+                for (prefix, off, size) in args {
+                    out.extend_from_slice(prefix);
+                    let v = rec.endian.read_field(p, *off, *size).unwrap_or(0);
+                    match self.opts.syscall_style {
+                        SyscallStyle::Mixed if v < 10 => out.push(b'0' + v as u8),
+                        SyscallStyle::Mixed => {
+                            out.extend_from_slice(b"0x");
+                            push_hex_bytes(out, v, false);
+                        }
+                        SyscallStyle::Hex => push_hex_bytes(out, v, false),
                     }
                 }
+                out.extend_from_slice(b")\n");
+                true
             }
-            out.push_str(")\n");
-            return true;
+            SysKind::Exit(ret) => {
+                out.extend_from_slice(&plan.head);
+                let v = ret
+                    .and_then(|(off, size)| rec.endian.read_field(p, off, size))
+                    .unwrap_or(0);
+                push_hex_bytes(out, v, false);
+                out.push(b'\n');
+                true
+            }
+            SysKind::Other => false,
         }
-        if let Some(name) = ev.name.strip_prefix("sys_exit_") {
-            let ret = ev.field("ret").and_then(|f| rec.field_u64(f)).unwrap_or(0);
-            let _ = writeln!(out, "sys_{name} -> 0x{ret:x}");
-            return true;
-        }
-        false
     }
 
     fn fields_body(&self, ctx: &Context<'_>, ev: &EventFormat, rec: &Record<'_>, out: &mut String) {
@@ -642,8 +709,17 @@ pub fn write_raw_fields(ev: &EventFormat, rec: &Record<'_>, out: &mut String) {
     }
 }
 
-impl Renderer for KernelTextRenderer {
-    fn render(&mut self, ctx: &Context<'_>, rec: &Record<'_>, out: &mut String) -> Result<()> {
+impl KernelTextRenderer {
+    /// Renders one record like [`Renderer::render`], appending the line's
+    /// bytes to `out` as the kernel writes them: a comm or string argument
+    /// that is not UTF-8 is copied as is (the `String` form replaces it).
+    /// This is the fast path for output that goes straight to a file.
+    pub fn render_bytes(
+        &mut self,
+        ctx: &Context<'_>,
+        rec: &Record<'_>,
+        out: &mut Vec<u8>,
+    ) -> Result<()> {
         let Some(ev) = ctx.registry.get(rec.id) else {
             return Err(Error::UnknownEvent {
                 cpu: rec.cpu,
@@ -652,6 +728,49 @@ impl Renderer for KernelTextRenderer {
             });
         };
         let ev: &EventFormat = ev;
+        if !self.opts.hex && !self.opts.raw {
+            if self.opts.context_info {
+                self.context(ctx, rec, out);
+            } else if ev.system == "ftrace" && ev.name == "raw_data" {
+                // observed on 6.18: without context-info the kernel prints nothing for raw_data
+                return Ok(());
+            }
+            if !self.opts.fields && ev.system == "syscalls" && self.syscall(ev, rec, out) {
+                return Ok(());
+            }
+            // Common case: the print fmt, formatted straight into `out`.
+            let special = self.opts.fields || ev.system == "ftrace" || ev.system == "syscalls";
+            if let (false, Ok(fmt)) = (special, &ev.print_fmt) {
+                let context_len = out.len();
+                out.extend_from_slice(ev.name.as_bytes());
+                out.extend_from_slice(b": ");
+                let r = self
+                    .evaluator
+                    .write_bytes(fmt, ev, rec.payload, &ctx.env(), out);
+                if r.is_ok() {
+                    out.push(b'\n');
+                    return Ok(());
+                }
+                // Print fmt failed: the general path below reports it.
+                out.truncate(context_len);
+            }
+        }
+        let mut body = String::new();
+        self.render_body(ctx, ev, rec, &mut body);
+        out.extend_from_slice(body.as_bytes());
+        Ok(())
+    }
+
+    /// The uncommon layouts (hex, raw, fields, ftrace's own events, print
+    /// fmt failures) into a `String`; the context prefix is already written
+    /// unless hex or raw.
+    fn render_body(
+        &mut self,
+        ctx: &Context<'_>,
+        ev: &EventFormat,
+        rec: &Record<'_>,
+        out: &mut String,
+    ) {
         if self.opts.hex {
             if self.opts.context_info {
                 hex_field(out, u64::from(rec.pid() as u32), 4);
@@ -660,7 +779,7 @@ impl Renderer for KernelTextRenderer {
             }
             let _ = writeln!(out, "type: {}", rec.id);
             out.push('\n');
-            return Ok(());
+            return;
         }
         if self.opts.raw {
             if self.opts.context_info {
@@ -673,50 +792,17 @@ impl Renderer for KernelTextRenderer {
                 )
             {
                 self.ftrace_event(ctx, ev, rec, out);
-                return Ok(());
+                return;
             }
             let _ = writeln!(out, "type: {}", rec.id);
-            return Ok(());
+            return;
         }
-        let mut line = std::mem::take(&mut self.line);
-        line.clear();
-        line.reserve(512);
-        if self.opts.context_info {
-            self.context(ctx, rec, &mut line);
-        } else if ev.system == "ftrace" && ev.name == "raw_data" {
-            // observed on 6.18: without context-info the kernel prints nothing for raw_data
-            self.line = line;
-            return Ok(());
-        }
-        // Common case: the print fmt, formatted with the line into one buffer.
-        let special = self.opts.fields || ev.system == "ftrace" || ev.system == "syscalls";
-        if let (false, Ok(fmt)) = (special, &ev.print_fmt) {
-            let context_len = line.len();
-            line.extend_from_slice(ev.name.as_bytes());
-            line.extend_from_slice(b": ");
-            let r = self
-                .evaluator
-                .write_bytes(fmt, ev, rec.payload, &ctx.env(), &mut line);
-            if r.is_ok() {
-                line.push(b'\n');
-                push_utf8(out, &line);
-                self.line = line;
-                return Ok(());
-            }
-            // Print fmt failed: the general path below reports it.
-            line.truncate(context_len);
-        }
-        push_utf8(out, &line);
-        self.line = line;
         if self.opts.fields {
             self.fields_body(ctx, ev, rec, out);
-            return Ok(());
+            return;
         }
         if ev.system == "ftrace" && self.ftrace_event(ctx, ev, rec, out) {
-            return Ok(());
-        }
-        if ev.system == "syscalls" && self.syscall(ev, rec, out) {
-            return Ok(());
+            return;
         }
         out.push_str(&ev.name);
         out.push_str(": ");
@@ -727,7 +813,18 @@ impl Renderer for KernelTextRenderer {
             write_raw_fields(ev, rec, out);
         }
         out.push('\n');
-        Ok(())
+    }
+}
+
+impl Renderer for KernelTextRenderer {
+    fn render(&mut self, ctx: &Context<'_>, rec: &Record<'_>, out: &mut String) -> Result<()> {
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        line.reserve(512);
+        let r = self.render_bytes(ctx, rec, &mut line);
+        push_utf8(out, &line);
+        self.line = line;
+        r
     }
 
     fn render_lost(&mut self, cpu: u32, missed: Missed, out: &mut String) {
@@ -773,7 +870,13 @@ fn find_mark(d: u64) -> char {
 /// below 10^7, cpu below 1000, `secs` below 10^5.
 #[inline]
 fn fast_context(out: &mut Vec<u8>, comm: &str, pid: u32, rec: &Record<'_>, secs: u32, usec: u32) {
-    let mut h = [b' '; 51];
+    // Written in place: assembling the line on the stack and copying it
+    // stalled on store forwarding.
+    let start = out.len();
+    out.resize(start + 51, b' ');
+    let Some(h) = out.get_mut(start..start + 51) else {
+        return;
+    };
     let c = comm.as_bytes();
     if let Some(d) = h.get_mut(16 - c.len().min(16)..16) {
         d.copy_from_slice(c.get(..d.len()).unwrap_or(&[]));
@@ -805,7 +908,6 @@ fn fast_context(out: &mut Vec<u8>, comm: &str, pid: u32, rec: &Record<'_>, secs:
     let [u3, u4] = pair(usec / 100 % 100);
     let [u5, u6] = pair(usec % 100);
     h[43..51].copy_from_slice(&[u1, u2, u3, u4, u5, u6, b':', b' ']);
-    out.extend_from_slice(&h);
 }
 
 /// The 8 decimal digits of `v` (below 10^8), zero-padded.

@@ -31,6 +31,10 @@ pub struct StreamArgs {
     /// Output format: text (default) or json (one object per line).
     #[arg(long, value_name = "FORMAT")]
     pub format: Option<String>,
+    /// Let the scheduler place the per-CPU readers instead of running each
+    /// on its own CPU (for CPUs monopolised by a real-time task).
+    #[arg(long = "no-pin")]
+    pub no_pin: bool,
 }
 
 /// `tracekit start`.
@@ -95,7 +99,11 @@ pub fn stream(g: &GlobalArgs, a: &StreamArgs, m: &ArgMatches) -> Result<()> {
     };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let res = live::stream(&ctx.tfs, &cfg, command, stop, format, &mut out);
+    let opts = live::StreamOptions {
+        format,
+        pin_readers: !a.no_pin,
+    };
+    let res = live::stream(&ctx.tfs, &cfg, command, stop, opts, &mut out);
     let _ = out.flush();
     drop(out);
     let fin = ctx.finish(false);

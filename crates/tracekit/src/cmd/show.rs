@@ -30,7 +30,13 @@ pub fn run(g: &GlobalArgs, a: &ShowArgs) -> Result<()> {
         let stop = crate::cmd::record::stop_flag()?;
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
-        let sum = live::pipe(&ctx.tfs, &inst, format, stop, &mut out)?;
+        let sum = live::pipe(
+            &ctx.tfs,
+            &inst,
+            live::StreamOptions::new(format),
+            stop,
+            &mut out,
+        )?;
         let _ = out.flush();
         for (cpu, n) in sum.lost {
             eprintln!("tracekit: CPU{cpu}: {n} events lost");
