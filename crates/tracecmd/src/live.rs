@@ -7,7 +7,7 @@
 use std::collections::HashSet;
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -94,12 +94,18 @@ struct Tables {
     kernel: KernelTextOptions,
     tep: Option<(TraceDat, TepOptions)>,
     cmdlines: Mutex<(Arc<Cmdlines>, Instant)>,
+    /// Bumped on every re-read, so readers notice without locking.
+    cmdlines_gen: AtomicU64,
+    /// The comm cache as it was when the stream began.
+    initial: Arc<Cmdlines>,
+    /// This process's start time (clock ticks after boot, `/proc/PID/stat`).
+    started: Option<u64>,
     tfs: Tracefs,
 }
 
-/// How often the comm cache is re-read even when every pid is known (a
-/// reused pid keeps its old name until then).
-const CMDLINE_REFRESH: Duration = Duration::from_millis(50);
+/// How often the printing thread re-reads the comm cache even when every
+/// pid is known (a reused pid keeps its old name until then).
+const CMDLINE_REFRESH: Duration = Duration::from_millis(100);
 
 impl Tables {
     /// Builds the tables from the metadata of the trace array `inst`.
@@ -185,34 +191,77 @@ impl Tables {
             format,
             kernel,
             tep,
+            initial: Arc::new(cmdlines.clone()),
             cmdlines: Mutex::new((Arc::new(cmdlines), Instant::now())),
+            cmdlines_gen: AtomicU64::new(0),
+            started: proc_start_time("self"),
             tfs: tfs.clone(),
         })
     }
 
-    /// The current comm cache; re-read first when it is older than
-    /// `CMDLINE_REFRESH`, or when `since` (a page's read time) is given and
-    /// the cache predates it.
-    fn cmdlines(&self, since: Option<Instant>) -> (Arc<Cmdlines>, Instant) {
+    /// The current comm cache, when it was read, and its generation.
+    fn cmdlines(&self) -> (Arc<Cmdlines>, Instant, u64) {
+        let g = self
+            .cmdlines
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (g.0.clone(), g.1, self.cmdlines_gen.load(Ordering::Acquire))
+    }
+
+    /// Whether task `pid` started after this process: then a comm cache
+    /// entry that has not changed since the stream began belonged to an
+    /// earlier task with the same pid (the kernel saves a task's comm only
+    /// at its next context switch).
+    fn newer_than_us(&self, pid: i32) -> bool {
+        match (self.started, proc_start_time(&pid.to_string())) {
+            (Some(us), Some(it)) => it > us,
+            _ => false,
+        }
+    }
+
+    /// Re-reads `saved_cmdlines` unless the cache was read after `since`
+    /// (another reader got there first). The file is read outside the lock.
+    fn reload_cmdlines(&self, since: Instant) {
+        let stale = |g: &(Arc<Cmdlines>, Instant)| g.1 < since;
+        if !stale(
+            &self
+                .cmdlines
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        ) {
+            return;
+        }
+        let now = Instant::now();
+        let parsed = self
+            .tfs
+            .read_rel("saved_cmdlines")
+            .ok()
+            .and_then(|t| Cmdlines::parse(&t).ok());
         let mut g = self
             .cmdlines
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let stale = g.1.elapsed() > CMDLINE_REFRESH || since.is_some_and(|t| g.1 < t);
-        if stale {
-            let now = Instant::now();
-            if let Ok(c) = self
-                .tfs
-                .read_rel("saved_cmdlines")
-                .map_err(|_| ())
-                .and_then(|t| Cmdlines::parse(&t).map_err(|_| ()))
-            {
+        if stale(&g) {
+            if let Some(c) = parsed {
                 g.0 = Arc::new(c);
             }
             g.1 = now;
+            self.cmdlines_gen.fetch_add(1, Ordering::Release);
         }
-        (g.0.clone(), g.1)
     }
+}
+
+/// Field 22 (`starttime`) of `/proc/PID/stat`.
+fn proc_start_time(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after_comm = stat.get(stat.rfind(')')? + 1..)?;
+    after_comm.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// `/proc/PID/comm` without its newline.
+fn proc_comm(pid: i32) -> Option<String> {
+    let c = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+    Some(c.trim_end_matches('\n').to_string())
 }
 
 /// Decoded text of a run of one CPU's events, in time order, with each
@@ -243,9 +292,15 @@ struct Worker {
     tep: Option<TepRenderer>,
     cmdlines: Arc<Cmdlines>,
     cmdlines_at: Instant,
+    cmdlines_gen: u64,
     /// Pids still unknown after a re-read newer than their page: not worth
     /// another forced re-read until the periodic one.
     unresolved: HashSet<i32>,
+    /// Pids this reader has looked up.
+    seen: HashSet<i32>,
+    /// Comms taken from `/proc` where the cache's entry was a previous
+    /// task's; kept until the kernel saves the task's own comm.
+    overrides: Vec<(i32, String)>,
     line: String,
     scratch: Vec<u8>,
 }
@@ -256,7 +311,7 @@ impl Worker {
             .tep
             .as_ref()
             .map(|(dat, opts)| TepRenderer::new(dat, *opts));
-        let (cmdlines, cmdlines_at) = tables.cmdlines(None);
+        let (cmdlines, cmdlines_at, cmdlines_gen) = tables.cmdlines();
         Worker {
             cpu,
             kernel: KernelTextRenderer::new(tables.kernel.clone()),
@@ -264,7 +319,10 @@ impl Worker {
             tables,
             cmdlines,
             cmdlines_at,
+            cmdlines_gen,
             unresolved: HashSet::new(),
+            seen: HashSet::new(),
+            overrides: Vec::new(),
             line: String::new(),
             scratch: Vec::new(),
         }
@@ -274,14 +332,42 @@ impl Worker {
     /// before this page was read: re-read once per page read time; a pid
     /// still unknown after that is not retried until the periodic re-read.
     fn resolve(&mut self, pid: i32, read_at: Instant) {
-        if pid <= 0 || self.cmdlines.comm(pid).is_some() || self.unresolved.contains(&pid) {
+        if pid <= 0 {
             return;
         }
-        if self.cmdlines_at < read_at {
-            (self.cmdlines, self.cmdlines_at) = self.tables.cmdlines(Some(read_at));
+        if self.cmdlines.comm(pid).is_none() && !self.unresolved.contains(&pid) {
+            if self.cmdlines_at < read_at {
+                self.tables.reload_cmdlines(read_at);
+                self.take_cmdlines();
+            }
+            if self.cmdlines.comm(pid).is_none() {
+                self.unresolved.insert(pid);
+            }
         }
-        if self.cmdlines.comm(pid).is_none() {
-            self.unresolved.insert(pid);
+        if self.seen.insert(pid) {
+            let unchanged = self.cmdlines.comm(pid) == self.tables.initial.comm(pid);
+            if unchanged && self.tables.newer_than_us(pid) {
+                if let Some(c) = proc_comm(pid) {
+                    Arc::make_mut(&mut self.cmdlines).insert(pid, &c);
+                    self.overrides.push((pid, c));
+                }
+            }
+        }
+    }
+
+    /// Takes the shared comm cache, with this reader's `/proc` comms for
+    /// the tasks the kernel has not saved yet.
+    fn take_cmdlines(&mut self) {
+        (self.cmdlines, self.cmdlines_at, self.cmdlines_gen) = self.tables.cmdlines();
+        let initial = &self.tables.initial;
+        let fresh = &self.cmdlines;
+        self.overrides
+            .retain(|(pid, _)| fresh.comm(*pid) == initial.comm(*pid));
+        if !self.overrides.is_empty() {
+            let c = Arc::make_mut(&mut self.cmdlines);
+            for (pid, comm) in &self.overrides {
+                c.insert(*pid, comm);
+            }
         }
     }
 
@@ -312,8 +398,8 @@ impl Worker {
                     .push((sb.timestamp, chunk.text.len() as u32, false));
             }
         }
-        if self.cmdlines_at.elapsed() > CMDLINE_REFRESH {
-            (self.cmdlines, self.cmdlines_at) = self.tables.cmdlines(None);
+        if t.cmdlines_gen.load(Ordering::Acquire) != self.cmdlines_gen {
+            self.take_cmdlines();
             self.unresolved.clear();
         }
         let mut last_pid = -1;
@@ -398,6 +484,7 @@ impl Worker {
 /// busy CPU does not wait on the others); the caller merges their chunks.
 struct Pipeline {
     rx: mpsc::Receiver<(usize, Chunk)>,
+    tables: Arc<Tables>,
     /// Printed chunks go back to their reader for reuse.
     recycle: Vec<mpsc::Sender<Chunk>>,
     threads: Vec<std::thread::JoinHandle<()>>,
@@ -452,6 +539,10 @@ impl Pipeline {
                         },
                     };
                     let mut chunk = new_chunk();
+                    // The final drain reads at most what the ring holds: a
+                    // trace array that still traces (`show --pipe`) gets
+                    // events from the reads themselves.
+                    let mut final_budget = r.ring_subbufs() + 2;
                     loop {
                         let done = st.load(Ordering::SeqCst);
                         if !done {
@@ -470,7 +561,12 @@ impl Pipeline {
                                     return;
                                 }
                             }
-                            if !more && !done {
+                            if done {
+                                final_budget = final_budget.saturating_sub(1);
+                                if final_budget == 0 {
+                                    break;
+                                }
+                            } else if !more {
                                 break;
                             }
                         }
@@ -495,6 +591,7 @@ impl Pipeline {
         }
         Ok(Pipeline {
             rx,
+            tables,
             recycle,
             threads,
             ncpu: cpus.len(),
@@ -523,12 +620,18 @@ impl Pipeline {
         let mut lost = vec![0u64; self.ncpu];
         loop {
             if !finishing && tick(sum) {
+                // The last pages are read now: with the comms the kernel
+                // saved as the traced tasks switched out or exited.
+                self.tables.reload_cmdlines(Instant::now());
                 self.finish();
                 finishing = true;
             }
             // Polled on a tick rather than woken per chunk: a reader's
             // send then never has to wake this thread.
             std::thread::sleep(PRINT_TICK);
+            if let Some(since) = Instant::now().checked_sub(CMDLINE_REFRESH) {
+                self.tables.reload_cmdlines(since);
+            }
             let mut batch = Vec::new();
             let mut ended = false;
             loop {
@@ -829,4 +932,68 @@ pub fn extract(
         written: written?,
         stats,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    /// A chunk whose events are `(ts, text)`; `false` marks a lost line.
+    fn chunk(events: &[(u64, &str, bool)]) -> Chunk {
+        let mut c = Chunk {
+            text: Vec::new(),
+            marks: Vec::new(),
+            errors: 0,
+            lost: 0,
+        };
+        for (ts, t, ev) in events {
+            c.text.extend_from_slice(t.as_bytes());
+            c.marks.push((*ts, c.text.len() as u32, *ev));
+        }
+        c
+    }
+
+    #[test]
+    fn merge_orders_cpus_by_time_and_returns_every_chunk() {
+        let mut queues: Vec<VecDeque<(Chunk, usize)>> = vec![VecDeque::new(), VecDeque::new()];
+        queues[0].push_back((chunk(&[(10, "a10\n", true), (30, "a30\n", true)]), 0));
+        queues[0].push_back((chunk(&[(31, "a31\n", true), (50, "a50\n", true)]), 0));
+        queues[1].push_back((
+            chunk(&[
+                (5, "CPU:1 [LOST 3 EVENTS]\n", false),
+                (5, "b5\n", true),
+                (30, "b30\n", true),
+                (40, "b40\n", true),
+            ]),
+            0,
+        ));
+        // A chunk that only carried counts.
+        queues[1].push_back((chunk(&[]), 0));
+        let back = RefCell::new(Vec::new());
+        let mut out = Vec::new();
+        let n = merge_write(&mut queues, &mut out, |cpu, c: Chunk| {
+            back.borrow_mut().push((cpu, c.marks.len()))
+        })
+        .unwrap();
+        assert_eq!(n, 7, "lost lines are not events");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "CPU:1 [LOST 3 EVENTS]\nb5\na10\na30\nb30\na31\nb40\na50\n",
+            "time order; equal timestamps: lower CPU first"
+        );
+        let mut back = back.into_inner();
+        back.sort();
+        assert_eq!(back, vec![(0, 2), (0, 2), (1, 0), (1, 4)]);
+        assert!(queues.iter().all(VecDeque::is_empty));
+    }
+
+    #[test]
+    fn merge_of_nothing_writes_nothing() {
+        let mut queues: Vec<VecDeque<(Chunk, usize)>> = Vec::new();
+        let mut out = Vec::new();
+        assert_eq!(merge_write(&mut queues, &mut out, |_, _| {}).unwrap(), 0);
+        assert!(out.is_empty());
+    }
 }

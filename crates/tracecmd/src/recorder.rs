@@ -255,16 +255,21 @@ fn record_cpu(
             std::thread::sleep(opts.sleep);
         }
     }
-    // Final drain: whole sub-buffers by splice, then partial ones by read.
+    // Final drain: whole sub-buffers by splice, then partial ones by read;
+    // at most what the ring holds (if the trace array still traces, the
+    // drain's own syscalls may keep adding events).
+    let mut budget = ((reader.ring_subbufs() + 2) * subbuf) as u64;
     loop {
         let limit = rot
             .as_ref()
             .map(|r| r.half.saturating_sub(r.in_current))
-            .unwrap_or(u64::MAX);
+            .unwrap_or(u64::MAX)
+            .min(budget);
         let moved = pump(&reader, &pr, &pw, chunk, &file, path, limit)?;
         total += moved;
+        budget = budget.saturating_sub(moved);
         rotate(&mut file, &mut rot, moved)?;
-        if moved == 0 || rot.is_none() {
+        if moved == 0 || rot.is_none() || budget == 0 {
             break;
         }
     }

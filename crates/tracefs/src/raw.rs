@@ -19,6 +19,7 @@ pub struct CpuReader {
     path: PathBuf,
     file: File,
     subbuf: usize,
+    ring_subbufs: usize,
 }
 
 /// CPUs that have a `per_cpu/cpuN` directory in this trace array.
@@ -55,11 +56,18 @@ impl CpuReader {
         let file = o
             .open(&path)
             .map_err(|e| inst.tracefs().classify(&path, e, true))?;
+        let subbuf = subbuf_size(inst);
+        // The CPU's ring size bounds a final drain (see `drain`).
+        let ring_kb = crate::read_text(&inst.path(&format!("per_cpu/cpu{cpu}/buffer_size_kb")))
+            .ok()
+            .and_then(|t| t.split_whitespace().next()?.parse::<usize>().ok())
+            .unwrap_or(1 << 20);
         Ok(CpuReader {
             cpu,
             path,
             file,
-            subbuf: subbuf_size(inst),
+            subbuf,
+            ring_subbufs: (ring_kb * 1024 / subbuf.max(1)).max(1),
         })
     }
 
@@ -71,6 +79,11 @@ impl CpuReader {
     /// The sub-buffer size reads return.
     pub fn subbuf_size(&self) -> usize {
         self.subbuf
+    }
+
+    /// Sub-buffers in this CPU's ring buffer (from `buffer_size_kb`).
+    pub fn ring_subbufs(&self) -> usize {
+        self.ring_subbufs
     }
 
     /// The underlying file (for poll/splice).
@@ -100,11 +113,17 @@ impl CpuReader {
 
     /// Reads every sub-buffer currently available (non-blocking reader),
     /// appending whole sub-buffers to `out`. Returns the number read.
+    ///
+    /// Bounded by the ring's size plus two: while the trace array is still
+    /// tracing, each read can add events of its own (a traced `read`
+    /// syscall), and a reader that waited for "empty" would never end.
     pub fn drain(&mut self, out: &mut Vec<u8>) -> Result<usize> {
         let mut buf = Vec::new();
         let mut n = 0;
-        // Bounded: the kernel hands out each sub-buffer once.
-        while let Some(len) = self.read_subbuf(&mut buf)? {
+        while n < self.ring_subbufs + 2 {
+            let Some(len) = self.read_subbuf(&mut buf)? else {
+                break;
+            };
             out.extend_from_slice(&buf[..len]);
             if len < self.subbuf {
                 out.resize(out.len() + self.subbuf - len, 0);

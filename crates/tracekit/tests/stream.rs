@@ -186,3 +186,50 @@ fn flight_recorder_reports_overwritten_events() {
     assert!(run(c).0);
     no_leftover_instances(&root, &name);
 }
+
+#[test]
+fn show_pipe_of_a_tracing_instance_ends_with_its_reader() {
+    // The instance keeps tracing every syscall, the reader's own included:
+    // the decoded pipe must still end when its output closes, and extract
+    // must still finish (both drains are bounded by the ring's size).
+    let root = require_live_tracefs();
+    let state = StateDir::new();
+    let name = unique_name("tkpipe");
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = tk(state.path());
+    c.args(["start", "--name", &name, "-b", "64", "-e", "syscalls"]);
+    let (ok, _, err) = run(c);
+    assert!(ok, "{err}");
+    for (flags, check) in [("--tc", ": sys_"), ("--format json", "\"event\"")] {
+        let script = format!(
+            "timeout 60 {} show -B {name} --pipe {flags} | head -n 3; echo \"rc=${{PIPESTATUS[0]}}\"",
+            bin()
+        );
+        let o = Command::new("bash")
+            .args(["-c", &script])
+            .env("TRACEKIT_STATE_DIR", state.path())
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines.len(),
+            4,
+            "{out}\n{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(lines[..3].iter().all(|l| l.contains(check)), "{out}");
+        assert_eq!(lines[3], "rc=0", "{out}");
+    }
+    let mut c = tk(state.path());
+    c.args(["extract", "-B", &name, "-o"])
+        .arg(dir.path().join("p.dat"))
+        .stdout(Stdio::null());
+    let (ok, _, err) = run(c);
+    assert!(ok, "{err}");
+    let mut c = tk(state.path());
+    c.arg("reset");
+    let (ok, _, err) = run(c);
+    assert!(ok, "{err}");
+    no_leftover_instances(&root, &name);
+}
