@@ -389,7 +389,17 @@ impl Worker {
             if let Missed::Count(n) = sb.missed {
                 chunk.lost += n;
             }
-            if t.format != StreamFormat::Json {
+            if t.format == StreamFormat::TraceCmd {
+                // trace-cmd's own words for it.
+                let line = match sb.missed {
+                    Missed::Count(n) => format!("CPU:{cpu} [{n} EVENTS DROPPED]\n"),
+                    _ => format!("CPU:{cpu} [EVENTS DROPPED]\n"),
+                };
+                chunk.text.extend_from_slice(line.as_bytes());
+                chunk
+                    .marks
+                    .push((sb.timestamp, chunk.text.len() as u32, false));
+            } else if t.format == StreamFormat::Kernel {
                 self.line.clear();
                 self.kernel.render_lost(cpu, sb.missed, &mut self.line);
                 chunk.text.extend_from_slice(self.line.as_bytes());
