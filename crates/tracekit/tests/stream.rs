@@ -16,6 +16,31 @@ fn no_leftover_instances(root: &std::path::Path, prefix: &str) {
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
+/// Runs a bash script with this test's state dir; returns (stdout, stderr).
+fn bash(state: &std::path::Path, script: &str) -> (String, String) {
+    let o = Command::new("bash")
+        .args(["-c", script])
+        .env("TRACEKIT_STATE_DIR", state)
+        .output()
+        .expect("bash");
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Runs `tracekit ARGS [EXTRA]`, asserts success, returns stdout.
+fn tk_ok(state: &std::path::Path, args: &[&str], extra: Option<&std::path::Path>) -> String {
+    let mut c = tk(state);
+    c.args(args);
+    if let Some(p) = extra {
+        c.arg(p);
+    }
+    let (ok, out, err) = run(c);
+    assert!(ok, "tracekit {args:?}: {err}");
+    out
+}
+
 #[test]
 fn stream_prints_the_commands_openat_and_restores() {
     let root = require_live_tracefs();
@@ -58,23 +83,13 @@ fn stream_json_into_a_closing_pipe_exits_cleanly() {
         "{} stream -e syscalls:sys_enter_openat -F --format json -- sh -c 'for i in 1 2 3 4 5 6 7 8; do cat /etc/hostname; done >/dev/null; sleep 0.5' | head -n 1; echo \"rc=${{PIPESTATUS[0]}}\"",
         bin()
     );
-    let o = Command::new("bash")
-        .args(["-c", &script])
-        .env("TRACEKIT_STATE_DIR", state.path())
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
+    let (out, err) = bash(state.path(), &script);
     let mut lines = out.lines();
     let first = lines.next().unwrap_or("");
     let v: serde_json::Value = serde_json::from_str(first).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(v["event"], "sys_enter_openat");
     assert!(v["fields"]["filename"].is_number());
-    assert_eq!(
-        lines.next(),
-        Some("rc=0"),
-        "{out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    assert_eq!(lines.next(), Some("rc=0"), "{out}\n{err}");
     assert!(std::fs::read_dir(state.path().join("journal"))
         .map(|mut d| d.next().is_none())
         .unwrap_or(true));
@@ -87,10 +102,11 @@ fn start_stop_extract_report_and_reset() {
     let state = StateDir::new();
     let name = unique_name("tkstart");
     let dir = tempfile::tempdir().unwrap();
-    let mut c = tk(state.path());
-    c.args(["start", "--name", &name, "-e", "sched:sched_switch"]);
-    let (ok, out, err) = run(c);
-    assert!(ok, "{err}");
+    let out = tk_ok(
+        state.path(),
+        &["start", "--name", &name, "-e", "sched:sched_switch"],
+        None,
+    );
     assert_eq!(out.trim(), name);
     // The instance survives the tracekit process and traces a workload.
     assert_eq!(read(&root, &format!("instances/{name}/tracing_on")), "1");
@@ -109,12 +125,7 @@ fn start_stop_extract_report_and_reset() {
     assert!(run(c).0);
     assert_eq!(read(&root, &format!("instances/{name}/tracing_on")), "0");
     let x = dir.path().join("x.dat");
-    let mut c = tk(state.path());
-    c.args(["extract", "-B", &name, "-o"])
-        .arg(&x)
-        .stdout(Stdio::null());
-    let (ok, _, err) = run(c);
-    assert!(ok, "{err}");
+    tk_ok(state.path(), &["extract", "-B", &name, "-o"], Some(&x));
     let tc = Command::new("trace-cmd")
         .args(["report", "-i"])
         .arg(&x)
@@ -138,10 +149,7 @@ fn start_stop_extract_report_and_reset() {
         b.contains("sleep"),
         "the workload's switches are missing:\n{b}"
     );
-    let mut c = tk(state.path());
-    c.arg("reset");
-    let (ok, _, err) = run(c);
-    assert!(ok, "{err}");
+    tk_ok(state.path(), &["reset"], None);
     assert!(!root.join(format!("instances/{name}")).exists());
 }
 
@@ -196,40 +204,24 @@ fn show_pipe_of_a_tracing_instance_ends_with_its_reader() {
     let state = StateDir::new();
     let name = unique_name("tkpipe");
     let dir = tempfile::tempdir().unwrap();
-    let mut c = tk(state.path());
-    c.args(["start", "--name", &name, "-b", "64", "-e", "syscalls"]);
-    let (ok, _, err) = run(c);
-    assert!(ok, "{err}");
+    tk_ok(
+        state.path(),
+        &["start", "--name", &name, "-b", "64", "-e", "syscalls"],
+        None,
+    );
     for (flags, check) in [("--tc", ": sys_"), ("--format json", "\"event\"")] {
         let script = format!(
             "timeout 60 {} show -B {name} --pipe {flags} | head -n 3; echo \"rc=${{PIPESTATUS[0]}}\"",
             bin()
         );
-        let o = Command::new("bash")
-            .args(["-c", &script])
-            .env("TRACEKIT_STATE_DIR", state.path())
-            .output()
-            .unwrap();
-        let out = String::from_utf8_lossy(&o.stdout);
+        let (out, err) = bash(state.path(), &script);
         let lines: Vec<&str> = out.lines().collect();
-        assert_eq!(
-            lines.len(),
-            4,
-            "{out}\n{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        assert_eq!(lines.len(), 4, "{out}\n{err}");
         assert!(lines[..3].iter().all(|l| l.contains(check)), "{out}");
         assert_eq!(lines[3], "rc=0", "{out}");
     }
-    let mut c = tk(state.path());
-    c.args(["extract", "-B", &name, "-o"])
-        .arg(dir.path().join("p.dat"))
-        .stdout(Stdio::null());
-    let (ok, _, err) = run(c);
-    assert!(ok, "{err}");
-    let mut c = tk(state.path());
-    c.arg("reset");
-    let (ok, _, err) = run(c);
-    assert!(ok, "{err}");
+    let dat = dir.path().join("p.dat");
+    tk_ok(state.path(), &["extract", "-B", &name, "-o"], Some(&dat));
+    tk_ok(state.path(), &["reset"], None);
     no_leftover_instances(&root, &name);
 }
