@@ -182,7 +182,16 @@ pub struct SetArgs {
     /// Instance to change (created if missing); default: top level.
     #[arg(short = 'B', value_name = "INSTANCE")]
     pub instance: Option<String>,
-    /// Enable events (`sched`, `sched:sched_switch`, `sched:*`, `all`).
+    #[command(flatten)]
+    pub setup: TraceSetupArgs,
+}
+
+/// The trace-array settings of `set`, `record`, `stream` and `start`, with
+/// trace-cmd's flags. The clap ids `events`, `filters` and `triggers` are
+/// read by position to pair each -f/-R with the -e before it.
+#[derive(Debug, Args)]
+pub struct TraceSetupArgs {
+    /// Enable events (`sched`, `sched:sched_switch`, `sched:*`, `all`); repeatable.
     #[arg(short = 'e', value_name = "EVENT")]
     pub events: Vec<String>,
     /// Filter for the preceding -e (`prev_pid != 0`, `comm == "bash"`).
@@ -197,7 +206,7 @@ pub struct SetArgs {
     /// Option to set (`NAME`) or clear (`noNAME`).
     #[arg(short = 'O', value_name = "OPTION")]
     pub options: Vec<String>,
-    /// Ring-buffer size per CPU in KiB.
+    /// Ring-buffer size per CPU in KiB (tracekit's private instances default to 4096).
     #[arg(short = 'b', value_name = "KB")]
     pub buffer_kb: Option<u64>,
     /// Trace clock (`local`, `global`, `mono`, `x86-tsc`, …).
@@ -218,7 +227,7 @@ pub struct SetArgs {
     /// max_graph_depth.
     #[arg(long, value_name = "N")]
     pub max_graph_depth: Option<u32>,
-    /// tracing_cpumask (hex).
+    /// Only trace these CPUs (tracing_cpumask, hex).
     #[arg(short = 'M', value_name = "CPUMASK")]
     pub cpumask: Option<String>,
 }

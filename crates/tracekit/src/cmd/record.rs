@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use crate::cli::TraceSetupArgs;
 use anyhow::{bail, Context as _, Result};
 use clap::{ArgMatches, Args};
 use tracecmd::recorder::RecorderOptions;
@@ -23,54 +24,17 @@ use crate::context::Ctx;
     after_help = "Examples:\n  tracekit record -e sched -e syscalls:sys_enter_openat -F -- ls /\n  tracekit record -p function_graph -g do_sys_openat2 -O funcgraph-proc -- ls\n  tracekit record -e irq -B other -e timer --duration 5s -o irq.dat\n  tracekit report -i trace.dat"
 )]
 pub struct RecordArgs {
-    /// Event to record (`sched`, `sched:sched_switch`, `sched:*`, `all`); repeatable.
-    #[arg(short = 'e', value_name = "EVENT")]
-    pub events: Vec<String>,
-    /// Filter for the preceding -e.
-    #[arg(short = 'f', value_name = "FILTER")]
-    pub filters: Vec<String>,
-    /// Trigger for the preceding -e.
-    #[arg(short = 'R', value_name = "TRIGGER")]
-    pub triggers: Vec<String>,
-    /// Tracer (function, function_graph, …).
-    #[arg(short = 'p', value_name = "TRACER")]
-    pub tracer: Option<String>,
-    /// Function filter (set_ftrace_filter).
-    #[arg(short = 'l', value_name = "FUNC")]
-    pub ftrace_filter: Vec<String>,
-    /// Function notrace filter.
-    #[arg(short = 'n', value_name = "FUNC")]
-    pub ftrace_notrace: Vec<String>,
-    /// Graph function (function_graph).
-    #[arg(short = 'g', value_name = "FUNC")]
-    pub graph_function: Vec<String>,
-    /// max_graph_depth.
-    #[arg(long, value_name = "N")]
-    pub max_graph_depth: Option<u32>,
-    /// Option (NAME or noNAME).
-    #[arg(short = 'O', value_name = "OPTION")]
-    pub options: Vec<String>,
+    #[command(flatten)]
+    pub setup: TraceSetupArgs,
     /// Kernel stack trace with every event.
     #[arg(short = 'T')]
     pub stacktrace: bool,
-    /// Trace clock.
-    #[arg(short = 'C', value_name = "CLOCK")]
-    pub clock: Option<String>,
-    /// Buffer size per CPU in KiB (default for tracekit's private instance: 4096).
-    #[arg(short = 'b', value_name = "KB")]
-    pub buffer_kb: Option<u64>,
     /// Sub-buffer size in KiB (Linux 6.8+; such files round-trip through tracekit only).
     #[arg(long = "subbuf-size", value_name = "KB")]
     pub subbuf_kb: Option<u64>,
     /// Keep at most about KB per CPU: the newest data (two alternating halves).
     #[arg(short = 'm', value_name = "KB")]
     pub max_kb: Option<u64>,
-    /// Only trace these CPUs (hex mask).
-    #[arg(short = 'M', value_name = "CPUMASK")]
-    pub cpumask: Option<String>,
-    /// Only trace these PIDs.
-    #[arg(short = 'P', value_name = "PID")]
-    pub pids: Vec<u32>,
     /// Only trace the command.
     #[arg(short = 'F')]
     pub only_command: bool,
@@ -166,7 +130,7 @@ pub fn buffers(a: &RecordArgs, m: &ArgMatches) -> Result<Vec<BufferSpec>> {
                 events: Vec::new(),
             }),
             'e' => cur.events.push(EventSpec {
-                selector: a.events[k].clone(),
+                selector: a.setup.events[k].clone(),
                 ..Default::default()
             }),
             'f' => {
@@ -180,14 +144,14 @@ pub fn buffers(a: &RecordArgs, m: &ArgMatches) -> Result<Vec<BufferSpec>> {
                         ev.selector
                     );
                 }
-                ev.filter = Some(a.filters[k].clone());
+                ev.filter = Some(a.setup.filters[k].clone());
             }
             _ => {
                 let ev = cur
                     .events
                     .last_mut()
                     .context("-R TRIGGER must follow the -e EVENT it applies to")?;
-                ev.triggers.push(a.triggers[k].clone());
+                ev.triggers.push(a.setup.triggers[k].clone());
             }
         }
     }
@@ -198,7 +162,7 @@ pub fn buffers(a: &RecordArgs, m: &ArgMatches) -> Result<Vec<BufferSpec>> {
 /// `record`, `stream` and `start`). `needs_events`: refuse an empty setup.
 pub fn config(ctx: &Ctx, a: &RecordArgs, m: &ArgMatches) -> Result<RecordConfig> {
     let bufs = buffers(a, m)?;
-    if bufs[0].events.is_empty() && a.tracer.is_none() && bufs.len() == 1 {
+    if bufs[0].events.is_empty() && a.setup.tracer.is_none() && bufs.len() == 1 {
         bail!("nothing to record: give -e EVENT and/or -p TRACER");
     }
     if a.children && !a.only_command {
@@ -212,10 +176,10 @@ pub fn config(ctx: &Ctx, a: &RecordArgs, m: &ArgMatches) -> Result<RecordConfig>
     let top = Instance::top(&ctx.tfs);
     // Tracers some kernels only offer at the top level, or not at all.
     let mut top_level = a.top_level;
-    if let Some(t) = &a.tracer {
+    if let Some(t) = &a.setup.tracer {
         if let Err(e) = top.check_tracer(t) {
             let mut msg = format!("{e}");
-            for f in &a.graph_function {
+            for f in &a.setup.graph_function {
                 let avail = top.available_events().unwrap_or_default();
                 let s = suggest::suggest(f, &avail, 4);
                 if !s.is_empty() {
@@ -241,18 +205,18 @@ pub fn config(ctx: &Ctx, a: &RecordArgs, m: &ArgMatches) -> Result<RecordConfig>
     }
     Ok(RecordConfig {
         buffers: bufs,
-        tracer: a.tracer.clone(),
-        ftrace_filter: a.ftrace_filter.clone(),
-        ftrace_notrace: a.ftrace_notrace.clone(),
-        graph_function: a.graph_function.clone(),
-        max_graph_depth: a.max_graph_depth,
-        options: a.options.clone(),
+        tracer: a.setup.tracer.clone(),
+        ftrace_filter: a.setup.ftrace_filter.clone(),
+        ftrace_notrace: a.setup.ftrace_notrace.clone(),
+        graph_function: a.setup.graph_function.clone(),
+        max_graph_depth: a.setup.max_graph_depth,
+        options: a.setup.options.clone(),
         stacktrace: a.stacktrace,
-        clock: a.clock.clone(),
-        buffer_kb: a.buffer_kb,
+        clock: a.setup.clock.clone(),
+        buffer_kb: a.setup.buffer_kb,
         subbuf_kb: a.subbuf_kb,
-        cpumask: a.cpumask.clone(),
-        pids: a.pids.clone(),
+        cpumask: a.setup.cpumask.clone(),
+        pids: a.setup.pids.clone(),
         only_command: a.only_command,
         children: a.children,
         top_level,

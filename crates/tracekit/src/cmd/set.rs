@@ -23,6 +23,7 @@ pub fn event_specs(a: &SetArgs, m: &ArgMatches) -> Result<Vec<EventSpec>> {
         |id: &str| -> Vec<usize> { m.indices_of(id).map(|i| i.collect()).unwrap_or_default() };
     let ev_idx = idx("events");
     let mut specs: Vec<EventSpec> = a
+        .setup
         .events
         .iter()
         .map(|e| EventSpec {
@@ -31,7 +32,7 @@ pub fn event_specs(a: &SetArgs, m: &ArgMatches) -> Result<Vec<EventSpec>> {
         })
         .collect();
     let owner = |pos: usize| ev_idx.iter().rposition(|&e| e < pos);
-    for (f, pos) in a.filters.iter().zip(idx("filters")) {
+    for (f, pos) in a.setup.filters.iter().zip(idx("filters")) {
         let i = owner(pos).context("-f FILTER must follow the -e EVENT it applies to")?;
         if specs[i].filter.is_some() {
             bail!(
@@ -41,7 +42,7 @@ pub fn event_specs(a: &SetArgs, m: &ArgMatches) -> Result<Vec<EventSpec>> {
         }
         specs[i].filter = Some(f.clone());
     }
-    for (t, pos) in a.triggers.iter().zip(idx("triggers")) {
+    for (t, pos) in a.setup.triggers.iter().zip(idx("triggers")) {
         let i = owner(pos).context("-R TRIGGER must follow the -e EVENT it applies to")?;
         specs[i].triggers.push(t.clone());
     }
@@ -85,16 +86,16 @@ fn apply(ctx: &Ctx, a: &SetArgs, specs: &[EventSpec]) -> Result<()> {
     for s in specs {
         resolved.push((probe.resolve_events(&s.selector)?, s));
     }
-    if let Some(t) = &a.tracer {
+    if let Some(t) = &a.setup.tracer {
         probe.check_tracer(t)?;
     }
-    if let Some(c) = &a.clock {
+    if let Some(c) = &a.setup.clock {
         probe.check_clock(c)?;
     }
-    for o in &a.options {
+    for o in &a.setup.options {
         probe.check_option(o)?;
     }
-    if let Some(mask) = &a.cpumask {
+    if let Some(mask) = &a.setup.cpumask {
         if mask.is_empty() || !mask.chars().all(|c| c.is_ascii_hexdigit() || c == ',') {
             bail!("invalid CPU mask '{mask}': give a hex mask such as 3 or ff,ffffffff");
         }
@@ -111,45 +112,46 @@ fn apply(ctx: &Ctx, a: &SetArgs, specs: &[EventSpec]) -> Result<()> {
         }
         None => Instance::top(&ctx.tfs),
     };
-    if let Some(kb) = a.buffer_kb {
+    if let Some(kb) = a.setup.buffer_kb {
         inst.set_buffer_size_kb(kb)?;
     }
-    if let Some(c) = &a.clock {
+    if let Some(c) = &a.setup.clock {
         inst.set_clock(c)?;
     }
-    if let Some(mask) = &a.cpumask {
+    if let Some(mask) = &a.setup.cpumask {
         inst.set("tracing_cpumask", mask)?;
     }
-    for o in &a.options {
+    for o in &a.setup.options {
         inst.set_option(o)?;
     }
-    if !a.ftrace_filter.is_empty() {
-        inst.set_list("set_ftrace_filter", &a.ftrace_filter)
+    if !a.setup.ftrace_filter.is_empty() {
+        inst.set_list("set_ftrace_filter", &a.setup.ftrace_filter)
             .context("setting the function filter (-l)")?;
     }
-    if !a.ftrace_notrace.is_empty() {
-        inst.set_list("set_ftrace_notrace", &a.ftrace_notrace)
+    if !a.setup.ftrace_notrace.is_empty() {
+        inst.set_list("set_ftrace_notrace", &a.setup.ftrace_notrace)
             .context("setting the function notrace filter (-n)")?;
     }
-    if !a.graph_function.is_empty() {
-        inst.set_list("set_graph_function", &a.graph_function)
+    if !a.setup.graph_function.is_empty() {
+        inst.set_list("set_graph_function", &a.setup.graph_function)
             .context("setting the graph function (-g)")?;
     }
-    if let Some(d) = a.max_graph_depth {
+    if let Some(d) = a.setup.max_graph_depth {
         inst.set("max_graph_depth", &d.to_string())?;
     }
-    if !a.pids.is_empty() {
-        inst.add_pids("set_event_pid", &a.pids)?;
+    if !a.setup.pids.is_empty() {
+        inst.add_pids("set_event_pid", &a.setup.pids)?;
         let function_tracer = a
+            .setup
             .tracer
             .as_deref()
             .map(|t| t.starts_with("function"))
             .unwrap_or(false);
         if function_tracer && inst.has("set_ftrace_pid") {
-            inst.add_pids("set_ftrace_pid", &a.pids)?;
+            inst.add_pids("set_ftrace_pid", &a.setup.pids)?;
         }
     }
-    if let Some(t) = &a.tracer {
+    if let Some(t) = &a.setup.tracer {
         inst.set_tracer(t)?;
     }
     for (events, spec) in &resolved {
