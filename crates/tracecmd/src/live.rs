@@ -278,8 +278,11 @@ struct Chunk {
 /// cache while it is written, and handed back for reuse once printed.
 const CHUNK_BYTES: usize = 64 << 10;
 
-/// Chunks a reader may have queued for printing (per CPU).
-const CHUNKS_QUEUED: usize = 256;
+/// Chunks the readers may have queued for printing, all CPUs together
+/// (32 MiB of text: 10 ms of two CPUs at full speed many times over; a
+/// slower output blocks the readers and the kernel reports the losses,
+/// instead of tracekit growing without bound).
+const CHUNKS_QUEUED: usize = 512;
 
 /// How often queued chunks are merged and printed.
 const PRINT_TICK: Duration = Duration::from_millis(10);
@@ -506,7 +509,7 @@ struct Pipeline {
 impl Pipeline {
     fn spawn(inst: &Instance, tables: Arc<Tables>, pin: bool) -> Result<Pipeline> {
         let cpus = raw::cpus(inst).map_err(usage)?;
-        let (tx, rx) = mpsc::sync_channel::<(usize, Chunk)>(CHUNKS_QUEUED * cpus.len().max(1));
+        let (tx, rx) = mpsc::sync_channel::<(usize, Chunk)>(CHUNKS_QUEUED.max(4 * cpus.len()));
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         let mut recycle = Vec::new();
