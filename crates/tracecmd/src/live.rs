@@ -306,6 +306,8 @@ struct Worker {
     overrides: Vec<(i32, String)>,
     line: String,
     scratch: Vec<u8>,
+    /// `cmdlines` changed since trace-cmd's renderer took its comms.
+    tep_comms_stale: bool,
 }
 
 impl Worker {
@@ -328,6 +330,7 @@ impl Worker {
             overrides: Vec::new(),
             line: String::new(),
             scratch: Vec::new(),
+            tep_comms_stale: true,
         }
     }
 
@@ -353,6 +356,7 @@ impl Worker {
                 if let Some(c) = proc_comm(pid) {
                     Arc::make_mut(&mut self.cmdlines).insert(pid, &c);
                     self.overrides.push((pid, c));
+                    self.tep_comms_stale = true;
                 }
             }
         }
@@ -362,6 +366,7 @@ impl Worker {
     /// the tasks the kernel has not saved yet.
     fn take_cmdlines(&mut self) {
         (self.cmdlines, self.cmdlines_at, self.cmdlines_gen) = self.tables.cmdlines();
+        self.tep_comms_stale = true;
         let initial = &self.tables.initial;
         let fresh = &self.cmdlines;
         self.overrides
@@ -462,6 +467,10 @@ impl Worker {
                 }
                 StreamFormat::TraceCmd => match self.tep.as_mut() {
                     Some(tep) => {
+                        if self.tep_comms_stale {
+                            tep.set_comms(self.cmdlines.iter());
+                            self.tep_comms_stale = false;
+                        }
                         self.scratch.clear();
                         tep.render(
                             &Event {

@@ -309,6 +309,11 @@ impl Cmdlines {
         self.comms.get(&pid).map(String::as_str)
     }
 
+    /// Every cached (pid, comm), in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (i32, &str)> {
+        self.comms.iter().map(|(p, c)| (*p, c.as_str()))
+    }
+
     /// The tgid of `pid`, if cached.
     pub fn tgid(&self, pid: i32) -> Option<i32> {
         self.tgids.get(&pid).copied()

@@ -187,6 +187,16 @@ impl TepRenderer {
         self.comms.lookup(pid)
     }
 
+    /// Replaces the comm table with these (pid, comm) pairs: a live stream
+    /// follows the kernel's `saved_cmdlines` as tasks come and go.
+    pub fn set_comms<'a>(&mut self, comms: impl IntoIterator<Item = (i32, &'a str)>) {
+        let mut t = comm::CommTable::default();
+        for (pid, c) in comms {
+            t.register(pid, c.as_bytes());
+        }
+        self.comms = t;
+    }
+
     fn register_comm(&mut self, pid: i32, comm: &[u8]) {
         self.comms.register(pid, comm);
     }
