@@ -98,6 +98,8 @@ pub struct RecordSummary {
     pub command_status: Option<std::process::ExitStatus>,
     /// Wall time recorded.
     pub elapsed: Duration,
+    /// Per-CPU ring size (KiB) of the first buffer, as recorded with.
+    pub buffer_kb: Option<u64>,
 }
 
 impl RecordSummary {
@@ -557,6 +559,9 @@ fn run(
     let mut stats = Vec::new();
     let mut inputs = Vec::new();
     let mut all_events = Vec::new();
+    let buffer_kb = armed
+        .first()
+        .and_then(|a| a.inst.buffer_size_kb().ok().flatten());
     for (a, r) in armed.iter().zip(recorders) {
         let cpus = r.stop()?;
         let cs = a.inst.cpu_stats().unwrap_or_default();
@@ -605,6 +610,7 @@ fn run(
         stats,
         command_status: status,
         elapsed,
+        buffer_kb,
     })
 }
 

@@ -256,7 +256,6 @@ pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
     }
     let ctx = Ctx::open(g)?;
     let cfg = config(&ctx, a, m)?;
-    let top = Instance::top(&ctx.tfs);
     let stop = stop_flag()?;
     let show = !a.quiet && std::io::stderr().is_terminal();
     let bar = if show {
@@ -321,7 +320,7 @@ pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
         eprintln!("tracekit: {name}CPU{cpu}: {n} events lost");
     }
     if !losses.is_empty() {
-        eprintln!("tracekit: events were lost: use a bigger buffer (-b KB per CPU, now {}), fewer events, or filters", top.buffer_size_kb().ok().flatten().map(|k| k.to_string()).unwrap_or_else(|| "?".into()));
+        eprintln!("tracekit: events were lost: use a bigger buffer (-b KB per CPU, now {}), fewer events, or filters", sum.buffer_kb.map(|k| k.to_string()).unwrap_or_else(|| "?".into()));
         if a.fail_on_loss {
             std::process::exit(3);
         }
