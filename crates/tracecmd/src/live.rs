@@ -522,10 +522,15 @@ impl Pipeline {
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
         let mut recycle = Vec::new();
-        for (idx, &cpu) in cpus.iter().enumerate() {
+        // All readers open before any thread starts: a failure leaves no
+        // thread behind.
+        let readers = cpus
+            .iter()
+            .map(|&cpu| CpuReader::open(inst, cpu, true).map_err(usage))
+            .collect::<Result<Vec<_>>>()?;
+        for (idx, (&cpu, mut r)) in cpus.iter().zip(readers).enumerate() {
             let (back_tx, back_rx) = mpsc::channel::<Chunk>();
             recycle.push(back_tx);
-            let mut r = CpuReader::open(inst, cpu, true).map_err(usage)?;
             let tx = tx.clone();
             let st = stop.clone();
             let mut w = Worker::new(cpu, tables.clone());
@@ -571,10 +576,11 @@ impl Pipeline {
                             let mut fds = [PollFd::new(r.file(), PollFlags::IN)];
                             let _ = rustix::event::poll(&mut fds, Some(&timeout));
                         }
-                        // Partial pages too: a live view shows events as they come.
-                        // Until the reader catches up with the writer: then
-                        // wait for the next batch rather than read the page
-                        // being written a few events at a time.
+                        // Read until caught up with the writer (a page far
+                        // from full), then wait for the next batch rather
+                        // than read the page being written a few events at a
+                        // time; the poll timeout still shows a quiet CPU's
+                        // events within 50 ms.
                         while let Ok(Some(n)) = r.read_subbuf(&mut buf) {
                             let more = w.page(&buf[..n], Instant::now(), &mut chunk);
                             if chunk.text.len() >= CHUNK_BYTES {

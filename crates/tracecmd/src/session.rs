@@ -367,6 +367,16 @@ impl HeldChild {
     }
 }
 
+impl Drop for HeldChild {
+    /// A child never released (an error came first) is killed: closing the
+    /// release pipe alone would let it run the command untraced.
+    fn drop(&mut self) {
+        if self.release_fd.is_some() {
+            self.kill();
+        }
+    }
+}
+
 /// Collects the metadata blocks for the file.
 pub fn collect_metadata(
     tfs: &Tracefs,
@@ -653,4 +663,47 @@ fn date_offset_hex(tfs: &Tracefs, inst: &Instance) -> String {
         })
         .unwrap_or(0);
     format!("0x{:x}", (now_wall - now_trace_us).max(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A path in the temp dir unique to this test run.
+    fn marker(tag: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("tk-held-{tag}-{}", std::process::id()))
+    }
+
+    #[test]
+    fn a_held_child_dropped_before_release_never_runs_its_command() {
+        let m = marker("dropped");
+        let _ = std::fs::remove_file(&m);
+        let argv: Vec<String> = ["sh", "-c", &format!("touch {}", m.display())]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let child = HeldChild::spawn(&argv).unwrap();
+        drop(child);
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            !m.exists(),
+            "the command ran after its HeldChild was dropped"
+        );
+    }
+
+    #[test]
+    fn a_released_child_runs_its_command() {
+        let m = marker("released");
+        let _ = std::fs::remove_file(&m);
+        let argv: Vec<String> = ["sh", "-c", &format!("touch {}", m.display())]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let mut child = HeldChild::spawn(&argv).unwrap();
+        child.release().unwrap();
+        let status = child.wait_blocking();
+        assert!(status.is_some_and(|s| s.success()));
+        assert!(m.exists());
+        let _ = std::fs::remove_file(&m);
+    }
 }
