@@ -10,6 +10,7 @@
 #       recorder table and compares `tracekit stream` (decode + print to
 #       /dev/null) with `tracekit record` and trace-cmd record, alternating
 #       the three in each trial so they see the same machine.
+#   COMPS=none scripts/bench-record.sh 5 3     (only --compression none)
 #
 # trace-cmd needs the private-namespace recipe on this VM (EPERM on
 # set_ftrace_*): ../shared/corpus/tracecmd/tcrec.sh. Run as root.
@@ -88,7 +89,7 @@ if [ "$ONLY" = --stream-only ]; then
 fi
 
 printf '%-9s %-5s %-4s %12s %10s %8s %12s %10s\n' tool comp load lost cpu_s wall_s size_B lines
-for comp in none zstd; do
+for comp in ${COMPS:-none zstd}; do
   for l in 1 2; do
     for tool in trace-cmd tracekit; do
       : > "$W/res"

@@ -107,12 +107,14 @@ fn main() -> Result<(), Box<dyn Error>> {
             clock: "local".into(),
             subbuf_size: 4096,
             cpus: cpus.clone(),
+            in_place: None,
         },
         BufferInput {
             name: "inst".into(),
             clock: "local".into(),
             subbuf_size: 4096,
             cpus,
+            in_place: None,
         },
     ];
     for (version, compression, name) in [

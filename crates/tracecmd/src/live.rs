@@ -156,6 +156,7 @@ impl Tables {
                 cpus: (0..meta.cpus)
                     .map(|c| (c, empty.clone(), String::new()))
                     .collect(),
+                in_place: None,
             };
             let written = TraceDatWriter::create(
                 &path,
@@ -949,6 +950,7 @@ pub fn extract(
             .iter()
             .map(|c| (c.cpu, c.path.clone(), stat_text(c.cpu)))
             .collect(),
+        in_place: None,
     };
     let meta = collect_metadata(tfs, inst, &events, None)?;
     let w = TraceDatWriter::create(output, writer)?;

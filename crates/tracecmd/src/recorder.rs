@@ -54,13 +54,28 @@ pub struct CpuRecording {
     pub path: PathBuf,
     /// Bytes written.
     pub bytes: u64,
+    /// Where in `path` the data starts when it was recorded in place (see
+    /// [`InPlace`]); `None` for a file of its own.
+    pub offset: Option<u64>,
+}
+
+/// Record the first CPU straight into the final file at `offset`, so the
+/// writer does not copy that CPU's data (the others still go to files of
+/// their own: a CPU's data must be contiguous and sizes are known only at
+/// the end).
+#[derive(Debug, Clone)]
+pub struct InPlace {
+    /// The output file (already created; not truncated).
+    pub path: PathBuf,
+    /// Page-aligned offset of the data.
+    pub offset: u64,
 }
 
 /// A running recording of one trace array.
 pub struct Recorder {
     stop: Arc<AtomicBool>,
     bytes: Vec<Arc<AtomicU64>>,
-    threads: Vec<(u32, PathBuf, JoinHandle<Result<u64>>)>,
+    threads: Vec<(u32, PathBuf, Option<u64>, JoinHandle<Result<u64>>)>,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -86,6 +101,19 @@ impl Recorder {
         prefix: &str,
         opts: RecorderOptions,
     ) -> Result<Recorder> {
+        Self::start_in_place(inst, dir, prefix, opts, None)
+    }
+
+    /// Like [`Recorder::start`], with the first CPU recorded into
+    /// `in_place` (ignored with `-m`, whose two halves need files of their own).
+    pub fn start_in_place(
+        inst: &Instance,
+        dir: &Path,
+        prefix: &str,
+        opts: RecorderOptions,
+        in_place: Option<InPlace>,
+    ) -> Result<Recorder> {
+        let mut in_place = in_place.filter(|_| opts.max_bytes.is_none());
         let stop = Arc::new(AtomicBool::new(false));
         let cpus = raw::cpus(inst).map_err(|e| Error::Usage(e.to_string()))?;
         let mut threads = Vec::new();
@@ -93,8 +121,21 @@ impl Recorder {
         for cpu in cpus {
             let reader =
                 CpuReader::open(inst, cpu, true).map_err(|e| Error::Usage(e.to_string()))?;
-            let path = dir.join(format!("{prefix}.cpu{cpu}"));
-            let file = File::create(&path).map_err(io(&path))?;
+            let (path, file, offset) = match in_place.take() {
+                Some(ip) => {
+                    let mut f = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&ip.path)
+                        .map_err(io(&ip.path))?;
+                    f.seek(SeekFrom::Start(ip.offset)).map_err(io(&ip.path))?;
+                    (ip.path, f, Some(ip.offset))
+                }
+                None => {
+                    let path = dir.join(format!("{prefix}.cpu{cpu}"));
+                    let file = File::create(&path).map_err(io(&path))?;
+                    (path, file, None)
+                }
+            };
             let counter = Arc::new(AtomicU64::new(0));
             bytes.push(counter.clone());
             let st = stop.clone();
@@ -103,7 +144,7 @@ impl Recorder {
                 .name(format!("tk-rec-cpu{cpu}"))
                 .spawn(move || record_cpu(reader, file, &p2, &st, &counter, opts))
                 .map_err(io(&path))?;
-            threads.push((cpu, path, h));
+            threads.push((cpu, path, offset, h));
         }
         Ok(Recorder {
             stop,
@@ -119,17 +160,34 @@ impl Recorder {
 
     /// Stops the readers (call after `tracing_on` is 0) and waits for their
     /// final drain.
-    pub fn stop(self) -> Result<Vec<CpuRecording>> {
+    pub fn stop(mut self) -> Result<Vec<CpuRecording>> {
         self.stop.store(true, Ordering::SeqCst);
         let mut out = Vec::new();
-        for (cpu, path, h) in self.threads {
+        for (cpu, path, offset, h) in std::mem::take(&mut self.threads) {
             let bytes = h
                 .join()
                 .map_err(|_| Error::Usage(format!("recorder thread for CPU {cpu} panicked")))??;
-            out.push(CpuRecording { cpu, path, bytes });
+            out.push(CpuRecording {
+                cpu,
+                path,
+                bytes,
+                offset,
+            });
         }
         out.sort_by_key(|c| c.cpu);
         Ok(out)
+    }
+}
+
+impl Drop for Recorder {
+    /// A recorder dropped without [`Recorder::stop`] (an error came first)
+    /// still ends its threads, so the trace array's files are closed and
+    /// its instance can be removed.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for (_, _, _, h) in self.threads.drain(..) {
+            let _ = h.join();
+        }
     }
 }
 

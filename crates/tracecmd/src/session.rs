@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tracefs::{CpuStats, EventName, Instance, OwnedInstance, Tracefs};
 
 use crate::error::{Error, Result};
-use crate::recorder::{Recorder, RecorderOptions};
+use crate::recorder::{InPlace, Recorder, RecorderOptions};
 use crate::writer::{BufferInput, CpuWritten, Metadata, TraceDatWriter, WriterOptions};
 
 /// Per-CPU buffer of tracekit's private recording instances, in KiB.
@@ -478,6 +478,10 @@ pub fn record(
         if let Some(c) = child.as_mut() {
             c.kill();
         }
+        // A partial output (created early for data recorded in place).
+        if TraceDatWriter::supports_in_place(cfg.writer) && cfg.recorder.max_bytes.is_none() {
+            let _ = std::fs::remove_file(&cfg.output);
+        }
     }
     for a in &armed {
         let _ = a.inst.set_tracing_on(false);
@@ -510,13 +514,35 @@ fn run(
         .file_name()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| "trace.dat".into());
+    // v7 without compression: the first buffer's first CPU is recorded
+    // straight into the output file, after one page for the headers, so
+    // the writer copies only the other CPUs' data.
+    let in_place = (TraceDatWriter::supports_in_place(cfg.writer)
+        && cfg.recorder.max_bytes.is_none())
+    .then(|| InPlace {
+        path: cfg.output.clone(),
+        offset: rustix::param::page_size() as u64,
+    });
+    if in_place.is_some() {
+        std::fs::File::create(&cfg.output).map_err(|source| Error::Io {
+            path: cfg.output.clone(),
+            source,
+        })?;
+    }
     let mut recorders = Vec::new();
     for (i, a) in armed.iter().enumerate() {
         let prefix = match &a.spec.name {
             Some(n) => format!(".{base}.{n}"),
             None => format!(".{base}.{i}"),
         };
-        recorders.push(Recorder::start(&a.inst, &dir, &prefix, cfg.recorder)?);
+        let ip = if i == 0 { in_place.clone() } else { None };
+        recorders.push(Recorder::start_in_place(
+            &a.inst,
+            &dir,
+            &prefix,
+            cfg.recorder,
+            ip,
+        )?);
     }
     if let Some(c) = child.as_deref() {
         arm_pid_filters(cfg, armed, c.pid())?;
@@ -588,6 +614,9 @@ fn run(
             .trace_clock()
             .map(|(c, _)| c)
             .unwrap_or_else(|_| "local".into());
+        let in_place = cpus
+            .iter()
+            .find_map(|c| c.offset.map(|off| (c.cpu, off, c.bytes)));
         inputs.push(BufferInput {
             name,
             clock,
@@ -596,6 +625,7 @@ fn run(
                 .into_iter()
                 .map(|c| (c.cpu, c.path, stat_text(c.cpu)))
                 .collect(),
+            in_place,
         });
         all_events.extend(a.events.iter().cloned());
     }
@@ -608,10 +638,19 @@ fn run(
     };
     let mut meta = collect_metadata(tfs, &armed[0].inst, &all_events, proc_maps)?;
     meta.date = date_offset;
-    let writer = TraceDatWriter::create(&cfg.output, cfg.writer)?;
+    let recorded_in_place = inputs.iter().any(|b| b.in_place.is_some());
+    let writer = if recorded_in_place {
+        TraceDatWriter::over(&cfg.output, cfg.writer)?
+    } else {
+        TraceDatWriter::create(&cfg.output, cfg.writer)?
+    };
     let written = writer.write(&meta, &inputs);
     for b in &inputs {
-        for (_, p, _) in &b.cpus {
+        for (cpu, p, _) in &b.cpus {
+            // Not the output itself (the CPU recorded in place).
+            if b.in_place.is_some_and(|(c, _, _)| c == *cpu) {
+                continue;
+            }
             let _ = std::fs::remove_file(p);
         }
     }

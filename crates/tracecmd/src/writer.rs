@@ -158,6 +158,10 @@ pub struct BufferInput {
     pub subbuf_size: u32,
     /// Per CPU: (cpu, data file of whole sub-buffers, `per_cpu/cpuN/stats` text).
     pub cpus: Vec<(u32, PathBuf, String)>,
+    /// (cpu, offset, size) of a CPU whose data was recorded straight into
+    /// the output file (v7, no compression, first buffer only): the writer
+    /// places this buffer's section around it instead of copying it.
+    pub in_place: Option<(u32, u64, u64)>,
 }
 
 /// Version and compression.
@@ -217,13 +221,33 @@ fn io_err(path: &Path) -> impl Fn(io::Error) -> Error + '_ {
 impl TraceDatWriter {
     /// Creates (truncates) the output file.
     pub fn create(path: &Path, opts: WriterOptions) -> Result<TraceDatWriter> {
+        Self::open(path, opts, true)
+    }
+
+    /// Opens an output file that already holds data recorded in place
+    /// (see [`BufferInput::in_place`]); nothing is truncated.
+    pub fn over(path: &Path, opts: WriterOptions) -> Result<TraceDatWriter> {
+        Self::open(path, opts, false)
+    }
+
+    /// Whether data recorded in place can be used with these options.
+    pub fn supports_in_place(opts: WriterOptions) -> bool {
+        opts.version == 7 && opts.compression == Compression::None
+    }
+
+    fn open(path: &Path, opts: WriterOptions, truncate: bool) -> Result<TraceDatWriter> {
         if opts.version != 6 && opts.version != 7 {
             return Err(Error::Usage(format!(
                 "file version {} is not 6 or 7",
                 opts.version
             )));
         }
-        let f = File::create(path).map_err(io_err(path))?;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(truncate)
+            .open(path)
+            .map_err(io_err(path))?;
         Ok(TraceDatWriter {
             path: path.to_path_buf(),
             out: BufWriter::with_capacity(1 << 20, f),
@@ -257,6 +281,18 @@ impl TraceDatWriter {
         let pad = (align - self.pos % align) % align;
         self.w(&vec![0u8; pad as usize])
     }
+    /// Moves the write position forward over `n` bytes already in the file.
+    fn skip(&mut self, n: u64) -> Result<()> {
+        self.out.flush().map_err(io_err(&self.path))?;
+        self.pos += n;
+        let pos = self.pos;
+        self.out
+            .get_mut()
+            .seek(SeekFrom::Start(pos))
+            .map_err(io_err(&self.path))?;
+        Ok(())
+    }
+
     fn patch_u64(&mut self, at: u64, v: u64) -> Result<()> {
         self.out.flush().map_err(io_err(&self.path))?;
         let f = self.out.get_mut();
@@ -288,6 +324,11 @@ impl TraceDatWriter {
             self.write_v7(meta, buffers)?;
         }
         self.out.flush().map_err(io_err(&self.path))?;
+        let end = self.pos;
+        self.out
+            .get_mut()
+            .set_len(end)
+            .map_err(io_err(&self.path))?;
         Ok(self.written)
     }
 
@@ -410,6 +451,18 @@ impl TraceDatWriter {
         self.cstr(cver)?;
         let first_opts_at = self.pos;
         self.u64(0)?; // patched below
+                      // A buffer with data recorded in place comes first: that data sits
+                      // at the first page boundary (sections are found by offset, and
+                      // the strings by walking the sections, so the order is free).
+        let mut early = None;
+        if let Some(b) = buffers.first().filter(|b| b.in_place.is_some()) {
+            if !Self::supports_in_place(self.opts) {
+                return Err(Error::Usage(
+                    "data recorded in place needs a v7 file without compression".into(),
+                ));
+            }
+            early = Some(self.buffer_section(b, meta)?);
+        }
         let hdr = self.section(opt::HEADER_INFO, "headers", &Self::header_info(meta), true)?;
         let ftr = self.section(
             opt::FTRACE_EVENTS,
@@ -459,8 +512,11 @@ impl TraceDatWriter {
         let opts0 = self.section(0, "options", &o, false)?;
         self.patch_u64(first_opts_at, opts0)?;
         let mut prev_done = opts0 + 16 + done_at_in_body as u64;
-        for b in buffers {
-            let (buf_sec, cpus) = self.buffer_section(b, meta)?;
+        for (i, b) in buffers.iter().enumerate() {
+            let (buf_sec, cpus) = match early.take().filter(|_| i == 0) {
+                Some(e) => e,
+                None => self.buffer_section(b, meta)?,
+            };
             let mut o = Vec::new();
             let mut bo = buf_sec.to_le_bytes().to_vec();
             bo.extend_from_slice(&Self::cstring(&b.name));
@@ -517,8 +573,25 @@ impl TraceDatWriter {
         let mut cpus = Vec::new();
         for (cpu, file, _) in &b.cpus {
             self.pad_to(page)?;
-            let off = self.pos;
-            let (size, raw) = self.copy_cpu(file, b.subbuf_size as usize, c)?;
+            let (off, size, raw) = match b.in_place {
+                Some((ip_cpu, data_at, size)) if ip_cpu == *cpu => {
+                    if self.pos > data_at {
+                        return Err(Error::Usage(format!(
+                            "internal: CPU {cpu}'s data was recorded at offset {data_at}, before the section's end at {}",
+                            self.pos
+                        )));
+                    }
+                    // Zeros up to it (readers use the offsets), then over it.
+                    self.w(&vec![0u8; (data_at - self.pos) as usize])?;
+                    self.skip(size)?;
+                    (data_at, size, size)
+                }
+                _ => {
+                    let off = self.pos;
+                    let (size, raw) = self.copy_cpu(file, b.subbuf_size as usize, c)?;
+                    (off, size, raw)
+                }
+            };
             cpus.push(CpuWritten {
                 buffer: b.name.clone(),
                 cpu: *cpu,

@@ -142,6 +142,10 @@ fn file_versions_and_compressions_round_trip() {
         ("none", vec!["--compression", "none"]),
         ("zstd", vec!["--compression", "zstd"]),
         ("multi", vec!["-B", "tkmulti", "-e", "irq"]),
+        (
+            "multi-none",
+            vec!["-B", "tkmulti2", "-e", "irq", "--compression", "none"],
+        ),
     ] {
         let out = dir.path().join(format!("{name}.dat"));
         let mut c = tk(state.path());
@@ -153,8 +157,25 @@ fn file_versions_and_compressions_round_trip() {
         assert!(ok, "{name}: {err}");
         let (tc, tk) = report_both(&out);
         assert!(tc.lines().count() > 1, "{name}: empty");
-        if name != "multi" {
+        if !name.starts_with("multi") {
             testutil::assert_text_eq!(tc, tk, "{name}");
+        }
+        if name.ends_with("none") {
+            // v7 without compression: the first CPU was recorded in place,
+            // right after the first page (no copy at the end).
+            let d = Command::new(bin())
+                .args(["dump", "--flyrecord", "-i"])
+                .arg(&out)
+                .output()
+                .unwrap();
+            let d = String::from_utf8_lossy(&d.stdout);
+            let page = 4096; // x86_64, arm64 with 4K pages
+            assert!(
+                d.lines()
+                    .find(|l| l.contains("[id, data offset and size]"))
+                    .is_some_and(|l| l.split_whitespace().nth(1) == Some(&page.to_string())),
+                "{name}: {d}"
+            );
         }
     }
     // zlib: trace-cmd 3.1.6 (Debian) has no zlib; tracekit reads its own.
@@ -425,4 +446,30 @@ fn futex_events_render_as_trace_cmd_plugin() {
     let (tc, tk) = report_both(&out);
     assert!(tc.contains("op=FUTEX_"), "no futex event:\n{tc}");
     testutil::assert_text_eq!(tc, tk);
+}
+
+#[test]
+fn a_command_that_cannot_run_leaves_nothing_behind() {
+    // The recorders are already running when exec fails: they are stopped,
+    // the private instance is removed (no stale session reported by the
+    // next run), and no partial trace.dat is left.
+    require_live_tracefs();
+    let state = StateDir::new();
+    let dir = tempfile::tempdir().unwrap();
+    for comp in ["none", "zstd"] {
+        let out = dir.path().join(format!("bad-{comp}.dat"));
+        let mut c = tk(state.path());
+        c.args(["record", "-q", "-e", "sched", "--compression", comp, "-o"])
+            .arg(&out)
+            .args(["--", "/nonexistent/command"]);
+        let (ok, _, err) = run(c);
+        assert!(!ok);
+        assert!(err.contains("cannot run the command"), "{err}");
+        assert!(!err.contains("could not restore"), "{err}");
+        assert!(!out.exists(), "{comp}: partial output left behind");
+    }
+    let mut c = tk(state.path());
+    c.arg("status");
+    let (_, _, err) = run(c);
+    assert!(!err.contains("ended without restoring"), "{err}");
 }
