@@ -75,7 +75,15 @@ pub struct InPlace {
 pub struct Recorder {
     stop: Arc<AtomicBool>,
     bytes: Vec<Arc<AtomicU64>>,
-    threads: Vec<(u32, PathBuf, Option<u64>, JoinHandle<Result<u64>>)>,
+    threads: Vec<CpuThread>,
+}
+
+/// One CPU's reader thread and where it writes.
+struct CpuThread {
+    cpu: u32,
+    path: PathBuf,
+    offset: Option<u64>,
+    handle: JoinHandle<Result<u64>>,
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> Error + '_ {
@@ -144,7 +152,12 @@ impl Recorder {
                 .name(format!("tk-rec-cpu{cpu}"))
                 .spawn(move || record_cpu(reader, file, &p2, &st, &counter, opts))
                 .map_err(io(&path))?;
-            threads.push((cpu, path, offset, h));
+            threads.push(CpuThread {
+                cpu,
+                path,
+                offset,
+                handle: h,
+            });
         }
         Ok(Recorder {
             stop,
@@ -163,8 +176,14 @@ impl Recorder {
     pub fn stop(mut self) -> Result<Vec<CpuRecording>> {
         self.stop.store(true, Ordering::SeqCst);
         let mut out = Vec::new();
-        for (cpu, path, offset, h) in std::mem::take(&mut self.threads) {
-            let bytes = h
+        for CpuThread {
+            cpu,
+            path,
+            offset,
+            handle,
+        } in std::mem::take(&mut self.threads)
+        {
+            let bytes = handle
                 .join()
                 .map_err(|_| Error::Usage(format!("recorder thread for CPU {cpu} panicked")))??;
             out.push(CpuRecording {
@@ -185,8 +204,8 @@ impl Drop for Recorder {
     /// its instance can be removed.
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        for (_, _, _, h) in self.threads.drain(..) {
-            let _ = h.join();
+        for t in self.threads.drain(..) {
+            let _ = t.handle.join();
         }
     }
 }
