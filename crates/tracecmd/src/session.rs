@@ -708,19 +708,21 @@ fn date_offset_hex(tfs: &Tracefs, inst: &Instance) -> String {
 mod tests {
     use super::*;
 
-    /// A path in the temp dir unique to this test run.
-    fn marker(tag: &str) -> std::path::PathBuf {
-        std::env::temp_dir().join(format!("tk-held-{tag}-{}", std::process::id()))
+    /// A marker path unique to this test run (removed) and a command that
+    /// creates it.
+    fn marker(tag: &str) -> (std::path::PathBuf, Vec<String>) {
+        let m = std::env::temp_dir().join(format!("tk-held-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&m);
+        let argv = ["sh", "-c", &format!("touch {}", m.display())]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        (m, argv)
     }
 
     #[test]
     fn a_held_child_dropped_before_release_never_runs_its_command() {
-        let m = marker("dropped");
-        let _ = std::fs::remove_file(&m);
-        let argv: Vec<String> = ["sh", "-c", &format!("touch {}", m.display())]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let (m, argv) = marker("dropped");
         let child = HeldChild::spawn(&argv).unwrap();
         drop(child);
         std::thread::sleep(Duration::from_millis(200));
@@ -732,12 +734,7 @@ mod tests {
 
     #[test]
     fn a_released_child_runs_its_command() {
-        let m = marker("released");
-        let _ = std::fs::remove_file(&m);
-        let argv: Vec<String> = ["sh", "-c", &format!("touch {}", m.display())]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let (m, argv) = marker("released");
         let mut child = HeldChild::spawn(&argv).unwrap();
         child.release().unwrap();
         let status = child.wait_blocking();
