@@ -19,6 +19,7 @@ mod error;
 pub mod filter;
 pub mod io;
 pub mod live;
+pub mod perfetto;
 pub mod recorder;
 pub mod render;
 pub mod report;

@@ -47,6 +47,8 @@ pub enum Format {
     Json,
     /// CSV with a header line.
     Csv,
+    /// Chrome trace-event JSON for the Perfetto UI (see [`crate::perfetto`]).
+    Perfetto,
 }
 
 /// Options of `report` (trace-cmd's flags).
@@ -388,6 +390,7 @@ fn events(
     let mut csv_header = false;
     let look_ahead = o.mode != Mode::Summary && o.format == Format::Text && !o.raw;
     let mut held: (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
+    let mut perfetto = crate::perfetto::PerfettoWriter::new();
     while merge.advance() {
         let ii = merge
             .current_index()
@@ -481,6 +484,10 @@ fn events(
                 sum.last_ts = Some(e.ts);
                 continue;
             }
+            (_, Format::Perfetto) => {
+                let rec = structured(input, &e);
+                perfetto.event(&rec, &mut buf);
+            }
             (_, Format::Json) | (_, Format::Csv) => {
                 let rec = structured(input, &e);
                 if o.format == Format::Json {
@@ -552,6 +559,8 @@ fn events(
     }
     if o.mode == Mode::Summary {
         write_summary(&sum, o.format, &mut buf);
+    } else if o.format == Format::Perfetto {
+        perfetto.finish(&mut buf);
     }
     wr(out, &buf)?;
     for e in &merge.errors {

@@ -414,6 +414,23 @@ fn rig_function_graph(compare: bool) {
     if compare {
         testutil::assert_text_eq!(tc, tk);
     }
+    // The same graph for the Perfetto UI: nested slices on the task's
+    // track, every entry closed.
+    let p = Command::new(bin())
+        .args(["report", "--format", "perfetto", "-i"])
+        .arg(out.path().join("fg.dat"))
+        .output()
+        .unwrap();
+    assert!(p.status.success(), "{}", String::from_utf8_lossy(&p.stderr));
+    let doc: serde_json::Value = serde_json::from_slice(&p.stdout).unwrap();
+    let evs = doc["traceEvents"].as_array().unwrap();
+    let ph = |x: &str| evs.iter().filter(|e| e["ph"] == x).count();
+    assert!(
+        evs.iter()
+            .any(|e| e["ph"] == "B" && e["name"] == "do_sys_openat2"),
+        "no do_sys_openat2 slice"
+    );
+    assert_eq!(ph("B"), ph("E"));
 }
 
 /// Records the seeds' function_graph scenario in the rig (`-p function_graph

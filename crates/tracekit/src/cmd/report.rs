@@ -10,7 +10,7 @@ use tracecmd::report::{Format, Mode, ReportOptions};
 /// `tracekit report` (as `trace-cmd report`).
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  tracekit report -i trace.dat\n  tracekit report -i trace.dat -t --cpu 0,1\n  tracekit report -i trace.dat -F 'sched_switch: prev_pid != 0'\n  tracekit report -i trace.dat --format json | jq .event\n  tracekit report -i trace.dat --summary"
+    after_help = "Examples:\n  tracekit report -i trace.dat\n  tracekit report -i trace.dat -t --cpu 0,1\n  tracekit report -i trace.dat -F 'sched_switch: prev_pid != 0'\n  tracekit report -i trace.dat --format json | jq .event\n  tracekit report -i trace.dat --summary\n  tracekit report -i trace.dat --format perfetto > trace.json   # open in ui.perfetto.dev"
 )]
 pub struct ReportArgs {
     /// Input file (repeatable; records of all files are merged). Default: trace.dat.
@@ -79,7 +79,9 @@ pub struct ReportArgs {
     /// Print the printk formats.
     #[arg(short = 'P')]
     pub printk: bool,
-    /// Output format of events: text (trace-cmd's), json (one object per line) or csv.
+    /// Output format of events: text (trace-cmd's), json (one object per line), csv, or
+    /// perfetto (Chrome trace-event JSON for ui.perfetto.dev: CPU tracks from sched_switch,
+    /// function_graph and irq slices, other events as instants).
     #[arg(long, value_name = "FMT", default_value = "text")]
     pub format: String,
     /// Event counts per event, CPU and task; first/last timestamp; lost events.
@@ -137,7 +139,8 @@ pub fn options(a: &ReportArgs) -> Result<ReportOptions> {
         "text" => Format::Text,
         "json" => Format::Json,
         "csv" => Format::Csv,
-        other => bail!("unknown --format '{other}' (text, json, csv)"),
+        "perfetto" => Format::Perfetto,
+        other => bail!("unknown --format '{other}' (text, json, csv, perfetto)"),
     };
     Ok(ReportOptions {
         inputs,
