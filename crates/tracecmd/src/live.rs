@@ -195,7 +195,7 @@ impl Tables {
             initial: Arc::new(cmdlines.clone()),
             cmdlines: Mutex::new((Arc::new(cmdlines), Instant::now())),
             cmdlines_gen: AtomicU64::new(0),
-            started: proc_start_time("self"),
+            started: tracefs::journal::process_start_time(std::process::id()),
             tfs: tfs.clone(),
         })
     }
@@ -214,7 +214,10 @@ impl Tables {
     /// earlier task with the same pid (the kernel saves a task's comm only
     /// at its next context switch).
     fn newer_than_us(&self, pid: i32) -> bool {
-        match (self.started, proc_start_time(&pid.to_string())) {
+        let it = u32::try_from(pid)
+            .ok()
+            .and_then(tracefs::journal::process_start_time);
+        match (self.started, it) {
             (Some(us), Some(it)) => it > us,
             _ => false,
         }
@@ -250,13 +253,6 @@ impl Tables {
             self.cmdlines_gen.fetch_add(1, Ordering::Release);
         }
     }
-}
-
-/// Field 22 (`starttime`) of `/proc/PID/stat`.
-fn proc_start_time(pid: &str) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after_comm = stat.get(stat.rfind(')')? + 1..)?;
-    after_comm.split_whitespace().nth(19)?.parse().ok()
 }
 
 /// `/proc/PID/comm` without its newline.

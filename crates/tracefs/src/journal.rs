@@ -89,7 +89,7 @@ pub enum OwnerState {
 pub fn process_start_time(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // comm may contain spaces and parentheses: split after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
+    let rest = stat.get(stat.rfind(')')? + 1..)?;
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
