@@ -20,6 +20,7 @@ pub mod filter;
 pub mod io;
 pub mod live;
 pub mod perfetto;
+pub mod profile;
 pub mod recorder;
 pub mod render;
 pub mod report;

@@ -355,17 +355,27 @@ impl Tracefs {
             if !value.ends_with('\n') {
                 buf.push(b'\n');
             }
-            // One write(2): the kernel parses each write on its own.
-            match f.write(&buf) {
-                Ok(n) if n == buf.len() => {}
-                Ok(n) => {
-                    return Err(Error::Write {
-                        path: path.to_path_buf(),
-                        value: value.to_string(),
-                        error: io::Error::other(format!("short write: {n} of {} bytes", buf.len())),
-                        kernel: None,
-                    })
+            // One write(2) per command, as `echo` does: files parsed a token
+            // at a time (set_ftrace_filter, set_graph_function, set_event)
+            // consume one token per write and return a short count; the rest
+            // is written again, like stdio's write loop.
+            let mut done = 0;
+            let res = loop {
+                match f.write(buf.get(done..).unwrap_or(&[])) {
+                    Ok(n) if done + n >= buf.len() => break Ok(()),
+                    Ok(0) => {
+                        break Err(io::Error::other(format!(
+                            "short write: {done} of {} bytes",
+                            buf.len()
+                        )))
+                    }
+                    Ok(n) => done += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => break Err(e),
                 }
+            };
+            match res {
+                Ok(()) => {}
                 Err(e) => {
                     let kernel = log_path
                         .as_ref()

@@ -92,12 +92,14 @@ pub enum Command {
         after_help = "Examples:\n  tracekit probe add do_sys_openat2 dfd filename:string\n  tracekit probe add -x /lib/x86_64-linux-gnu/libc.so.6 openat 'path=$arg2:string'\n  tracekit probe list\n  tracekit probe del 'tracekit_root/*'"
     )]
     Probe(crate::cmd::probe::ProbeArgs),
+    /// Function profiler (function_profile_enabled + trace_stat): hits, time, avg, s² per function.
+    Profile(Box<crate::cmd::profile::ProfileArgs>),
     /// perf's workflow with perf's options: stat, record, report, script, annotate.
     #[command(
         after_help = "Examples:\n  tracekit perf stat -e task-clock,context-switches,cycles -r 3 -- sleep 0.1\n  tracekit perf record -g -- ./a.out\n  tracekit perf report --stdio --no-children --sort comm,dso,sym"
     )]
     Perf(crate::cmd::perf::PerfArgs),
-    /// Print the events of trace.dat files as `trace-cmd report` does (or as JSON/CSV).
+    /// Print the events of trace.dat files as `trace-cmd report` does (or as JSON/CSV/Perfetto).
     Report(crate::cmd::report::ReportArgs),
     /// Show the metadata of a trace.dat file, like `trace-cmd dump`.
     Dump(crate::cmd::dump::DumpArgs),

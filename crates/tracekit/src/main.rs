@@ -60,6 +60,7 @@ fn main() -> ExitCode {
         Command::Dump(a) => cmd::dump::run(a),
         Command::Probe(a) => cmd::probe::run(&cli.global, a),
         Command::Perf(a) => cmd::perf::run(a),
+        Command::Profile(a) => cmd::profile::run(&cli.global, a),
         Command::Completions(a) => {
             let mut c = Cli::command();
             clap_complete::generate(a.shell, &mut c, "tracekit", &mut std::io::stdout());

@@ -26,6 +26,10 @@ $TK reset >/dev/null; echo "rc=$?"; ls $T/instances
 echo "=== badhist ==="
 $TK set -B h2 -e sched:sched_switch -R 'hist:keys=nosuchfield'; echo "rc=$?"
 ls $T/instances
+echo "=== profile ==="
+$TK profile -l vfs_read -l vfs_write -- sh -c 'cat /etc/hostname /etc/hostname >/dev/null'; echo "rc=$?"
+$TK profile -l vfs_read --json --duration 0.3s; echo "rc=$?"
+cat $T/function_profile_enabled $T/set_ftrace_filter
 echo "=== resetall ==="
 mkdir $T/instances/foreign
 echo 'p:foreign/open do_sys_openat2 dfd=%di:s32' >> $T/kprobe_events
@@ -122,6 +126,33 @@ fn rig_krig_kernel() {
         out.stderr
     );
 
+    let p = out.section("profile");
+    let lines: Vec<&str> = p.lines().collect();
+    assert!(
+        lines.iter().any(|l| l.contains("rc=0")),
+        "{p}\n{}",
+        out.stderr
+    );
+    assert!(p.contains("Function") && p.contains("s^2"), "{p}");
+    let vfs_read_hits = lines
+        .iter()
+        .find(|l| l.trim_start().starts_with("vfs_read "))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|h| h.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no vfs_read row: {p}"));
+    assert!(vfs_read_hits >= 2, "{p}");
+    assert!(
+        lines.iter().any(|l| l.starts_with('{')
+            && serde_json::from_str::<serde_json::Value>(l)
+                .is_ok_and(|v| v["function"] == "vfs_read" && v["hits"].as_u64().is_some())),
+        "{p}"
+    );
+    assert_eq!(
+        lines[lines.len() - 2..],
+        ["0", "#### all functions enabled ####"],
+        "profiler state not restored: {p}"
+    );
+
     let r = out.section("resetall");
     let lines: Vec<&str> = r.lines().collect();
     assert_eq!(
@@ -147,7 +178,7 @@ fn rig_krig_kernel() {
 #[test]
 fn rig_debian_kernel_fallbacks() {
     let script = format!(
-        "TK={}\nexport TRACEKIT_STATE_DIR=/tmp/tkstate\necho '=== check ==='; $TK check --json\necho '=== prof ==='; $TK set -p irqsoff; echo rc=$?",
+        "TK={}\nexport TRACEKIT_STATE_DIR=/tmp/tkstate\necho '=== check ==='; $TK check --json\necho '=== prof ==='; $TK set -p irqsoff; echo rc=$?\necho '=== fprof ==='; $TK profile -l vfs_read -- true; echo rc=$?",
         bin()
     );
     let out = Rig::new().kernel_debian(true).timeout(280).run(&script);
@@ -158,5 +189,12 @@ fn rig_debian_kernel_fallbacks() {
     assert_eq!(avail(&v, "function profiler"), "no");
     assert_eq!(avail(&v, "irqsoff tracer"), "no");
     assert!(out.section("prof").contains("rc=1"));
+    assert!(out.section("fprof").contains("rc=1"));
+    assert!(
+        out.stderr.contains("function profiler is not available")
+            && out.stderr.contains("CONFIG_FUNCTION_PROFILER"),
+        "{}",
+        out.stderr
+    );
     assert!(out.stderr.contains("irqsoff tracer is not available: not in /sys/kernel/tracing/available_tracers (enable CONFIG_IRQSOFF_TRACER"), "{}", out.stderr);
 }

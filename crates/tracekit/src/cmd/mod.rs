@@ -5,6 +5,7 @@ pub mod list;
 pub mod live;
 pub mod perf;
 pub mod probe;
+pub mod profile;
 pub mod record;
 pub mod report;
 pub mod reset;

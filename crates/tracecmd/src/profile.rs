@@ -1,0 +1,225 @@
+//! The kernel's function profiler (`function_profile_enabled`,
+//! `trace_stat/functionN`) around a command or for a duration: per-function
+//! hits, total and average time and variance, per CPU and summed over CPUs.
+//! The profiler is global (top level only); the settings it needs are
+//! written through the caller's journaled [`Tracefs`], so they are restored
+//! like every other change.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracefs::files::ProfileRow;
+use tracefs::{Instance, Tracefs};
+
+use crate::error::{Error, Result};
+use crate::session::{usage, HeldChild};
+
+/// What to profile.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileConfig {
+    /// `set_ftrace_filter` (functions or globs); empty = every function.
+    pub filter: Vec<String>,
+    /// `set_ftrace_notrace`.
+    pub notrace: Vec<String>,
+    /// Stop after this long (else when the command exits or on `stop`).
+    pub duration: Option<Duration>,
+}
+
+/// One function over all CPUs.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct FunctionStat {
+    /// Function name.
+    pub function: String,
+    /// Calls.
+    pub hits: u64,
+    /// Total time in µs (kernels with the graph tracer).
+    pub time_us: Option<f64>,
+    /// Average time per call in µs.
+    pub avg_us: Option<f64>,
+    /// Sample variance of the call time in µs² (pooled over CPUs).
+    pub s2_us: Option<f64>,
+}
+
+/// What a profile run saw.
+#[derive(Debug, Clone, Default)]
+pub struct ProfileSummary {
+    /// Per CPU, as the kernel reports them.
+    pub per_cpu: Vec<ProfileRow>,
+    /// Summed over CPUs, most total time (else most hits) first.
+    pub total: Vec<FunctionStat>,
+    /// The command's exit status.
+    pub command_status: Option<std::process::ExitStatus>,
+    /// How long the profiler ran.
+    pub elapsed: Duration,
+}
+
+/// Sums per-CPU rows: hits and times add up; the variance is pooled from
+/// each CPU's count, mean and sample variance.
+pub fn combine(rows: &[ProfileRow]) -> Vec<FunctionStat> {
+    // function -> (n, sum, sum of squares, has time)
+    let mut acc: BTreeMap<&str, (u64, f64, f64, bool)> = BTreeMap::new();
+    for r in rows {
+        let a = acc
+            .entry(r.function.as_str())
+            .or_insert((0, 0.0, 0.0, false));
+        a.0 += r.hits;
+        if let Some(t) = r.time_us {
+            a.3 = true;
+            a.1 += t;
+            let n = r.hits as f64;
+            let mean = if r.hits > 0 { t / n } else { 0.0 };
+            let s2 = r.s2_us.unwrap_or(0.0);
+            // Σx² = s²·(n−1) + n·mean²
+            a.2 += s2 * (n - 1.0).max(0.0) + n * mean * mean;
+        }
+    }
+    let mut out: Vec<FunctionStat> = acc
+        .into_iter()
+        .map(|(f, (n, sum, sq, timed))| {
+            let (time, avg, s2) = if timed {
+                let nf = n as f64;
+                let avg = if n > 0 { sum / nf } else { 0.0 };
+                let s2 = if n > 1 {
+                    ((sq - nf * avg * avg) / (nf - 1.0)).max(0.0)
+                } else {
+                    0.0
+                };
+                (Some(sum), Some(avg), Some(s2))
+            } else {
+                (None, None, None)
+            };
+            FunctionStat {
+                function: f.to_string(),
+                hits: n,
+                time_us: time,
+                avg_us: avg,
+                s2_us: s2,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.time_us
+            .unwrap_or(0.0)
+            .total_cmp(&a.time_us.unwrap_or(0.0))
+            .then(b.hits.cmp(&a.hits))
+            .then(a.function.cmp(&b.function))
+    });
+    out
+}
+
+/// Runs the profiler around `command` (or for the duration, or until
+/// `stop`). The caller restores the settings (journal).
+pub fn profile(
+    tfs: &Tracefs,
+    cfg: &ProfileConfig,
+    command: Option<&[String]>,
+    stop: Arc<AtomicBool>,
+) -> Result<ProfileSummary> {
+    let top = Instance::top(tfs);
+    if !top.path("function_profile_enabled").exists() {
+        return Err(Error::Usage(format!(
+            "the function profiler is not available: no {} (enable CONFIG_FUNCTION_PROFILER, which needs CONFIG_FUNCTION_TRACER); instead: `tracekit record -p function_graph -l FUNC` gives each call's duration, `tracekit probe add FUNC` + `tracekit probe profile` counts hits",
+            top.path("function_profile_enabled").display()
+        )));
+    }
+    if !cfg.filter.is_empty() {
+        top.set_list("set_ftrace_filter", &cfg.filter)
+            .map_err(usage)?;
+    }
+    if !cfg.notrace.is_empty() {
+        top.set_list("set_ftrace_notrace", &cfg.notrace)
+            .map_err(usage)?;
+    }
+    let mut child = match command {
+        Some(a) if !a.is_empty() => Some(HeldChild::spawn(a)?),
+        _ => None,
+    };
+    // Enabling resets the statistics.
+    top.set_function_profile(false).map_err(usage)?;
+    top.set_function_profile(true).map_err(usage)?;
+    let start = Instant::now();
+    let mut sum = ProfileSummary::default();
+    let run = (|| -> Result<()> {
+        if let Some(c) = child.as_mut() {
+            c.release()?;
+        }
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                break;
+            }
+            if let Some(c) = child.as_mut() {
+                if let Some(s) = c.try_wait() {
+                    sum.command_status = Some(s);
+                    break;
+                }
+            }
+            if cfg.duration.is_some_and(|d| start.elapsed() >= d) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(())
+    })();
+    sum.elapsed = start.elapsed();
+    // Read while still enabled (the statistics are those of this run), then stop.
+    let rows = top.function_profile().map_err(usage);
+    let off = top.set_function_profile(false).map_err(usage);
+    if let Some(c) = child.as_mut() {
+        if c.try_wait().is_none() {
+            c.kill();
+        }
+    }
+    run?;
+    sum.per_cpu = rows?;
+    off?;
+    sum.total = combine(&sum.per_cpu);
+    Ok(sum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(cpu: u32, f: &str, hits: u64, time: f64, s2: f64) -> ProfileRow {
+        ProfileRow {
+            cpu,
+            function: f.into(),
+            hits,
+            time_us: Some(time),
+            avg_us: Some(time / hits as f64),
+            s2_us: Some(s2),
+        }
+    }
+
+    #[test]
+    fn combining_cpus_pools_the_variance() {
+        // CPU0 calls took 1, 3 µs (mean 2, s² 2); CPU1 5, 7, 9 (mean 7, s² 4).
+        let rows = [row(0, "f", 2, 4.0, 2.0), row(1, "f", 3, 21.0, 4.0)];
+        let t = combine(&rows);
+        assert_eq!(t.len(), 1);
+        assert_eq!(t[0].hits, 5);
+        assert_eq!(t[0].time_us, Some(25.0));
+        assert_eq!(t[0].avg_us, Some(5.0));
+        // 1, 3, 5, 7, 9: mean 5, s² = (16+4+0+4+16)/4 = 10.
+        assert!((t[0].s2_us.unwrap() - 10.0).abs() < 1e-9, "{t:?}");
+    }
+
+    #[test]
+    fn most_time_first_and_counts_without_times() {
+        let mut rows = vec![row(0, "a", 10, 5.0, 0.0), row(0, "b", 1, 50.0, 0.0)];
+        let t = combine(&rows);
+        assert_eq!(t[0].function, "b");
+        rows = vec![ProfileRow {
+            cpu: 0,
+            function: "c".into(),
+            hits: 3,
+            time_us: None,
+            avg_us: None,
+            s2_us: None,
+        }];
+        let t = combine(&rows);
+        assert_eq!((t[0].hits, t[0].time_us), (3, None));
+    }
+}
