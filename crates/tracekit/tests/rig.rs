@@ -141,6 +141,14 @@ fn rig_krig_kernel() {
         .and_then(|h| h.parse::<u64>().ok())
         .unwrap_or_else(|| panic!("no vfs_read row: {p}"));
     assert!(vfs_read_hits >= 2, "{p}");
+    // Both -l functions reach set_ftrace_filter (the kernel takes one token
+    // per write: tracefs writes the rest again, as echo does).
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim_start().starts_with("vfs_write ")),
+        "{p}"
+    );
     assert!(
         lines.iter().any(|l| l.starts_with('{')
             && serde_json::from_str::<serde_json::Value>(l)
