@@ -119,8 +119,14 @@ pub fn profile(
 ) -> Result<ProfileSummary> {
     let top = Instance::top(tfs);
     if !top.path("function_profile_enabled").exists() {
+        let graph = top
+            .read("available_tracers")
+            .is_ok_and(|t| t.split_whitespace().any(|x| x == "function_graph"));
+        if graph {
+            return profile_with_graph(tfs, cfg, command, stop);
+        }
         return Err(Error::Usage(format!(
-            "the function profiler is not available: no {} (enable CONFIG_FUNCTION_PROFILER, which needs CONFIG_FUNCTION_TRACER); instead: `tracekit record -p function_graph -l FUNC` gives each call's duration, `tracekit probe add FUNC` + `tracekit probe profile` counts hits",
+            "the function profiler is not available: no {} (enable CONFIG_FUNCTION_PROFILER, which needs CONFIG_FUNCTION_TRACER), and no function_graph tracer to stand in for it (CONFIG_FUNCTION_GRAPH_TRACER); instead: `tracekit probe add FUNC` + `tracekit probe profile` counts hits",
             top.path("function_profile_enabled").display()
         )));
     }
@@ -176,6 +182,139 @@ pub fn profile(
     off?;
     sum.total = combine(&sum.per_cpu);
     Ok(sum)
+}
+
+/// The profiler's numbers from the function_graph tracer (kernels built
+/// without CONFIG_FUNCTION_PROFILER, like Debian's): the filtered functions
+/// are traced as graph leaves, each `funcgraph_exit` carries the call's
+/// `calltime` and `rettime`, and tracekit sums them per function and CPU.
+/// Recorded like `record -p function_graph -l FUNC` into a scratch file.
+fn profile_with_graph(
+    tfs: &Tracefs,
+    cfg: &ProfileConfig,
+    command: Option<&[String]>,
+    stop: Arc<AtomicBool>,
+) -> Result<ProfileSummary> {
+    eprintln!(
+        "tracekit: no function profiler in this kernel (CONFIG_FUNCTION_PROFILER): timing the calls with the function_graph tracer instead"
+    );
+    let dir = tempfile_dir()?;
+    let out = dir.join("profile.dat");
+    let rc = crate::session::RecordConfig {
+        buffers: vec![crate::session::BufferSpec::default()],
+        tracer: Some("function_graph".into()),
+        ftrace_filter: cfg.filter.clone(),
+        ftrace_notrace: cfg.notrace.clone(),
+        output: out.clone(),
+        duration: cfg.duration,
+        // The graph tracer is top-level only on most kernels (6.1).
+        top_level: true,
+        writer: crate::writer::WriterOptions {
+            version: 7,
+            compression: crate::writer::Compression::None,
+        },
+        ..Default::default()
+    };
+    let start = Instant::now();
+    let rec = crate::session::record(tfs, &rc, command, stop, &mut |_, _, _| {});
+    let stats = rec.and_then(|r| graph_stats(&out).map(|rows| (r, rows)));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (r, per_cpu) = stats?;
+    let lost: u64 = r.losses().iter().map(|(_, _, n)| n).sum();
+    if lost > 0 {
+        eprintln!("tracekit: {lost} calls were lost (the counts below are low): profile fewer functions (-l) or give a bigger buffer");
+    }
+    Ok(ProfileSummary {
+        total: combine(&per_cpu),
+        per_cpu,
+        command_status: r.command_status,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// A private scratch directory.
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let d = std::env::temp_dir().join(format!(".tk-profile-{}", std::process::id()));
+    std::fs::create_dir_all(&d).map_err(|source| Error::Io {
+        path: d.clone(),
+        source,
+    })?;
+    Ok(d)
+}
+
+/// Per CPU and function: hits, total, mean and sample variance of
+/// `rettime - calltime` over the `funcgraph_exit` records of a trace.dat.
+fn graph_stats(path: &std::path::Path) -> Result<Vec<ProfileRow>> {
+    let dat = crate::TraceDat::open(path)?;
+    let kallsyms = traceevent::Kallsyms::parse(&String::from_utf8_lossy(&dat.kallsyms_text))
+        .unwrap_or_default();
+    let Some(exit) = dat
+        .registry
+        .iter()
+        .find(|e| e.system == "ftrace" && e.name == "funcgraph_exit")
+    else {
+        return Ok(Vec::new());
+    };
+    let field = |n: &str| exit.field(n).map(|f| (f.offset, f.size));
+    let (Some(func), Some(call), Some(ret)) = (field("func"), field("calltime"), field("rettime"))
+    else {
+        return Ok(Vec::new());
+    };
+    let mut streams = Vec::new();
+    if let Some(b) = dat.buffers.first() {
+        for cd in &b.cpus {
+            streams.push(crate::stream::CpuStream::new(
+                &dat,
+                0,
+                b,
+                *cd,
+                crate::stream::TsCalc::default(),
+            ));
+        }
+    }
+    let mut merge = crate::stream::Merge::new(streams);
+    // (cpu, func address) -> (n, sum ns, sum of squares ns²)
+    let mut acc: BTreeMap<(u32, u64), (u64, f64, f64)> = BTreeMap::new();
+    let num = |d: &[u8], (off, size): (usize, usize)| dat.endian.read_uint(d, off, size);
+    while merge.advance() {
+        let Some(e) = merge.event() else { continue };
+        if num(e.data, (0, 2)) != Some(u64::from(exit.id)) {
+            continue;
+        }
+        let (Some(f), Some(c), Some(r)) = (num(e.data, func), num(e.data, call), num(e.data, ret))
+        else {
+            continue;
+        };
+        let d = r.saturating_sub(c) as f64;
+        let a = acc.entry((e.cpu, f)).or_insert((0, 0.0, 0.0));
+        a.0 += 1;
+        a.1 += d;
+        a.2 += d * d;
+    }
+    let mut rows = Vec::new();
+    for ((cpu, f), (n, sum, sq)) in acc {
+        let name = kallsyms
+            .lookup(f)
+            .map(|h| h.name.to_string())
+            .unwrap_or_else(|| format!("0x{f:x}"));
+        let nf = n as f64;
+        let mean = sum / nf;
+        let s2 = if n > 1 {
+            ((sq - nf * mean * mean) / (nf - 1.0)).max(0.0)
+        } else {
+            0.0
+        };
+        rows.push(ProfileRow {
+            cpu,
+            function: name,
+            hits: n,
+            time_us: Some(sum / 1000.0),
+            avg_us: Some(mean / 1000.0),
+            s2_us: Some(s2 / 1e6),
+        });
+    }
+    rows.sort_by(|a, b| (a.cpu, &a.function).cmp(&(b.cpu, &b.function)));
+    Ok(rows)
 }
 
 #[cfg(test)]
