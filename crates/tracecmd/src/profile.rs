@@ -55,6 +55,30 @@ pub struct ProfileSummary {
     pub elapsed: Duration,
 }
 
+/// Mean and sample variance from a count, a sum and a sum of squares.
+fn mean_var(n: u64, sum: f64, sq: f64) -> (f64, f64) {
+    let nf = n as f64;
+    let mean = if n > 0 { sum / nf } else { 0.0 };
+    let var = if n > 1 {
+        ((sq - nf * mean * mean) / (nf - 1.0)).max(0.0)
+    } else {
+        0.0
+    };
+    (mean, var)
+}
+
+impl From<&ProfileRow> for FunctionStat {
+    fn from(r: &ProfileRow) -> FunctionStat {
+        FunctionStat {
+            function: r.function.clone(),
+            hits: r.hits,
+            time_us: r.time_us,
+            avg_us: r.avg_us,
+            s2_us: r.s2_us,
+        }
+    }
+}
+
 /// Sums per-CPU rows: hits and times add up; the variance is pooled from
 /// each CPU's count, mean and sample variance.
 pub fn combine(rows: &[ProfileRow]) -> Vec<FunctionStat> {
@@ -79,13 +103,7 @@ pub fn combine(rows: &[ProfileRow]) -> Vec<FunctionStat> {
         .into_iter()
         .map(|(f, (n, sum, sq, timed))| {
             let (time, avg, s2) = if timed {
-                let nf = n as f64;
-                let avg = if n > 0 { sum / nf } else { 0.0 };
-                let s2 = if n > 1 {
-                    ((sq - nf * avg * avg) / (nf - 1.0)).max(0.0)
-                } else {
-                    0.0
-                };
+                let (avg, s2) = mean_var(n, sum, sq);
                 (Some(sum), Some(avg), Some(s2))
             } else {
                 (None, None, None)
@@ -297,13 +315,7 @@ fn graph_stats(path: &std::path::Path) -> Result<Vec<ProfileRow>> {
             .lookup(f)
             .map(|h| h.name.to_string())
             .unwrap_or_else(|| format!("0x{f:x}"));
-        let nf = n as f64;
-        let mean = sum / nf;
-        let s2 = if n > 1 {
-            ((sq - nf * mean * mean) / (nf - 1.0)).max(0.0)
-        } else {
-            0.0
-        };
+        let (mean, s2) = mean_var(n, sum, sq);
         rows.push(ProfileRow {
             cpu,
             function: name,

@@ -71,18 +71,7 @@ pub fn run(g: &GlobalArgs, a: &ProfileArgs) -> Result<()> {
     let mut rows: Vec<(Option<u32>, profile::FunctionStat)> = if a.per_cpu {
         sum.per_cpu
             .iter()
-            .map(|r| {
-                (
-                    Some(r.cpu),
-                    profile::FunctionStat {
-                        function: r.function.clone(),
-                        hits: r.hits,
-                        time_us: r.time_us,
-                        avg_us: r.avg_us,
-                        s2_us: r.s2_us,
-                    },
-                )
-            })
+            .map(|r| (Some(r.cpu), profile::FunctionStat::from(r)))
             .collect()
     } else {
         sum.total.iter().cloned().map(|t| (None, t)).collect()
