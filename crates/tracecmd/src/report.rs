@@ -401,7 +401,9 @@ fn events(
         // (in merged order) is its own exit prints as one `func();` line and
         // the exit is consumed.
         let mut leaf: Option<u64> = None;
-        let mut hold: Option<(u64, u64, u32, usize, i64, usize)> = None;
+        // The entry's position fields; its bytes are copied into `held`
+        // (the merge moves on when the next record is peeked).
+        let mut hold: Option<Event<'static>> = None;
         if look_ahead {
             if let (Some(e), Some(input)) = (merge.event(), inputs.get(ii)) {
                 if input.tep.is_funcgraph_entry(&e) {
@@ -409,19 +411,18 @@ fn events(
                     held.0.extend_from_slice(e.data);
                     held.1.clear();
                     held.1.extend_from_slice(e.tail);
-                    hold = Some((e.ts, e.raw_ts, e.cpu, e.buffer, e.missed, e.offset));
+                    hold = Some(Event {
+                        data: &[],
+                        tail: &[],
+                        ..e
+                    });
                 }
             }
-            if let Some((ts, raw_ts, cpu, buffer, missed, offset)) = hold {
+            if let Some(h) = hold {
                 let entry = Event {
-                    ts,
-                    raw_ts,
-                    cpu,
-                    buffer,
                     data: &held.0,
                     tail: &held.1,
-                    missed,
-                    offset,
+                    ..h
                 };
                 let same_file = merge.peek_next().is_some()
                     && merge.peek_next_index().and_then(|s| owner.get(s)).copied() == Some(ii);
@@ -436,15 +437,10 @@ fn events(
             }
         }
         let e = match hold {
-            Some((ts, raw_ts, cpu, buffer, missed, offset)) => Event {
-                ts,
-                raw_ts,
-                cpu,
-                buffer,
+            Some(h) => Event {
                 data: &held.0,
                 tail: &held.1,
-                missed,
-                offset,
+                ..h
             },
             None => match merge.event() {
                 Some(e) => e,
