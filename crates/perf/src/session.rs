@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use symbols::locate::{self, KernelSource, SymbolPaths};
 use symbols::symtab::{self, Sym, SymTab};
 
 use crate::attr::{types, Attr};
@@ -64,8 +65,10 @@ pub struct Dso {
     pub kind: DsoKind,
     /// Build id recorded in perf.data, if any.
     pub build_id: Option<Vec<u8>>,
-    /// Where to read it on this host (`/proc/PID/root/…` for containers).
+    /// The file on this host with the recorded build id (symfs, build-id
+    /// cache, `/proc/PID/root/…` for containers), once symbols were loaded.
     pub host_path: Option<PathBuf>,
+    pid: i32,
     symtab: Option<Option<SymTab>>,
 }
 
@@ -115,10 +118,15 @@ pub struct Machine {
     tid_pid: HashMap<i32, i32>,
     procs: HashMap<i32, Process>,
     kernel_maps: Vec<Map>,
-    kallsyms: Option<SymTab>,
+    kallsyms: Option<Option<SymTab>>,
+    /// `_text`'s address at record time (the kernel MMAP's pgoff), for vmlinux.
+    kernel_ref_reloc: Option<u64>,
     recorded_build_ids: HashMap<String, Vec<u8>>,
-    /// Directory prefix for symbol files (like perf's `--symfs`).
-    pub symfs: Option<PathBuf>,
+    os_release: Option<String>,
+    /// Where symbol files are looked for (`--symfs`, `--kallsyms`, `-k`, the build-id cache).
+    pub paths: SymbolPaths,
+    /// One warning per object whose symbols could not be used (also logged).
+    pub warnings: Vec<String>,
     srclines: Option<symbols::srcline::SourceLines>,
     srcline_cache: HashMap<(DsoId, u64), Option<symbols::srcline::SrcLoc>>,
 }
@@ -133,10 +141,21 @@ fn short_name(long: &str) -> String {
         .unwrap_or_else(|| long.to_string())
 }
 
+/// perf's advice when an object's symbols are not on this host.
+const FIX: &str =
+    "give the recording host's files with --symfs DIR (and --kallsyms FILE for the kernel), \
+     point --buildid-dir at a build-id cache filled by `perf record`/`tracekit perf record` there, \
+     or run `tracekit perf archive` on the recording host and unpack it into the build-id cache";
+
 impl Machine {
-    /// A machine that knows the build ids recorded in `pd`.
-    pub fn new(pd: &PerfData) -> Machine {
-        let mut m = Machine::default();
+    /// A machine that knows the build ids recorded in `pd` and looks for
+    /// symbol files as `paths` says.
+    pub fn new(pd: &PerfData, paths: SymbolPaths) -> Machine {
+        let mut m = Machine {
+            paths,
+            os_release: pd.string_feature(crate::data::Feature::OsRelease),
+            ..Machine::default()
+        };
         for b in pd.build_ids() {
             m.recorded_build_ids
                 .insert(b.filename.clone(), b.build_id.clone());
@@ -146,33 +165,140 @@ impl Machine {
         m
     }
 
+    fn warn(&mut self, msg: String) {
+        log::warn!("{msg}");
+        self.warnings.push(msg);
+    }
+
     fn dso(&mut self, name: &str, kind: DsoKind, pid: i32) -> DsoId {
         if let Some(id) = self.dso_by_name.get(name) {
             return *id;
         }
         let id = self.dsos.len();
-        let host_path = (kind == DsoKind::File).then(|| {
-            let base = match &self.symfs {
-                Some(fs) => fs.join(name.trim_start_matches('/')),
-                None => PathBuf::from(name),
-            };
-            let croot = PathBuf::from(format!("/proc/{pid}/root{name}"));
-            if !base.exists() && croot.exists() {
-                croot
-            } else {
-                base
-            }
-        });
+        let build_id = self.recorded_build_ids.get(name).cloned();
         self.dsos.push(Dso {
             long_name: name.to_string(),
             short_name: short_name(name),
             kind,
-            build_id: self.recorded_build_ids.get(name).cloned(),
-            host_path,
+            build_id,
+            host_path: None,
+            pid,
             symtab: None,
         });
         self.dso_by_name.insert(name.to_string(), id);
         id
+    }
+
+    /// Finds a user object's files (build id checked) and loads its symbols;
+    /// warns once when nothing usable exists.
+    fn locate_user(
+        &mut self,
+        name: &str,
+        build_id: Option<&[u8]>,
+        pid: i32,
+    ) -> (Option<PathBuf>, Option<SymTab>) {
+        let mut l = self.paths.locate(name, build_id);
+        if !l.found() && self.paths.symfs.is_none() {
+            // A process in a container: its root as the kernel sees it.
+            let croot = format!("/proc/{pid}/root{name}");
+            let c = self.paths.locate(&croot, build_id);
+            if c.found() {
+                l = c;
+            }
+        }
+        let runtime = l.runtime.clone().or_else(|| l.symtab.clone());
+        let tab = runtime
+            .as_deref()
+            .and_then(|r| symtab::load_elf_files(r, l.symtab.as_deref()).ok());
+        if tab.is_none() {
+            let id = build_id.map(locate::hex).unwrap_or_else(|| "(none)".into());
+            let seen = if l.rejected.is_empty() {
+                format!(
+                    "no file with that build id was found (looked at {})",
+                    self.paths.join_symfs(Path::new(name)).display()
+                )
+            } else {
+                l.rejected
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} has {}",
+                            r.path.display(),
+                            r.build_id
+                                .as_deref()
+                                .map(locate::hex)
+                                .unwrap_or_else(|| "no build id".into())
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            self.warn(format!(
+                "{name}: recorded with build id {id}, but {seen}; its addresses are shown unresolved. To name them, {FIX}"
+            ));
+        }
+        (runtime, tab)
+    }
+
+    /// Loads the kernel's symbols from the source the paths name (once).
+    fn load_kernel(&mut self) {
+        if self.kallsyms.is_some() {
+            return;
+        }
+        let recorded = self.recorded_build_ids.get("[kernel.kallsyms]").cloned();
+        let src = self
+            .paths
+            .kernel(recorded.as_deref(), self.os_release.as_deref());
+        let tab = match src {
+            KernelSource::Kallsyms(p) => match std::fs::read_to_string(&p) {
+                Ok(text) => {
+                    let t = symtab::parse_kallsyms(&text);
+                    if t.is_empty() {
+                        self.warn(format!(
+                            "{}: not a kallsyms file (no `ADDRESS TYPE NAME` lines of text symbols); kernel addresses are shown raw",
+                            p.display()
+                        ));
+                        None
+                    } else if t.symbols().iter().all(|s| s.start == 0) {
+                        self.warn(format!(
+                            "{}: every address is 0 (read with kptr_restrict set or without root); kernel addresses are shown raw",
+                            p.display()
+                        ));
+                        None
+                    } else {
+                        Some(t)
+                    }
+                }
+                Err(e) => {
+                    self.warn(format!(
+                        "{}: {e}; kernel addresses are shown raw",
+                        p.display()
+                    ));
+                    None
+                }
+            },
+            KernelSource::Vmlinux(p) => {
+                let base = symtab::elf_symbol_address(&p, "_text").ok().flatten();
+                let reloc = match (self.kernel_ref_reloc, base) {
+                    (Some(rec), Some(b)) => rec.wrapping_sub(b),
+                    _ => 0,
+                };
+                match symtab::load_vmlinux(&p, reloc) {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        self.warn(format!("{e}; kernel addresses are shown raw"));
+                        None
+                    }
+                }
+            }
+            KernelSource::None(why) => {
+                self.warn(format!(
+                    "[kernel.kallsyms]: {why}; kernel addresses are shown raw, as perf does. To name them, {FIX}"
+                ));
+                None
+            }
+        };
+        self.kallsyms = Some(tab);
     }
 
     /// The comm of `tid` (`:tid` when unknown, as perf prints).
@@ -233,6 +359,11 @@ impl Machine {
                     return;
                 }
                 if cpumode == misc::KERNEL || *pid == -1 {
+                    if let Some(ref_sym) = filename.strip_prefix("[kernel.kallsyms]") {
+                        if ref_sym == "_text" || ref_sym == "_stext" {
+                            self.kernel_ref_reloc = Some(*pgoff);
+                        }
+                    }
                     let name = if filename.starts_with("[kernel.kallsyms]") {
                         "[kernel.kallsyms]"
                     } else {
@@ -292,45 +423,29 @@ impl Machine {
     }
 
     fn load_symtab(&mut self, d: DsoId) -> Option<&SymTab> {
-        let dso = self.dsos.get_mut(d)?;
-        if dso.symtab.is_none() {
-            let tab = match dso.kind {
-                DsoKind::Kernel => {
-                    if self.kallsyms.is_none() {
-                        let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
-                        self.kallsyms = Some(symtab::parse_kallsyms(&text));
-                    }
-                    None
-                }
-                DsoKind::File => dso.host_path.as_ref().and_then(|p| {
-                    let on_disk = symtab::build_id(p);
-                    match (&dso.build_id, on_disk) {
-                        (Some(want), Some(have)) if *want != have => {
-                            // perf looks in its build-id cache for the recorded version.
-                            let h: String = want.iter().map(|b| format!("{b:02x}")).collect();
-                            let home = std::env::var("HOME").unwrap_or_else(|_| "/root".into());
-                            let cached = PathBuf::from(format!(
-                                "{home}/.debug/.build-id/{}/{}/elf",
-                                &h[..2.min(h.len())],
-                                h.get(2..).unwrap_or("")
-                            ));
-                            symtab::load_elf(&cached).ok()
-                        }
-                        _ => symtab::load_elf(p).ok(),
-                    }
-                }),
-                DsoKind::Anon => {
-                    let t = std::fs::read_to_string(&dso.long_name).ok();
-                    t.map(|t| symtab::parse_perf_map(&t))
-                }
-                DsoKind::Pseudo => None,
+        let kind = self.dsos.get(d)?.kind;
+        if kind == DsoKind::Kernel {
+            self.load_kernel();
+            return self.kallsyms.as_ref().and_then(|t| t.as_ref());
+        }
+        if self.dsos.get(d)?.symtab.is_none() {
+            let dso = self.dsos.get(d)?;
+            let (name, id, pid) = (dso.long_name.clone(), dso.build_id.clone(), dso.pid);
+            let (host, tab) = match kind {
+                DsoKind::File => self.locate_user(&name, id.as_deref(), pid),
+                DsoKind::Anon => (
+                    None,
+                    std::fs::read_to_string(&name)
+                        .ok()
+                        .map(|t| symtab::parse_perf_map(&t)),
+                ),
+                _ => (None, None),
             };
+            let dso = self.dsos.get_mut(d)?;
+            dso.host_path = host;
             dso.symtab = Some(tab);
         }
-        if dso.kind == DsoKind::Kernel {
-            return self.kallsyms.as_ref();
-        }
-        dso.symtab.as_ref().and_then(|t| t.as_ref())
+        self.dsos.get(d)?.symtab.as_ref().and_then(|t| t.as_ref())
     }
 
     /// Resolves `ip` for thread `tid` of `pid` in address space `kernel`.
@@ -396,6 +511,7 @@ impl Machine {
         if let Some(v) = self.srcline_cache.get(&(d, addr)) {
             return v.clone();
         }
+        self.load_symtab(d);
         let dso = self.dsos.get(d)?;
         let v = match (dso.kind, &dso.host_path) {
             (DsoKind::File, Some(p)) => {
@@ -430,8 +546,15 @@ impl Machine {
     }
 
     /// Executable file mappings of `pid`'s process (for DWARF unwinding).
-    pub fn exec_maps(&self, pid: i32, tid: i32) -> Vec<crate::unwind::MapInfo> {
+    pub fn exec_maps(&mut self, pid: i32, tid: i32) -> Vec<crate::unwind::MapInfo> {
         let p = self.process_of(tid, pid);
+        let Some(pr) = self.procs.get(&p) else {
+            return Vec::new();
+        };
+        let dsos: Vec<DsoId> = pr.maps.iter().map(|m| m.dso).collect();
+        for d in dsos {
+            self.load_symtab(d);
+        }
         let Some(pr) = self.procs.get(&p) else {
             return Vec::new();
         };
@@ -529,10 +652,17 @@ enum Item {
 }
 
 impl Session {
-    /// Opens `path`.
+    /// Opens `path`, looking for symbols on this host as perf does by
+    /// default (no symfs, no build-id cache; `/proc/kallsyms` only when the
+    /// running kernel is the recorded one).
     pub fn open(path: &Path) -> Result<Session> {
+        Self::open_with(path, host_paths())
+    }
+
+    /// Opens `path` with explicit symbol sources (`--symfs`, `--kallsyms`, …).
+    pub fn open_with(path: &Path, paths: SymbolPaths) -> Result<Session> {
         let data = PerfData::open(path)?;
-        let machine = Machine::new(&data);
+        let machine = Machine::new(&data, paths);
         Ok(Session {
             data,
             machine,
@@ -541,32 +671,25 @@ impl Session {
         })
     }
 
-    /// Checks the recorded build ids against this host's files; the error
-    /// lists every DSO whose file differs or is missing.
+    /// Checks that every recorded object (kernel included) has a usable
+    /// symbol source under the session's [`SymbolPaths`]; the error lists
+    /// each one that has not.
     pub fn check_build_ids(&self) -> Result<()> {
+        let p = &self.machine.paths;
+        let release = self.data.string_feature(crate::data::Feature::OsRelease);
         let mut problems = Vec::new();
         for b in self.data.build_ids() {
-            let have = if b.filename == "[kernel.kallsyms]" {
-                symtab::kernel_build_id()
-            } else if b.filename.starts_with('[') {
+            if b.filename == "[kernel.kallsyms]" {
+                if let KernelSource::None(why) = p.kernel(Some(&b.build_id), release.as_deref()) {
+                    problems.push(format!("[kernel.kallsyms]: {why}"));
+                }
                 continue;
-            } else {
-                symtab::build_id(Path::new(&b.filename))
-            };
-            let hex = |v: &[u8]| v.iter().map(|x| format!("{x:02x}")).collect::<String>();
-            match have {
-                Some(h) if h == b.build_id => {}
-                Some(h) => problems.push(format!(
-                    "{}: recorded build id {} but this host has {}",
-                    b.filename,
-                    b.hex(),
-                    hex(&h)
-                )),
-                None => problems.push(format!(
-                    "{}: recorded build id {} but the file is missing or has no build id here",
-                    b.filename,
-                    b.hex()
-                )),
+            }
+            if b.filename.starts_with('[') {
+                continue;
+            }
+            if !p.locate(&b.filename, Some(&b.build_id)).found() {
+                problems.push(format!("{}: no file with build id {}", b.filename, b.hex()));
             }
         }
         if problems.is_empty() {
@@ -643,6 +766,15 @@ impl Session {
             }
         }
         Ok(())
+    }
+}
+
+/// This host's default symbol sources: the running kernel's build id, no
+/// symfs, no build-id cache.
+pub fn host_paths() -> SymbolPaths {
+    SymbolPaths {
+        host_kernel_build_id: symtab::kernel_build_id(),
+        ..SymbolPaths::default()
     }
 }
 

@@ -12,6 +12,7 @@
 
 pub mod btf;
 pub mod elf;
+pub mod locate;
 mod error;
 pub mod srcline;
 pub mod symtab;

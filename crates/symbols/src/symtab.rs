@@ -76,7 +76,7 @@ fn a_wins(a: &Sym, b: &Sym) -> bool {
 }
 
 fn round_page(v: u64) -> u64 {
-    v.div_ceil(4096) * 4096
+    v.div_ceil(4096).saturating_mul(4096)
 }
 
 impl SymTab {
@@ -91,7 +91,7 @@ impl SymTab {
                 let next_start = syms[i + 1].start;
                 let differs = syms[i].name.contains('[') != syms[i + 1].name.contains('[');
                 syms[i].end = if kallsyms && differs {
-                    round_page(syms[i].end + 4096)
+                    round_page(syms[i].end.saturating_add(4096))
                 } else {
                     next_start
                 };
@@ -99,7 +99,7 @@ impl SymTab {
         }
         if let Some(last) = syms.last_mut() {
             if last.end == last.start {
-                last.end = round_page(last.start) + 4096;
+                last.end = round_page(last.start).saturating_add(4096);
             }
         }
         let mut out: Vec<Sym> = Vec::with_capacity(n);
@@ -303,68 +303,53 @@ pub fn kernel_build_id() -> Option<Vec<u8>> {
     None
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// Candidate files with a `.symtab` for `path`, in perf's order: debuglink
-/// targets, `/usr/lib/debug/.build-id/xx/rest.debug`, `/usr/lib/debug/PATH`.
-fn debug_candidates(path: &Path, data: &[u8]) -> Vec<PathBuf> {
-    use object::Object;
-    let mut v = Vec::new();
-    let Ok(f) = object::File::parse(data) else {
-        return v;
-    };
-    if let Ok(Some((name, _crc))) = f.gnu_debuglink() {
-        let name = String::from_utf8_lossy(name).into_owned();
-        let dir = path.parent().unwrap_or(Path::new("/"));
-        v.push(dir.join(&name));
-        v.push(dir.join(".debug").join(&name));
-        v.push(
-            Path::new("/usr/lib/debug")
-                .join(dir.strip_prefix("/").unwrap_or(dir))
-                .join(&name),
-        );
-    }
-    if let Ok(Some(id)) = f.build_id() {
-        let h = hex(id);
-        if h.len() > 2 {
-            v.push(PathBuf::from(format!(
-                "/usr/lib/debug/.build-id/{}/{}.debug",
-                &h[..2],
-                &h[2..]
-            )));
-        }
-    }
-    v.push(Path::new("/usr/lib/debug").join(path.strip_prefix("/").unwrap_or(path)));
-    v
-}
-
 type Elf64 = object::elf::FileHeader64<Endianness>;
 
-fn has_symtab(data: &[u8]) -> bool {
-    ElfFile64::<Endianness>::parse(data)
-        .map(|f| !f.elf_symbol_table().is_empty())
-        .unwrap_or(false)
+/// Loads the symbols of a user-space ELF file on this host as perf does, in
+/// file-offset space (`ip - map.start + map.pgoff` looks them up): the
+/// `.symtab` of its separate debug file when [`crate::locate`] finds one with
+/// the same build id, else its own. For containers pass the path under
+/// `/proc/PID/root`.
+pub fn load_elf(path: &Path) -> Result<SymTab> {
+    let l = crate::locate::SymbolPaths::default().locate(&path.to_string_lossy(), None);
+    load_elf_files(path, l.symtab.as_deref())
 }
 
-/// Loads the symbols of a user-space ELF file as perf does, in file-offset
-/// space (`ip - map.start + map.pgoff` looks them up). For containers pass
-/// the path under `/proc/PID/root`.
-pub fn load_elf(path: &Path) -> Result<SymTab> {
+/// Loads symbols from `symtab_file` (a file with `.symtab`, e.g. a separate
+/// debug file; `None`: `runtime`'s own `.symtab`, else `.dynsym`), with
+/// addresses converted to file offsets through `runtime`'s program headers
+/// and `@plt` entries synthesized from `runtime`.
+pub fn load_elf_files(runtime_path: &Path, symtab_file: Option<&Path>) -> Result<SymTab> {
+    load_symbols(runtime_path, symtab_file, None)
+}
+
+/// Loads a kernel image's (vmlinux) `.symtab` at its link-time addresses
+/// plus `reloc` (the KASLR slide: the recorded `_text` minus the image's).
+pub fn load_vmlinux(path: &Path, reloc: u64) -> Result<SymTab> {
+    load_symbols(path, None, Some(reloc))
+}
+
+/// The address of `name` in an ELF image's `.symtab` (e.g. vmlinux's `_text`).
+pub fn elf_symbol_address(path: &Path, name: &str) -> Result<Option<u64>> {
+    use object::{Object, ObjectSymbol};
+    let data = read_file(path)?;
+    let f = object::File::parse(&data[..]).map_err(|e| bad(path, e))?;
+    Ok(f.symbols()
+        .find(|s| s.name() == Ok(name))
+        .map(|s| s.address()))
+}
+
+fn load_symbols(
+    runtime_path: &Path,
+    symtab_file: Option<&Path>,
+    absolute: Option<u64>,
+) -> Result<SymTab> {
+    let path = runtime_path;
     let runtime = read_file(path)?;
-    let mut syms_data: Option<(PathBuf, Vec<u8>)> = None;
-    if !has_symtab(&runtime) {
-        let want = build_id_of_bytes(&runtime);
-        for c in debug_candidates(path, &runtime) {
-            if let Ok(d) = std::fs::read(&c) {
-                if has_symtab(&d) && (want.is_none() || build_id_of_bytes(&d) == want) {
-                    syms_data = Some((c, d));
-                    break;
-                }
-            }
-        }
-    }
+    let syms_data: Option<(PathBuf, Vec<u8>)> = match symtab_file {
+        Some(p) if p != path => Some((p.to_path_buf(), read_file(p)?)),
+        _ => None,
+    };
     let rt = ElfFile64::<Endianness>::parse(&runtime[..]).map_err(|e| bad(path, e))?;
     let (origin, sdata) = match &syms_data {
         Some((p, d)) => (p.clone(), &d[..]),
@@ -381,6 +366,9 @@ pub fn load_elf(path: &Path) -> Result<SymTab> {
     let phdrs = rt.elf_program_headers();
     let re = rt.endian();
     let to_off = |v: u64, sh: Option<&object::elf::SectionHeader64<Endianness>>| -> u64 {
+        if let Some(reloc) = absolute {
+            return v.wrapping_add(reloc);
+        }
         for p in phdrs {
             if p.p_type(re) == elf::PT_LOAD {
                 let (va, memsz, off) = (p.p_vaddr(re), p.p_memsz(re), p.p_offset(re));
@@ -435,13 +423,15 @@ pub fn load_elf(path: &Path) -> Result<SymTab> {
         let name = String::from_utf8_lossy(name).into_owned();
         v.push(Sym {
             start,
-            end: start + sym.st_size(e),
+            end: start.saturating_add(sym.st_size(e)),
             name: demangle(&name).unwrap_or(name),
             binding: sym.st_bind(),
         });
     }
-    let mut tab = SymTab::new(v, false);
-    tab.extend_raw(plt_symbols(&rt));
+    let mut tab = SymTab::new(v, absolute.is_some());
+    if absolute.is_none() {
+        tab.extend_raw(plt_symbols(&rt));
+    }
     tab.origin = Some(origin);
     Ok(tab)
 }
@@ -514,11 +504,11 @@ fn plt_symbols(rt: &ElfFile64<'_, Endianness>) -> Vec<Sym> {
         let name = format!("{}@plt", demangle(&name).unwrap_or(name));
         out.push(Sym {
             start: off,
-            end: off + entry,
+            end: off.saturating_add(entry),
             name,
             binding: elf::STB_GLOBAL,
         });
-        off += entry;
+        off = off.saturating_add(entry);
     }
     out
 }

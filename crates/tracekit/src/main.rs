@@ -5,6 +5,7 @@
 mod cli;
 mod cmd;
 mod context;
+mod logger;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -14,6 +15,7 @@ use clap::{CommandFactory, FromArgMatches};
 use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    logger::install();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,

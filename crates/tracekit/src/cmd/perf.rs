@@ -10,8 +10,52 @@ use clap::{Args, Subcommand};
 /// `tracekit perf`.
 #[derive(Debug, Args)]
 pub struct PerfArgs {
+    /// The build-id cache (perf's `--buildid-dir`; default `$PERF_BUILDID_DIR`, else `~/.debug`).
+    #[arg(long = "buildid-dir", value_name = "DIR", global = true)]
+    pub buildid_dir: Option<PathBuf>,
     #[command(subcommand)]
     pub cmd: PerfCmd,
+}
+
+impl PerfArgs {
+    /// The build-id cache directory as perf chooses it.
+    pub fn buildid_dir(&self) -> Option<PathBuf> {
+        if let Some(d) = &self.buildid_dir {
+            return Some(d.clone());
+        }
+        if let Some(d) = std::env::var_os("PERF_BUILDID_DIR").filter(|d| !d.is_empty()) {
+            return Some(PathBuf::from(d));
+        }
+        std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| PathBuf::from(h).join(".debug"))
+    }
+
+    /// Symbol sources for reading a recording: `sym`'s options, the build-id
+    /// cache and this host's kernel build id.
+    pub fn symbol_paths(&self, sym: &SymbolArgs) -> symbols::locate::SymbolPaths {
+        symbols::locate::SymbolPaths {
+            symfs: sym.symfs.clone(),
+            kallsyms: sym.kallsyms.clone(),
+            vmlinux: sym.vmlinux.clone(),
+            buildid_dir: self.buildid_dir(),
+            ..perf::session::host_paths()
+        }
+    }
+}
+
+/// Where the symbols of a perf.data come from (perf's offline-analysis options).
+#[derive(Debug, Args, Clone, Default)]
+pub struct SymbolArgs {
+    /// Look for every object (and its debug files) under DIR, as if DIR were `/`.
+    #[arg(long = "symfs", value_name = "DIR")]
+    pub symfs: Option<PathBuf>,
+    /// The kernel's symbols from this kallsyms file (e.g. a copy of the recording host's /proc/kallsyms).
+    #[arg(long = "kallsyms", value_name = "FILE")]
+    pub kallsyms: Option<PathBuf>,
+    /// The kernel's symbols from this vmlinux (its build id must match the recording).
+    #[arg(short = 'k', long = "vmlinux", value_name = "FILE")]
+    pub vmlinux: Option<PathBuf>,
 }
 
 /// perf subcommands.
@@ -186,9 +230,9 @@ pub struct ReportArgs {
     /// JSON output.
     #[arg(long)]
     pub json: bool,
-    /// Skip the build-id check against this host.
-    #[arg(long)]
-    pub no_buildid_check: bool,
+    /// Where the recording's symbols are (perf's offline options).
+    #[command(flatten)]
+    pub sym: SymbolArgs,
 }
 
 /// `tracekit perf script`.
@@ -205,6 +249,9 @@ pub struct ScriptArgs {
     /// Fields: comm,pid,tid,cpu,time,period,event,ip,sym,symoff,dso,trace.
     #[arg(short = 'F', long = "fields", value_name = "FIELDS")]
     pub fields: Option<String>,
+    /// Where the recording's symbols are (perf's offline options).
+    #[command(flatten)]
+    pub sym: SymbolArgs,
 }
 
 /// `tracekit perf annotate`.
@@ -224,15 +271,18 @@ pub struct AnnotateArgs {
     /// Text output (accepted for perf compatibility).
     #[arg(long)]
     pub stdio: bool,
+    /// Where the recording's symbols are (perf's offline options).
+    #[command(flatten)]
+    pub sym: SymbolArgs,
 }
 
 pub fn run(a: &PerfArgs) -> Result<()> {
     match &a.cmd {
         PerfCmd::Stat(s) => stat(s),
         PerfCmd::Record(r) => record(r),
-        PerfCmd::Report(r) => report(r),
-        PerfCmd::Script(s) => script(s),
-        PerfCmd::Annotate(s) => annotate(s),
+        PerfCmd::Report(r) => report(r, &a.symbol_paths(&r.sym)),
+        PerfCmd::Script(s) => script(s, &a.symbol_paths(&s.sym)),
+        PerfCmd::Annotate(s) => annotate(s, &a.symbol_paths(&s.sym)),
     }
 }
 
@@ -301,11 +351,26 @@ fn record(a: &RecordArgs) -> Result<()> {
     Ok(())
 }
 
-fn open_session(input: &std::path::Path) -> Result<perf::session::Session> {
-    perf::session::Session::open(input).with_context(|| format!("reading {}", input.display()))
+fn open_session(
+    input: &std::path::Path,
+    paths: &symbols::locate::SymbolPaths,
+) -> Result<perf::session::Session> {
+    for (what, p) in [
+        ("--symfs", &paths.symfs),
+        ("--kallsyms", &paths.kallsyms),
+        ("--vmlinux", &paths.vmlinux),
+    ] {
+        if let Some(p) = p {
+            if !p.exists() {
+                anyhow::bail!("{what} {}: no such file or directory", p.display());
+            }
+        }
+    }
+    perf::session::Session::open_with(input, paths.clone())
+        .with_context(|| format!("reading {}", input.display()))
 }
 
-fn report(a: &ReportArgs) -> Result<()> {
+fn report(a: &ReportArgs, paths: &symbols::locate::SymbolPaths) -> Result<()> {
     let mut opts = perf::report::ReportOptions {
         sort: perf::report::SortKey::parse_list(&a.sort)?,
         // perf's default: Children column when the file has call chains.
@@ -326,12 +391,7 @@ fn report(a: &ReportArgs) -> Result<()> {
         .as_deref()
         .map(perf::event::parse_cpu_list)
         .transpose()?;
-    let mut s = open_session(&a.input)?;
-    if !a.no_buildid_check {
-        if let Err(e) = s.check_build_ids() {
-            eprintln!("tracekit: warning: {e}; symbols may be wrong");
-        }
-    }
+    let mut s = open_session(&a.input, paths)?;
     let r = perf::report::build(&mut s, &opts)?;
     let text = if a.json {
         r.to_json()
@@ -349,19 +409,19 @@ fn print_out(text: &str) -> Result<()> {
     Ok(())
 }
 
-fn script(a: &ScriptArgs) -> Result<()> {
+fn script(a: &ScriptArgs, paths: &symbols::locate::SymbolPaths) -> Result<()> {
     let fields = a
         .fields
         .as_deref()
         .map(perf::script::Fields::parse)
         .transpose()?;
-    let mut s = open_session(&a.input)?;
+    let mut s = open_session(&a.input, paths)?;
     let text = perf::script::run(&mut s, fields)?;
     print_out(&text)
 }
 
-fn annotate(a: &AnnotateArgs) -> Result<()> {
-    let mut s = open_session(&a.input)?;
+fn annotate(a: &AnnotateArgs, paths: &symbols::locate::SymbolPaths) -> Result<()> {
+    let mut s = open_session(&a.input, paths)?;
     let an = perf::annotate::annotate(&mut s, a.symbol.as_deref())?;
     print_out(&an.to_stdio())
 }
