@@ -163,13 +163,15 @@ pub fn annotate(session: &mut Session, symbol: Option<&str>) -> Result<Annotatio
                     "kernel code is not readable ({e}); perf needs /proc/kcore or a vmlinux too"
                 ),
             }),
-            _ => {
-                let p = dso
-                    .host_path
-                    .clone()
-                    .unwrap_or_else(|| dso.long_name.clone().into());
-                read_file_at(&p, h.start, len)
-            }
+            // Only the file with the recorded build id: another version's bytes would lie.
+            _ => match &dso.host_path {
+                Some(p) => read_file_at(p, h.start, len),
+                None => Err(Error::BadArg {
+                    what: "object",
+                    value: dso.long_name.clone(),
+                    why: "no file with the recorded build id on this host (see --symfs, --buildid-dir)".into(),
+                }),
+            },
         };
         match code {
             Ok(c) => {

@@ -9,7 +9,7 @@
 
 use crate::error::Result;
 use crate::journal::{Entry, Owner, OwnerState, Session};
-use crate::root::{Mode, Tracefs, TracefsOptions, WriteMode};
+use crate::root::{Tracefs, TracefsOptions, WriteMode};
 use crate::{values, Instance};
 
 /// What a restore did.
@@ -47,11 +47,8 @@ pub fn tracefs_for(owner: &Owner, current: &Tracefs) -> Result<Tracefs> {
     Tracefs::open(TracefsOptions {
         root: Some(owner.root.clone()),
         mode,
-        echo: if mode == Mode::Apply {
-            None
-        } else {
-            Some(Box::new(|s: &str| println!("{s}")))
-        },
+        // The default sink: stdout, a closed pipe ignored.
+        echo: None,
         journal: None,
         mount_if_needed: false,
     })

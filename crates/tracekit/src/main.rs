@@ -2,6 +2,25 @@
 //!
 //! Exit codes: 0 success, 1 error, 2 usage error (clap).
 
+/// `println!` that returns the write error instead of panicking: a closed
+/// pipe then ends the command quietly with status 0 (see `main`), a full
+/// disk with a message.
+macro_rules! outln {
+    () => {
+        $crate::out_write(format_args!("\n"))
+    };
+    ($($t:tt)*) => {
+        $crate::out_write(format_args!("{}\n", format_args!($($t)*)))
+    };
+}
+
+/// `print!` counterpart of `outln!`.
+macro_rules! out {
+    ($($t:tt)*) => {
+        $crate::out_write(format_args!($($t)*))
+    };
+}
+
 mod cli;
 mod cmd;
 mod context;
@@ -65,8 +84,13 @@ fn main() -> ExitCode {
         Command::Profile(a) => cmd::profile::run(&cli.global, a),
         Command::Completions(a) => {
             let mut c = Cli::command();
-            clap_complete::generate(a.shell, &mut c, "tracekit", &mut std::io::stdout());
-            Ok(())
+            let mut buf = Vec::new();
+            clap_complete::generate(a.shell, &mut c, "tracekit", &mut buf);
+            std::io::stdout()
+                .lock()
+                .write_all(&buf)
+                .and_then(|()| std::io::stdout().lock().flush())
+                .map_err(anyhow::Error::from)
         }
     };
     match result {
@@ -84,4 +108,9 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes to stdout, returning the error (used by `outln!`/`out!`).
+pub(crate) fn out_write(a: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    std::io::stdout().lock().write_fmt(a)
 }

@@ -62,3 +62,83 @@ fn reset_all_needs_yes_without_a_terminal() {
     assert!(!ok);
     assert!(err.contains("--yes"), "{err}");
 }
+
+/// Runs tracekit with stdout a pipe whose reading end is already closed
+/// (`tracekit … | true`): every write gets EPIPE at once.
+fn run_closed_pipe(state: &std::path::Path, args: &[&str]) -> std::process::Output {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0i32; 2];
+    // SAFETY: pipe(2) fills two fds we own from here on.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: both fds are fresh and owned by nobody else.
+    let (r, w) = unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    };
+    drop(r);
+    let mut c = tk(state);
+    c.args(args).stdout(w);
+    c.output().expect("run tracekit")
+}
+
+/// Issue #14.1: no command panics on a closed pipe; each exits 0 quietly.
+#[test]
+fn closed_pipe_ends_every_command_quietly() {
+    let state = StateDir::new();
+    let perf = testutil::shared_dir().join("corpus/perf");
+    let pd = perf.join("cpuclock-fp.perf.data");
+    let symfs = perf.join("symfs");
+    let dat = testutil::shared_dir().join("corpus/tracecmd/clock_mono.dat");
+    let (pd, symfs, dat) = (
+        pd.to_str().unwrap(),
+        symfs.to_str().unwrap(),
+        dat.to_str().unwrap(),
+    );
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["check"],
+        vec!["check", "--json"],
+        vec!["list", "-t", "-o"],
+        vec!["list", "-e"],
+        vec!["list", "--json"],
+        vec!["status"],
+        vec!["status", "--json"],
+        vec!["completions", "bash"],
+        vec!["probe", "funcs"],
+        vec!["probe", "list"],
+        vec!["report", "-i", dat],
+        vec!["dump", "-i", dat],
+        vec!["perf", "script", "-i", pd, "--symfs", symfs],
+        vec!["perf", "report", "-i", pd, "--symfs", symfs],
+        vec!["--dry-run", "set", "-e", "sched:sched_switch"],
+    ];
+    for args in cases {
+        let o = run_closed_pipe(state.path(), &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            o.status.code() == Some(0) && !err.contains("panicked"),
+            "tracekit {args:?} | true: {:?}\n{err}",
+            o.status
+        );
+    }
+}
+
+/// Issue #14.1: a full device is an error message, not a panic.
+#[test]
+fn full_device_is_an_error_not_a_panic() {
+    let state = StateDir::new();
+    for args in [vec!["check"], vec!["completions", "bash"], vec!["list", "-t"]] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .expect("/dev/full");
+        let o = tk(state.path()).args(&args).stdout(full).output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains("No space left on device") && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -12,10 +12,10 @@ pub fn run(g: &GlobalArgs, a: &CheckArgs) -> Result<()> {
     let caps = capabilities::probe(&ctx.tfs);
     ctx.finish(false)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&caps)?);
+        outln!("{}", serde_json::to_string_pretty(&caps)?)?;
         return Ok(());
     }
-    println!("kernel {}  tracefs {}", caps.kernel, caps.tracefs);
+    outln!("kernel {}  tracefs {}", caps.kernel, caps.tracefs)?;
     let mut t = Table::new();
     t.load_preset(UTF8_BORDERS_ONLY)
         .set_content_arrangement(ContentArrangement::Dynamic)
@@ -47,6 +47,6 @@ pub fn run(g: &GlobalArgs, a: &CheckArgs) -> Result<()> {
             c.fallback.clone().unwrap_or_default(),
         ]);
     }
-    println!("{t}");
+    outln!("{t}")?;
     Ok(())
 }

@@ -167,10 +167,10 @@ pub fn run(g: &GlobalArgs, a: &ListArgs) -> Result<()> {
     }
     ctx.finish(false)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        outln!("{}", serde_json::to_string_pretty(&out)?)?;
     } else {
-        print!("{}", text.trim_end_matches('\n'));
-        println!();
+        out!("{}", text.trim_end_matches('\n'))?;
+        outln!()?;
     }
     Ok(())
 }

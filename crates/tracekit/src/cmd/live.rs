@@ -158,7 +158,7 @@ pub fn start(g: &GlobalArgs, a: &StartArgs, m: &ArgMatches) -> Result<()> {
         Ok(names) => {
             ctx.finish(true)?;
             let n = names.first().cloned().unwrap_or_default();
-            println!("{n}");
+            outln!("{n}")?;
             eprintln!("tracekit: tracing into instance {n}; `tracekit stop -B {n}`, `tracekit extract -B {n} -o FILE`, `tracekit reset` to remove it");
             Ok(())
         }
@@ -212,11 +212,11 @@ pub fn extract(g: &GlobalArgs, a: &ExtractArgs) -> Result<()> {
         .map(|s| s.dropped_events + s.commit_overrun)
         .sum();
     for w in &sum.written {
-        println!("CPU{} data recorded at offset=0x{:x}", w.cpu, w.offset);
-        println!(
+        outln!("CPU{} data recorded at offset=0x{:x}", w.cpu, w.offset)?;
+        outln!(
             "    {} bytes in size ({} uncompressed)",
             w.size, w.uncompressed
-        );
+        )?;
     }
     if overwritten > 0 {
         eprintln!("tracekit: {overwritten} older events were overwritten (flight-recorder mode keeps the newest)");

@@ -296,17 +296,17 @@ pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
             } else {
                 format!("{}: ", w.buffer)
             };
-            println!(
+            outln!(
                 "{name}CPU{} data recorded at offset=0x{:x}",
                 w.cpu, w.offset
-            );
+            )?;
             if w.size != w.uncompressed {
-                println!(
+                outln!(
                     "    {} bytes in size ({} uncompressed)",
                     w.size, w.uncompressed
-                );
+                )?;
             } else {
-                println!("    {} bytes in size", w.size);
+                outln!("    {} bytes in size", w.size)?;
             }
         }
     }

@@ -102,7 +102,7 @@ pub fn run(g: &GlobalArgs, a: &ResetArgs) -> Result<()> {
     for r in &total.failed {
         eprintln!("  FAILED:   {r}");
     }
-    println!(
+    outln!(
         "{} change(s) restored from {sessions_done} tracekit session(s){}",
         total.restored.len(),
         if a.all {
@@ -110,7 +110,7 @@ pub fn run(g: &GlobalArgs, a: &ResetArgs) -> Result<()> {
         } else {
             ""
         }
-    );
+    )?;
     if !total.failed.is_empty() {
         bail!(
             "{} change(s) could not be restored (see above)",

@@ -20,7 +20,7 @@ pub fn run(g: &GlobalArgs, a: &StatusArgs) -> Result<()> {
     let st = status::status(&ctx.tfs, &sessions, only)?;
     ctx.finish(false)?;
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&st)?);
+        outln!("{}", serde_json::to_string_pretty(&st)?)?;
         return Ok(());
     }
     let mut s = String::new();
@@ -74,7 +74,7 @@ pub fn run(g: &GlobalArgs, a: &StatusArgs) -> Result<()> {
             );
         }
     }
-    print!("{s}");
+    out!("{s}")?;
     Ok(())
 }
 
