@@ -572,7 +572,18 @@ fn sort_entries(entries: &mut [Entry], opts: &ReportOptions, m: &Machine) {
         a.order.cmp(&b.order)
     });
     // Output sort: period desc, then each key's sort function (stable).
-    entries.sort_by(|a, b| {
+    // perf inserts into an rb-tree with a comparator that is not a total
+    // order ("caller above callee" applies only within a thread), so sort by
+    // binary insertion as perf does: deterministic, and it cannot panic on
+    // whatever periods a (possibly corrupt) file holds.
+    let period = |e: &Entry| {
+        if opts.children {
+            e.children_period
+        } else {
+            e.period
+        }
+    };
+    insertion_sort_by(entries, period, |a, b| {
         let (pa, pb) = if opts.children {
             (a.children_period, b.children_period)
         } else {
@@ -617,6 +628,27 @@ fn sort_entries(entries: &mut [Entry], opts: &ReportOptions, m: &Machine) {
                 std::cmp::Ordering::Equal
             })
     });
+}
+
+/// Sorts by inserting each element after every element it does not precede
+/// (an rb-tree insertion, as perf's output resort), so a comparator that is
+/// not a total order gives a deterministic result instead of a panic.
+/// The comparator must order by a total key first (the period): runs of equal
+/// key are then inserted one by one, so the quadratic part stays small.
+fn insertion_sort_by<T: Clone>(
+    v: &mut [T],
+    key: impl Fn(&T) -> u64,
+    cmp: impl Fn(&T, &T) -> std::cmp::Ordering,
+) {
+    v.sort_by_key(|e| std::cmp::Reverse(key(e)));
+    for run in v.chunk_by_mut(|a, b| key(a) == key(b)) {
+        let mut out: Vec<T> = Vec::with_capacity(run.len());
+        for e in run.iter() {
+            let at = out.partition_point(|x| cmp(e, x) != std::cmp::Ordering::Less);
+            out.insert(at, e.clone());
+        }
+        run.clone_from_slice(&out);
+    }
 }
 
 fn convert_unit(mut v: u64) -> (u64, char) {

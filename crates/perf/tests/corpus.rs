@@ -228,3 +228,58 @@ fn tracing_data_round_trips() {
         .any(|(sys, evs)| sys == "sched" && evs.len() == 3));
     assert_eq!(td.to_bytes(), raw);
 }
+
+/// Issue #14.3: single-bit flips in sample periods and anywhere else in a
+/// real perf.data give an error or a report, never a panic — in particular no
+/// sort with a comparator that is not a total order.
+#[test]
+fn bit_flipped_perf_data_never_panics() {
+    let p0 = corpus().join("cpuclock-fp.perf.data");
+    let orig = std::fs::read(&p0).unwrap();
+    // File offsets of the samples' period fields (IP|TID|TIME|CALLCHAIN|PERIOD:
+    // the period follows ip, pid/tid and time).
+    let pd = perf::data::PerfData::open(&p0).unwrap();
+    let periods: Vec<usize> = pd
+        .records()
+        .filter_map(|r| r.ok())
+        .filter(|r| r.type_ == perf::data::rtype::SAMPLE)
+        .map(|r| r.offset as usize + 8 + 24)
+        .collect();
+    assert!(periods.len() > 100);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("flip.perf.data");
+    // No symbol files: the sorts see raw addresses; fast.
+    let paths = SymbolPaths {
+        symfs: Some(dir.path().join("empty")),
+        ..Default::default()
+    };
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..160 {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let pos = if i % 2 == 0 {
+            periods[(x % periods.len() as u64) as usize] + ((x >> 8) % 3) as usize
+        } else {
+            (x % orig.len() as u64) as usize
+        };
+        let mut b = orig.clone();
+        b[pos] ^= 1 << (x >> 61);
+        std::fs::write(&p, &b).unwrap();
+        for children in [false, true] {
+            let Ok(mut s) = Session::open_with(&p, paths.clone()) else {
+                continue;
+            };
+            let opts = ReportOptions {
+                children,
+                ..ReportOptions::default()
+            };
+            if let Ok(r) = report::build(&mut s, &opts) {
+                let _ = r.to_stdio(&opts);
+            }
+        }
+        if let Ok(mut s) = Session::open_with(&p, paths.clone()) {
+            let _ = script::run(&mut s, None);
+        }
+    }
+}

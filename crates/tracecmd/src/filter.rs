@@ -147,43 +147,55 @@ fn tokenize(s: &str) -> Vec<String> {
     v
 }
 
+/// Deepest nesting of `(` and `!` a filter may use (the parser recurses).
+pub const MAX_FILTER_DEPTH: usize = 128;
+
 fn parse_expr(s: &str) -> std::result::Result<Expr, String> {
     let toks = tokenize(s);
+    // `a || b || …` nests as deep as it is long (evaluation recurses).
+    if toks.len() > 16 * 1024 {
+        return Err(format!("longer than {} tokens", 16 * 1024));
+    }
     let mut pos = 0;
-    let e = or(&toks, &mut pos)?;
+    let e = or(&toks, &mut pos, 0)?;
     if pos != toks.len() {
         return Err(format!("unexpected '{}'", toks[pos]));
     }
     Ok(e)
 }
 
-fn or(t: &[String], p: &mut usize) -> std::result::Result<Expr, String> {
-    let mut l = and(t, p)?;
+fn or(t: &[String], p: &mut usize, d: usize) -> std::result::Result<Expr, String> {
+    let mut l = and(t, p, d)?;
     while t.get(*p).map(String::as_str) == Some("||") {
         *p += 1;
-        l = Expr::Or(Box::new(l), Box::new(and(t, p)?));
+        l = Expr::Or(Box::new(l), Box::new(and(t, p, d)?));
     }
     Ok(l)
 }
 
-fn and(t: &[String], p: &mut usize) -> std::result::Result<Expr, String> {
-    let mut l = unary(t, p)?;
+fn and(t: &[String], p: &mut usize, d: usize) -> std::result::Result<Expr, String> {
+    let mut l = unary(t, p, d)?;
     while t.get(*p).map(String::as_str) == Some("&&") {
         *p += 1;
-        l = Expr::And(Box::new(l), Box::new(unary(t, p)?));
+        l = Expr::And(Box::new(l), Box::new(unary(t, p, d)?));
     }
     Ok(l)
 }
 
-fn unary(t: &[String], p: &mut usize) -> std::result::Result<Expr, String> {
+fn unary(t: &[String], p: &mut usize, d: usize) -> std::result::Result<Expr, String> {
+    if d >= MAX_FILTER_DEPTH {
+        return Err(format!(
+            "nested deeper than {MAX_FILTER_DEPTH} levels of '(' or '!'"
+        ));
+    }
     match t.get(*p).map(String::as_str) {
         Some("!") => {
             *p += 1;
-            Ok(Expr::Not(Box::new(unary(t, p)?)))
+            Ok(Expr::Not(Box::new(unary(t, p, d + 1)?)))
         }
         Some("(") => {
             *p += 1;
-            let e = or(t, p)?;
+            let e = or(t, p, d + 1)?;
             if t.get(*p).map(String::as_str) != Some(")") {
                 return Err("missing ')'".into());
             }
@@ -296,6 +308,20 @@ fn eval(e: &Expr, reg: &EventRegistry, tep: &mut TepRenderer, ev: &Event<'_>, id
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}prev_pid == 0{}", "(".repeat(20_000), ")".repeat(20_000));
+        assert!(parse_expr(&deep).is_err());
+        let deep = format!("{}prev_pid == 0{}", "(".repeat(200), ")".repeat(200));
+        let e = parse_expr(&deep).unwrap_err();
+        assert!(e.contains("nested deeper than 128"), "{e}");
+        assert!(parse_expr(&"!".repeat(20_000)).is_err());
+        let long = vec!["a == 1"; 10_000].join(" || ");
+        assert!(parse_expr(&long).is_err());
+        let ok = format!("{}prev_pid == 0{}", "(".repeat(100), ")".repeat(100));
+        assert!(parse_expr(&ok).is_ok());
+    }
 
     #[test]
     fn parse_forms() {
