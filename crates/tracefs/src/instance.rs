@@ -285,11 +285,11 @@ impl Instance {
         journal.record(&Entry::Set {
             seq,
             file: file.clone(),
-            prev,
+            prev: prev.clone(),
             new: value.to_string(),
         })?;
         if let Err(e) = self.tfs.write(&path, value, mode) {
-            let _ = journal.record(&Entry::Undone { seq });
+            self.after_failed_write(rel, &file, &prev, mode, seq, journal);
             return Err(e);
         }
         let readback = self
@@ -299,6 +299,50 @@ impl Instance {
         journal.record(&Entry::Applied { seq, readback })?;
         test_pause_point(self.tfs.changes_made());
         Ok(())
+    }
+
+    /// A write failed, but the kernel may have changed the file anyway (a
+    /// filter left in its parse-error state, the first names of a function
+    /// list applied): put the previous value back now; when that is not
+    /// possible, leave the journal entry pending (with what the file holds)
+    /// so `reset` restores it.
+    fn after_failed_write(
+        &self,
+        rel: &str,
+        file: &str,
+        prev: &str,
+        mode: WriteMode,
+        seq: u64,
+        journal: &crate::journal::Journal,
+    ) {
+        let now = |inst: &Self| inst.read(rel).map(|t| values::normalize(file, &t)).ok();
+        let Some(current) = now(self) else { return };
+        if current == prev {
+            let _ = journal.record(&Entry::Undone { seq });
+            return;
+        }
+        let _ = journal.record(&Entry::Applied {
+            seq,
+            readback: current.clone(),
+        });
+        // Appended lines (triggers, probes) are removed by their own syntax
+        // at `reset`; a replaced value is written back here.
+        let replaceable = mode == WriteMode::Replace && !rel.ends_with("trigger");
+        if replaceable {
+            let back = values::restore_value(file, prev);
+            if self
+                .tfs
+                .write(&self.path(rel), &back, WriteMode::Replace)
+                .is_ok()
+                && now(self).as_deref() == Some(prev)
+            {
+                let _ = journal.record(&Entry::Undone { seq });
+                return;
+            }
+        }
+        log::warn!(
+            "{file}: the kernel changed it to '{current}' although the write failed; `tracekit reset` puts back '{prev}'"
+        );
     }
 
     /// Appends to a control file without journaling (the caller journals).

@@ -10,4 +10,5 @@ mod perf;
 mod probes;
 mod record;
 mod rig;
+mod shared_state;
 mod stream;
