@@ -8,6 +8,8 @@
 //!   `perf report` calls a machine), shared by [`report`], [`script`] and
 //!   [`annotate`]; [`unwind`] walks DWARF (`--call-graph dwarf`) user stacks;
 //! - [`record`]: sampling into perf.data (`tracekit perf record`);
+//! - [`buildid`], [`archive`]: the objects samples hit, filling the build-id
+//!   cache with them, and `perf archive`'s tarball of their cache entries;
 //! - [`attr`], [`event`], [`sys`]: `perf_event_attr`, event names, syscalls.
 //!
 //! ```no_run
@@ -21,10 +23,13 @@
 #![deny(missing_docs)]
 
 pub mod annotate;
+pub mod archive;
 pub mod attr;
+pub mod buildid;
 pub mod data;
 mod error;
 pub mod event;
+pub mod header;
 pub mod record;
 pub mod report;
 pub mod script;

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::attr::{flag, read, sample, types, Attr};
+use crate::buildid::Hits;
 use crate::data::{misc, rtype, BuildIdEntry, FileAttr, TracingData, Writer, WriterInfo};
 use crate::error::{Error, Result};
 use crate::event::{parse_cpu_list, parse_list, tracefs_root};
@@ -79,6 +80,11 @@ pub struct RecordOptions {
     pub command: Vec<String>,
     /// Command line to store in the CMDLINE feature.
     pub cmdline: Vec<String>,
+    /// The build-id cache that receives the objects samples hit (perf's
+    /// `--buildid-dir`); `None` (`-N/--no-buildid-cache`) leaves it alone.
+    pub buildid_dir: Option<PathBuf>,
+    /// `-B/--no-buildid`: no build ids in the file, no cache either.
+    pub no_buildid: bool,
 }
 
 /// What a recording produced.
@@ -260,8 +266,15 @@ fn synth_process(attr: &Attr, id: u64, pid: i32, out: &mut Vec<u8>, files: &mut 
     }
 }
 
-/// Scans drained bytes for MMAP/MMAP2 file names and counts samples/lost.
-fn scan(buf: &[u8], files: &mut BTreeSet<String>, sum: &mut RecordSummary) {
+/// Scans drained bytes for MMAP/MMAP2 file names, counts samples/lost and
+/// marks the objects under sample IPs (`a0`: the layout all samples share).
+fn scan(
+    buf: &[u8],
+    a0: &Attr,
+    files: &mut BTreeSet<String>,
+    hits: &mut Hits,
+    sum: &mut RecordSummary,
+) {
     let mut o = 0usize;
     for _ in 0..buf.len() / 8 + 1 {
         let (Some(ty), Some(size)) = (crate::data::u32_at(buf, o), crate::data::u16_at(buf, o + 6))
@@ -273,14 +286,48 @@ fn scan(buf: &[u8], files: &mut BTreeSet<String>, sum: &mut RecordSummary) {
             break;
         }
         let body = &buf[o + 8..o + size];
+        let cpumode = crate::data::u16_at(buf, o + 4).unwrap_or(0) & misc::CPUMODE_MASK;
         match ty {
-            rtype::SAMPLE => sum.samples += 1,
+            rtype::SAMPLE => {
+                sum.samples += 1;
+                let st = a0.sample_type;
+                let mut p = 0;
+                if st & sample::IDENTIFIER != 0 {
+                    p += 8;
+                }
+                if st & sample::IP != 0 && st & sample::TID != 0 {
+                    if let (Some(ip), Some(pid)) = (
+                        crate::data::u64_at(body, p),
+                        crate::data::u32_at(body, p + 8),
+                    ) {
+                        hits.sample(cpumode, pid as i32, ip);
+                    }
+                }
+            }
             rtype::LOST => sum.lost += crate::data::u64_at(body, 8).unwrap_or(0),
+            rtype::FORK => {
+                if let (Some(pid), Some(ppid)) =
+                    (crate::data::u32_at(body, 0), crate::data::u32_at(body, 4))
+                {
+                    hits.fork(pid as i32, ppid as i32);
+                }
+            }
             rtype::MMAP2 | rtype::MMAP => {
                 let off = if ty == rtype::MMAP2 { 64 } else { 32 };
                 if let Some(n) = body.get(off..) {
                     let end = n.iter().position(|c| *c == 0).unwrap_or(n.len());
                     let name = String::from_utf8_lossy(&n[..end]).into_owned();
+                    let data = crate::data::u16_at(buf, o + 4).unwrap_or(0) & misc::MMAP_DATA != 0;
+                    if let (false, Some(pid), Some(start), Some(len)) = (
+                        data,
+                        crate::data::u32_at(body, 0),
+                        crate::data::u64_at(body, 8),
+                        crate::data::u64_at(body, 16),
+                    ) {
+                        if cpumode == misc::KERNEL || cpumode == misc::USER {
+                            hits.mmap(cpumode == misc::KERNEL, pid as i32, start, len, &name, None);
+                        }
+                    }
                     if name.starts_with('/') {
                         files.insert(name);
                     }
@@ -472,6 +519,7 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
     }
     let mut w = Writer::create(&opts.output)?;
     let mut files = BTreeSet::new();
+    let mut hits = Hits::new();
     let first_id = file_attrs
         .first()
         .and_then(|a| a.ids.first().copied())
@@ -498,6 +546,13 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
     for pid in existing {
         synth_process(&a0, first_id, pid, &mut synth, &mut files);
     }
+    scan(
+        &synth,
+        &a0,
+        &mut files,
+        &mut hits,
+        &mut RecordSummary::default(),
+    );
     w.write_records(&synth)?;
     w.write_records(&record_bytes(rtype::FINISHED_INIT, 0, &[], &[]))?;
     let mut sum = RecordSummary::default();
@@ -534,7 +589,7 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
         for r in rings.iter_mut() {
             buf.clear();
             if r.drain(&mut buf) > 0 {
-                scan(&buf, &mut files, &mut sum);
+                scan(&buf, &a0, &mut files, &mut hits, &mut sum);
                 times(&buf, &a0, &mut first_time, &mut last_time);
                 w.write_records(&buf)?;
                 wrote = true;
@@ -556,7 +611,7 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
     for r in rings.iter_mut() {
         buf.clear();
         if r.drain(&mut buf) > 0 {
-            scan(&buf, &mut files, &mut sum);
+            scan(&buf, &a0, &mut files, &mut hits, &mut sum);
             times(&buf, &a0, &mut first_time, &mut last_time);
             w.write_records(&buf)?;
         }
@@ -580,25 +635,52 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
     if !tps.is_empty() {
         info.tracing = Some(TracingData::from_tracefs(&tracefs_root(), &tps)?);
     }
-    if let Some(k) = symbols::symtab::kernel_build_id() {
-        info.build_ids.push(BuildIdEntry {
-            misc: misc::KERNEL,
-            pid: -1,
-            build_id: k,
-            filename: "[kernel.kallsyms]".into(),
-        });
-    }
-    for f in &files {
-        if let Some(b) = symbols::symtab::build_id(Path::new(f)) {
+    // HEADER_BUILD_ID: the kernel and every mapped file (perf lists only
+    // those with hits; the others help name call chains elsewhere).
+    let host = crate::session::host_paths();
+    if !opts.no_buildid {
+        if let Some(k) = host.host_kernel_build_id.clone() {
             info.build_ids.push(BuildIdEntry {
-                misc: misc::USER,
+                misc: misc::KERNEL,
                 pid: -1,
-                build_id: b,
-                filename: f.clone(),
+                build_id: k,
+                filename: symbols::buildid_cache::KERNEL.into(),
             });
+        }
+        for f in &files {
+            if let Some(b) = symbols::symtab::build_id(Path::new(f)) {
+                info.build_ids.push(BuildIdEntry {
+                    misc: misc::USER,
+                    pid: -1,
+                    build_id: b,
+                    filename: f.clone(),
+                });
+            }
         }
     }
     w.finish(&file_attrs, &info)?;
+    // perf_session__cache_build_ids: the objects samples hit, warnings only.
+    if let (Some(dir), false) = (&opts.buildid_dir, opts.no_buildid) {
+        let hit: Vec<BuildIdEntry> = info
+            .build_ids
+            .iter()
+            .filter(|e| hits.is_hit(&e.filename))
+            .cloned()
+            .collect();
+        match crate::buildid::cache(dir, &hit, &host) {
+            Err(err) => log::warn!("build-id cache: {err}; nothing cached (-N skips the cache)"),
+            Ok(failed) => {
+                for (e, err) in failed {
+                    log::warn!(
+                        "build-id cache {}: could not cache {} ({}): {err}",
+                        dir.display(),
+                        e.filename,
+                        e.hex()
+                    );
+                }
+            }
+        }
+    }
     sum.exit_code = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else {

@@ -273,6 +273,8 @@ pub struct EventReport {
     pub samples: u64,
     /// Sum of periods.
     pub total_period: u64,
+    /// `PERF_RECORD_LOST_SAMPLES` of this event.
+    pub lost_samples: u64,
     /// Entries in output order.
     pub entries: Vec<Entry>,
     #[serde(skip)]
@@ -282,7 +284,7 @@ pub struct EventReport {
 /// A whole report.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
-    /// Lost samples.
+    /// Lost samples: the sum of `PERF_RECORD_LOST_SAMPLES` (perf's `Total Lost Samples`).
     pub lost: u64,
     /// One per event with samples.
     pub events: Vec<EventReport>,
@@ -351,7 +353,10 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
         .iter()
         .any(|a| a.attr.sample_type & crate::attr::sample::CALLCHAIN != 0);
     let adjusted;
-    let opts = if opts.children && !any_cc {
+    // In pipe mode perf sets up the report before any attr has arrived: no
+    // call chains as far as it knows, so no --children (graphs still show).
+    let pipe = session.data.is_pipe();
+    let opts = if opts.children && (!any_cc || pipe) {
         adjusted = ReportOptions {
             children: false,
             ..opts.clone()
@@ -376,14 +381,16 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
         .iter()
         .map(|a| a.attr.sample_type & crate::attr::sample::CALLCHAIN != 0)
         .collect();
-    if opts.graph_requested && opts.graph != GraphMode::None && !has_cc.iter().any(|c| *c) {
+    if !pipe && opts.graph_requested && opts.graph != GraphMode::None && !has_cc.iter().any(|c| *c)
+    {
         return Err(Error::BadArg {
             what: "option",
             value: "-g".into(),
             why: "selected -g, but no callchain data: record with -g".into(),
         });
     }
-    if opts.cpus.is_some()
+    if !pipe
+        && opts.cpus.is_some()
         && !session
             .data
             .attrs
@@ -514,6 +521,7 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
             }
         }
     }
+    let lost_per_event = session.data.stats().lost_samples;
     let mut events = Vec::new();
     for (i, b) in bs.into_iter().enumerate() {
         if b.samples == 0 {
@@ -531,6 +539,7 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
             name,
             samples: b.samples,
             total_period: b.total,
+            lost_samples: lost_per_event.get(i).copied().unwrap_or(0),
             entries,
             has_callchain: b.has_callchain,
         });
@@ -542,7 +551,7 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
         });
     }
     Ok(Report {
-        lost: session.lost,
+        lost: session.data.stats().total_lost_samples,
         events,
         opts_sort: opts.sort.clone(),
         children: opts.children,

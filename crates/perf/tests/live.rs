@@ -215,6 +215,8 @@ fn record_g_is_read_by_debian_perf_with_the_same_report() {
             "record".into(),
             "-g".into(),
         ],
+        buildid_dir: None,
+        no_buildid: false,
     };
     let sum = record::run(&opts).unwrap();
     assert!(sum.samples > 50, "{sum:?}");
@@ -302,6 +304,8 @@ fn record_tracepoints_system_wide() {
             "ls / >/dev/null; sleep 0.05".into(),
         ],
         cmdline: vec!["tracekit".into()],
+        buildid_dir: None,
+        no_buildid: false,
     };
     let sum = record::run(&opts).unwrap();
     assert!(sum.samples > 2, "{sum:?}");
@@ -346,6 +350,8 @@ fn record_dwarf_unwinds_user_stacks() {
             "import hashlib\nfor i in range(100000): hashlib.sha256(b'x'*64).hexdigest()".into(),
         ],
         cmdline: vec!["tracekit".into()],
+        buildid_dir: None,
+        no_buildid: false,
     };
     let sum = record::run(&opts).unwrap();
     assert!(sum.samples > 20 && sum.lost == 0, "{sum:?}");

@@ -30,6 +30,14 @@ pub enum Error {
         /// Why it could not be used.
         why: String,
     },
+    /// DWARF debug info is missing or unreadable.
+    #[error("{}: DWARF: {why}", .path.display())]
+    Dwarf {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        why: String,
+    },
     /// A name has no entry in the type information or symbol table.
     #[error("{what} '{name}' not found{}", hint(.suggestions))]
     NotFound {

@@ -11,6 +11,8 @@
 #![deny(missing_docs)]
 
 pub mod btf;
+pub mod dwarf;
+pub mod buildid_cache;
 pub mod elf;
 pub mod locate;
 mod error;

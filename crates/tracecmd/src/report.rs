@@ -609,35 +609,12 @@ fn structured(input: &mut Input, e: &Event<'_>) -> StructuredEvent {
     let mut event = String::from("(unknown)");
     if let Some(ev) = input.dat.registry.get(id) {
         event = ev.full_name();
+        let rec = traceevent::Record::new(e.ts, e.cpu, e.data, e.offset, endian).ok();
         for f in &ev.fields {
-            let v = match f.kind {
-                traceevent::FieldKind::Int | traceevent::FieldKind::Pointer => {
-                    let raw = read_num(endian, e.data, f.offset, f.size);
-                    if f.signed {
-                        let s = match f.size {
-                            1 => raw as u8 as i8 as i64,
-                            2 => raw as u16 as i16 as i64,
-                            4 => raw as u32 as i32 as i64,
-                            _ => raw as i64,
-                        };
-                        serde_json::Value::from(s)
-                    } else {
-                        serde_json::Value::from(raw)
-                    }
-                }
-                _ => {
-                    let rec = traceevent::Record::new(e.ts, e.cpu, e.data, e.offset, endian);
-                    let bytes = rec.ok().and_then(|r| r.field_bytes(f)).unwrap_or(&[]);
-                    if f.is_char() {
-                        serde_json::Value::from(
-                            String::from_utf8_lossy(crate::render::fmt::cstr(bytes)).into_owned(),
-                        )
-                    } else {
-                        serde_json::Value::from(
-                            bytes.iter().map(|b| u64::from(*b)).collect::<Vec<_>>(),
-                        )
-                    }
-                }
+            let v = match &rec {
+                Some(r) => serde_json::to_value(traceevent::FieldValue::decode(r, f))
+                    .unwrap_or(serde_json::Value::Null),
+                None => serde_json::Value::Null,
             };
             fields.insert(f.name.clone(), v);
         }

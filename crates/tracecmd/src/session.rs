@@ -1,14 +1,24 @@
 //! A recording session (`tracekit record`): configure trace arrays (a
 //! private instance by default), launch the command held before `exec`
 //! until tracing is set up, record every CPU, stop, collect metadata and
-//! write the trace.dat. Built as configure → run → finish so that every
-//! exit path stops tracing; the caller's journal restores the rest.
+//! write the trace.dat. Built as validate → prepare → run so that nothing
+//! changes before every option was checked and every exit path stops
+//! tracing; the caller's journal restores the rest.
+//!
+//! The output is written under a temporary name in its directory
+//! (`.NAME.tkPID-RANDOM.tmp`, with the per-CPU files `.NAME.tkPID-RANDOM.*`)
+//! and renamed onto `-o` at the very end: a failed or killed recording never
+//! leaves a partial `-o`, and an existing `-o` survives it. The name prefix
+//! is journaled before the first file is created, so `tracekit reset` removes
+//! the files of a recording killed with SIGKILL.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tracefs::journal::{Entry, Session};
+use tracefs::restore::{classify, SessionKind};
 use tracefs::{CpuStats, EventName, Instance, OwnedInstance, Tracefs};
 
 use crate::error::{Error, Result};
@@ -85,6 +95,9 @@ pub struct RecordConfig {
     pub recorder: RecorderOptions,
     /// `--duration`.
     pub duration: Option<Duration>,
+    /// `--keep-command`: let the command run on when tracekit dies or the
+    /// recording ends first (by default it is killed: it would run untraced).
+    pub keep_command: bool,
 }
 
 /// What happened.
@@ -100,6 +113,9 @@ pub struct RecordSummary {
     pub elapsed: Duration,
     /// Per-CPU ring size (KiB) of the first buffer, as recorded with.
     pub buffer_kb: Option<u64>,
+    /// The command was still running when the recording ended and was
+    /// killed (not with `keep_command`).
+    pub command_killed: bool,
 }
 
 impl RecordSummary {
@@ -127,6 +143,35 @@ pub(crate) struct Armed {
 
 /// Validates and applies the configuration. Returns the trace arrays.
 pub(crate) fn configure(tfs: &Tracefs, cfg: &RecordConfig) -> Result<Vec<Armed>> {
+    configure_with(tfs, cfg, None)
+}
+
+/// The pids the trace arrays are filtered on: `-P`, plus the command with
+/// `-F`/`-c`.
+fn filter_pids(cfg: &RecordConfig, command_pid: Option<u32>) -> Vec<u32> {
+    let mut pids = cfg.pids.clone();
+    if let (Some(p), true) = (command_pid, cfg.only_command || cfg.children) {
+        pids.push(p);
+    }
+    pids
+}
+
+/// Whether the tracer honours `set_ftrace_pid`.
+fn function_tracer(cfg: &RecordConfig) -> bool {
+    cfg.tracer
+        .as_deref()
+        .is_some_and(|t| t.starts_with("function"))
+}
+
+/// [`configure`] with the pid of the held command: its pid filter is in
+/// place before any event or trigger is enabled, so tracekit's own system
+/// calls (reading tracefs, starting the readers) never reach a counted
+/// trigger (`stacktrace:2`) or the buffer.
+pub(crate) fn configure_with(
+    tfs: &Tracefs,
+    cfg: &RecordConfig,
+    command_pid: Option<u32>,
+) -> Result<Vec<Armed>> {
     let top = Instance::top(tfs);
     // Validate every name before changing anything.
     let mut resolved = Vec::new();
@@ -146,6 +191,7 @@ pub(crate) fn configure(tfs: &Tracefs, cfg: &RecordConfig) -> Result<Vec<Armed>>
     for o in &cfg.options {
         top.check_option(o).map_err(usage)?;
     }
+    let pids = filter_pids(cfg, command_pid);
     let mut out = Vec::new();
     for (i, (b, evs)) in cfg.buffers.iter().zip(resolved).enumerate() {
         let (inst, owned) = match (&b.name, i == 0 && cfg.top_level) {
@@ -210,11 +256,17 @@ pub(crate) fn configure(tfs: &Tracefs, cfg: &RecordConfig) -> Result<Vec<Armed>>
                 set(inst.set_tracer(t))?;
             }
         }
-        if !cfg.pids.is_empty() {
-            set(inst.add_pids("set_event_pid", &cfg.pids))?;
-        }
         if cfg.children {
             set(inst.set_option("event-fork"))?;
+        }
+        // The pid filter before the events and their triggers: the kernel
+        // tests it before running a trigger, so a counted trigger is only
+        // used up by the traced tasks.
+        if !pids.is_empty() {
+            set(inst.add_pids("set_event_pid", &pids))?;
+            if function_tracer(cfg) && inst.has("set_ftrace_pid") {
+                set(inst.add_pids("set_ftrace_pid", &pids))?;
+            }
         }
         let mut all = Vec::new();
         for (list, spec) in evs {
@@ -240,10 +292,252 @@ pub(crate) fn configure(tfs: &Tracefs, cfg: &RecordConfig) -> Result<Vec<Armed>>
     Ok(out)
 }
 
+/// Checks everything `record` was asked to do before anything changes (no
+/// tracefs write, no file, no process): file version, sizes, instance and
+/// event names, tracer, clock, options, the output's directory and the
+/// command (found in `PATH`, executable).
+pub fn validate(tfs: &Tracefs, cfg: &RecordConfig, command: Option<&[String]>) -> Result<()> {
+    if cfg.writer.version != 6 && cfg.writer.version != 7 {
+        return Err(usage(format!(
+            "--file-version {}: tracekit writes versions 6 and 7",
+            cfg.writer.version
+        )));
+    }
+    if cfg.buffer_kb == Some(0) {
+        return Err(usage("-b 0: the buffer needs at least 1 KiB per CPU"));
+    }
+    if cfg.recorder.max_bytes == Some(0) {
+        return Err(usage("-m 0: keep at least 1 KiB per CPU"));
+    }
+    let top = Instance::top(tfs);
+    if let Some(kb) = cfg.subbuf_kb {
+        if kb == 0 {
+            return Err(usage("--subbuf-size 0: a sub-buffer is at least 1 KiB"));
+        }
+        if !top.has("buffer_subbuf_size_kb") {
+            return Err(usage(
+                "--subbuf-size needs Linux 6.8+ (buffer_subbuf_size_kb)",
+            ));
+        }
+    }
+    if cfg.buffers.is_empty() {
+        return Err(usage("nothing to record"));
+    }
+    for b in &cfg.buffers {
+        if let Some(n) = &b.name {
+            tracefs::validate_instance_name(n).map_err(usage)?;
+        }
+        for e in &b.events {
+            top.resolve_events(&e.selector).map_err(usage)?;
+        }
+    }
+    if let Some(t) = &cfg.tracer {
+        top.check_tracer(t).map_err(usage)?;
+    }
+    if let Some(c) = &cfg.clock {
+        top.check_clock(c).map_err(usage)?;
+    }
+    for o in &cfg.options {
+        top.check_option(o).map_err(usage)?;
+    }
+    check_output(&cfg.output)?;
+    if let Some(prog) = command.and_then(|c| c.first()) {
+        resolve_command(prog)?;
+    }
+    Ok(())
+}
+
+/// The output's directory (`.` for a bare name) and file name.
+fn split_output(output: &Path) -> (PathBuf, String) {
+    let dir = match output.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let base = output
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "trace.dat".into());
+    (dir, base)
+}
+
+/// The output can be created: its directory exists and is writable, and it
+/// is not a directory itself. Errors name the output.
+pub fn check_output(output: &Path) -> Result<()> {
+    let (dir, _) = split_output(output);
+    let fail = |source: std::io::Error| Error::Io {
+        path: output.to_path_buf(),
+        source,
+    };
+    let in_dir = |e: std::io::Error| {
+        fail(std::io::Error::new(
+            e.kind(),
+            format!("directory {}: {e}", dir.display()),
+        ))
+    };
+    match std::fs::metadata(&dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(in_dir(std::io::Error::from(std::io::ErrorKind::NotADirectory))),
+        Err(e) => return Err(in_dir(e)),
+    }
+    rustix::fs::access(&dir, rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK)
+        .map_err(|e| in_dir(e.into()))?;
+    if output.is_dir() {
+        return Err(fail(std::io::Error::from(std::io::ErrorKind::IsADirectory)));
+    }
+    Ok(())
+}
+
+/// Finds a command as `execvp` would (`PATH`, or a path with a `/`), so a
+/// missing or non-executable command is reported before anything starts.
+pub fn resolve_command(prog: &str) -> Result<PathBuf> {
+    let runnable = |p: &Path| -> std::io::Result<()> {
+        let m = std::fs::metadata(p)?;
+        if !m.is_file() {
+            return Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        }
+        rustix::fs::access(p, rustix::fs::Access::EXEC_OK).map_err(std::io::Error::from)
+    };
+    let cannot = |why: String| usage(format!("cannot run the command: {prog}: {why}"));
+    if prog.is_empty() {
+        return Err(cannot("empty command name".into()));
+    }
+    if prog.contains('/') {
+        return runnable(Path::new(prog))
+            .map(|()| PathBuf::from(prog))
+            .map_err(|e| cannot(e.to_string()));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    for d in std::env::split_paths(&path) {
+        let d = if d.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            d
+        };
+        let c = d.join(prog);
+        if runnable(&c).is_ok() {
+            return Ok(c);
+        }
+    }
+    Err(cannot("not found in PATH".into()))
+}
+
+/// Another tracekit session that puts events into a trace array a
+/// recording would read (see [`buffer_users`]).
+#[derive(Debug, Clone)]
+pub struct BufferUser {
+    /// Its pid.
+    pub pid: u32,
+    /// Its command line.
+    pub cmdline: String,
+    /// Running, left in place (`tracekit set`), or stale (killed).
+    pub kind: SessionKind,
+    /// The trace array: `None` for the top level.
+    pub buffer: Option<String>,
+    /// Some of its journaled files there (`events/sched/enable`, …).
+    pub files: Vec<String>,
+}
+
+/// The other tracekit sessions of the journal (`own`: this process's
+/// journal file) that use a trace array `cfg` records into rather than a
+/// private instance: a running session with pending changes there (a second
+/// `record --top`), or at the top level, a finished or killed one that left
+/// events, triggers or a tracer enabled (`tracekit set -e …`). Recording
+/// alongside them mixes both sessions' events into each file.
+pub fn buffer_users(
+    tfs: &Tracefs,
+    cfg: &RecordConfig,
+    sessions: &[Session],
+    own: &Path,
+) -> Vec<BufferUser> {
+    let mut arrays: Vec<Option<&str>> = Vec::new();
+    for (i, b) in cfg.buffers.iter().enumerate() {
+        match &b.name {
+            None if i == 0 && cfg.top_level => arrays.push(None),
+            Some(n) => arrays.push(Some(n)),
+            None => {}
+        }
+    }
+    let mut out = Vec::new();
+    for s in sessions.iter().filter(|s| s.path != own) {
+        let kind = classify(s);
+        if kind == SessionKind::OtherBoot {
+            continue;
+        }
+        let running = kind == SessionKind::Running;
+        for &array in &arrays {
+            let inside = |file: &str| match array {
+                None => !file.starts_with("instances/"),
+                Some(n) => file
+                    .strip_prefix("instances/")
+                    .and_then(|r| r.strip_prefix(n))
+                    .is_some_and(|r| r.starts_with('/')),
+            };
+            let mut files = Vec::new();
+            for e in s.pending() {
+                let hit = match e {
+                    Entry::Set {
+                        seq, file, new, ..
+                    } if inside(file) => {
+                        running
+                            || (array.is_none()
+                                && adds_events(tfs, file, s.readback(*seq).unwrap_or(new)))
+                    }
+                    Entry::TriggerAdded { file, .. } if inside(file) => {
+                        running || (array.is_none() && tfs.path(file).exists())
+                    }
+                    Entry::InstanceCreated { name, .. } => running && array == Some(name),
+                    _ => false,
+                };
+                if hit {
+                    let f = match e {
+                        Entry::Set { file, .. } | Entry::TriggerAdded { file, .. } => file.clone(),
+                        Entry::InstanceCreated { name, .. } => format!("instances/{name}"),
+                        _ => continue,
+                    };
+                    if !files.contains(&f) {
+                        files.push(f);
+                    }
+                }
+            }
+            if !files.is_empty() {
+                out.push(BufferUser {
+                    pid: s.owner.pid,
+                    cmdline: s.owner.cmdline.clone(),
+                    kind,
+                    buffer: array.map(str::to_string),
+                    files,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Whether a journaled top-level value left in place makes events: an
+/// event enabled, `set_event` listing some, a tracer other than nop — and
+/// the file still says so.
+fn adds_events(tfs: &Tracefs, file: &str, value: &str) -> bool {
+    let base = file.rsplit('/').next().unwrap_or(file);
+    // A system's `enable` reads `X` when some of its events are enabled.
+    let on = |v: &str| match base {
+        "enable" => matches!(v.trim().trim_end_matches('*'), "1" | "X"),
+        "set_event" => !tracefs::values::list_entries(v).is_empty(),
+        "current_tracer" => !matches!(v.trim(), "" | "nop"),
+        _ => false,
+    };
+    on(value)
+        && tracefs::read_text(&tfs.path(file))
+            .map(|now| on(&now))
+            .unwrap_or(false)
+}
+
 /// A child process held before `exec` until [`HeldChild::release`], so
 /// tracing (and its pid filter) is in place before the command's first
 /// instruction. Forked by hand: `std::process::Command::spawn` waits for the
-/// exec, which would deadlock with a held child.
+/// exec, which would deadlock with a held child. The child is killed when
+/// the thread that forked it dies (`PR_SET_PDEATHSIG`, e.g. tracekit killed
+/// with SIGKILL) unless spawned with `keep_running`; a child never released
+/// never runs its command.
 pub struct HeldChild {
     pid: libc::pid_t,
     release_fd: Option<std::os::fd::OwnedFd>,
@@ -253,11 +547,20 @@ pub struct HeldChild {
 }
 
 impl HeldChild {
-    /// Forks `argv`, stopped before exec; exec failures are reported here.
+    /// Forks `argv`, stopped before exec; exec failures are reported by
+    /// [`HeldChild::release`]. The child dies with the calling thread.
     pub fn spawn(argv: &[String]) -> Result<HeldChild> {
+        Self::spawn_opts(argv, false)
+    }
+
+    /// [`HeldChild::spawn`]; with `keep_running`, the released command
+    /// outlives tracekit (no parent-death signal).
+    pub fn spawn_opts(argv: &[String], keep_running: bool) -> Result<HeldChild> {
         use std::ffi::CString;
         use std::os::fd::AsRawFd;
-        let prog = argv.first().ok_or_else(|| usage("no command given"))?;
+        if argv.is_empty() {
+            return Err(usage("no command given"));
+        }
         let cargs: Vec<CString> = argv
             .iter()
             .map(|a| CString::new(a.as_bytes()))
@@ -270,21 +573,40 @@ impl HeldChild {
         let (err_r, err_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(|e| usage(format!("pipe: {e}")))?;
         let (gr, ew) = (gate_r.as_raw_fd(), err_w.as_raw_fd());
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
         // SAFETY: between fork and exec/_exit the child only calls
-        // async-signal-safe functions (read, close, execvp, write, _exit)
-        // on data prepared before the fork.
+        // async-signal-safe functions (prctl, getppid, read, execvp, write,
+        // _exit) on data prepared before the fork.
         let pid = unsafe { libc::fork() };
         if pid < 0 {
             return Err(usage(format!("fork: {}", std::io::Error::last_os_error())));
         }
         if pid == 0 {
             unsafe {
+                if !keep_running {
+                    libc::prctl(
+                        libc::PR_SET_PDEATHSIG,
+                        libc::SIGKILL as libc::c_ulong,
+                        0 as libc::c_ulong,
+                        0 as libc::c_ulong,
+                        0 as libc::c_ulong,
+                    );
+                    // The parent died before the prctl: no signal will come.
+                    if libc::getppid() != parent {
+                        libc::_exit(127);
+                    }
+                }
                 let mut b = [0u8; 1];
-                loop {
+                let n = loop {
                     let n = libc::read(gr, b.as_mut_ptr().cast(), 1);
                     if n >= 0 || *libc::__errno_location() != libc::EINTR {
-                        break;
+                        break n;
                     }
+                };
+                // EOF: the parent died or gave up before tracing was armed.
+                if n != 1 {
+                    libc::_exit(127);
                 }
                 libc::execvp(ptrs[0], ptrs.as_ptr());
                 let e = *libc::__errno_location();
@@ -295,7 +617,6 @@ impl HeldChild {
         }
         drop(gate_r);
         drop(err_w);
-        let _ = prog;
         Ok(HeldChild {
             pid,
             release_fd: Some(gate_w),
@@ -468,84 +789,231 @@ pub fn record(
     stop: Arc<AtomicBool>,
     progress: Progress<'_>,
 ) -> Result<RecordSummary> {
-    let armed = configure(tfs, cfg)?;
-    let mut child = match command {
-        Some(argv) if !argv.is_empty() => Some(HeldChild::spawn(argv)?),
-        _ => None,
-    };
-    let res = run(tfs, cfg, &armed, child.as_mut(), stop, progress);
-    if res.is_err() {
-        if let Some(c) = child.as_mut() {
-            c.kill();
+    Recording::prepare(tfs, cfg, command)?.run(stop, progress)
+}
+
+/// A recording set up and not started: options validated, the command
+/// forked and held before `exec`, the trace arrays configured (with the
+/// command's pid filter). Dropping it kills the held command.
+pub struct Recording<'a> {
+    tfs: &'a Tracefs,
+    cfg: &'a RecordConfig,
+    armed: Vec<Armed>,
+    child: Option<HeldChild>,
+}
+
+impl<'a> Recording<'a> {
+    /// Validates ([`validate`]), forks the held command and configures the
+    /// trace arrays. Nothing is changed when validation fails.
+    pub fn prepare(
+        tfs: &'a Tracefs,
+        cfg: &'a RecordConfig,
+        command: Option<&[String]>,
+    ) -> Result<Recording<'a>> {
+        let command = command.filter(|c| !c.is_empty());
+        validate(tfs, cfg, command)?;
+        let child = command
+            .map(|argv| HeldChild::spawn_opts(argv, cfg.keep_command))
+            .transpose()?;
+        let armed = configure_with(tfs, cfg, child.as_ref().map(HeldChild::pid))?;
+        Ok(Recording {
+            tfs,
+            cfg,
+            armed,
+            child,
+        })
+    }
+
+    /// The held command's pid.
+    pub fn command_pid(&self) -> Option<u32> {
+        self.child.as_ref().map(HeldChild::pid)
+    }
+
+    /// Records until the command exits, `stop` is set or the duration
+    /// passes, then writes the output. On success a command still running is
+    /// killed unless `keep_command`; on failure it is always killed.
+    pub fn run(mut self, stop: Arc<AtomicBool>, progress: Progress<'_>) -> Result<RecordSummary> {
+        let res = run(
+            self.tfs,
+            self.cfg,
+            &self.armed,
+            self.child.as_mut(),
+            stop,
+            progress,
+        );
+        for a in &self.armed {
+            let _ = a.inst.set_tracing_on(false);
         }
-        // A partial output (created early for data recorded in place).
-        if TraceDatWriter::supports_in_place(cfg.writer) && cfg.recorder.max_bytes.is_none() {
-            let _ = std::fs::remove_file(&cfg.output);
+        let mut res = res;
+        if let Some(c) = self.child.as_mut() {
+            let running = c.try_wait().is_none();
+            match &mut res {
+                Err(_) => c.kill(),
+                Ok(sum) if running && !self.cfg.keep_command => {
+                    c.kill();
+                    sum.command_killed = true;
+                }
+                Ok(_) => {}
+            }
+        }
+        res
+    }
+}
+
+/// The temporary files of one recording: every name starts with a prefix
+/// unique to this process and call (`.NAME.tkPID-RANDOM`), journaled before
+/// the first file exists; dropping it removes what is left and marks the
+/// journal entry done.
+struct TempFiles<'a> {
+    tfs: &'a Tracefs,
+    dir: PathBuf,
+    prefix: String,
+    seq: Option<u64>,
+}
+
+impl<'a> TempFiles<'a> {
+    fn register(tfs: &'a Tracefs, dir: &Path, base: &str) -> Result<TempFiles<'a>> {
+        use std::hash::{BuildHasher, Hasher};
+        // RandomState is seeded from the OS per process; the counter keeps
+        // two recordings of one process apart.
+        static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(CALLS.fetch_add(1, Ordering::Relaxed));
+        let prefix = format!(
+            ".{base}.tk{}-{:012x}",
+            std::process::id(),
+            h.finish() & 0xffff_ffff_ffff
+        );
+        let mut seq = None;
+        if let (Some(j), true) = (tfs.journal(), tfs.applies()) {
+            let s = j.next_seq();
+            j.record(&Entry::TempFiles {
+                seq: s,
+                dir: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
+                prefix: prefix.clone(),
+            })
+            .map_err(usage)?;
+            seq = Some(s);
+        }
+        Ok(TempFiles {
+            tfs,
+            dir: dir.to_path_buf(),
+            prefix,
+            seq,
+        })
+    }
+
+    /// `DIR/PREFIX` + `suffix`.
+    fn path(&self, suffix: &str) -> PathBuf {
+        self.dir.join(format!("{}{suffix}", self.prefix))
+    }
+
+    /// Whether `path` is one of these files.
+    fn owns(&self, path: &Path) -> bool {
+        path.file_name()
+            .is_some_and(|n| n.as_encoded_bytes().starts_with(self.prefix.as_bytes()))
+    }
+
+    /// An I/O error on a temporary file, reported on the output instead
+    /// (the temporary names mean nothing to the user).
+    fn on_output(&self, e: Error, output: &Path) -> Error {
+        match e {
+            Error::Io { path, source } if self.owns(&path) => Error::Io {
+                path: output.to_path_buf(),
+                source,
+            },
+            e => e,
         }
     }
-    for a in &armed {
-        let _ = a.inst.set_tracing_on(false);
+}
+
+impl Drop for TempFiles<'_> {
+    fn drop(&mut self) {
+        let gone = tracefs::journal::remove_temp_files(&self.dir, &self.prefix).is_ok();
+        if let (Some(seq), Some(j), true) = (self.seq, self.tfs.journal(), gone) {
+            let _ = j.record(&Entry::Undone { seq });
+        }
     }
-    res
 }
 
 fn run(
     tfs: &Tracefs,
     cfg: &RecordConfig,
     armed: &[Armed],
-    mut child: Option<&mut HeldChild>,
+    child: Option<&mut HeldChild>,
     stop: Arc<AtomicBool>,
     progress: Progress<'_>,
 ) -> Result<RecordSummary> {
-    let dir = cfg
-        .output
-        .parent()
-        .map(|p| {
-            if p.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                p
-            }
-        })
-        .unwrap_or(Path::new("."))
-        .to_path_buf();
-    let base = cfg
-        .output
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "trace.dat".into());
+    let (dir, base) = split_output(&cfg.output);
+    let temps = TempFiles::register(tfs, &dir, &base)?;
+    let out = temps.path(".tmp");
+    let res = record_to(tfs, cfg, armed, child, stop, progress, &temps, &out).and_then(|sum| {
+        std::fs::rename(&out, &cfg.output).map_err(|source| Error::Io {
+            path: cfg.output.clone(),
+            source,
+        })?;
+        Ok(sum)
+    });
+    res.map_err(|e| temps.on_output(e, &cfg.output))
+}
+
+/// Events whose formats the file needs: those `record` enabled, and those
+/// enabled in the trace array by someone else (`tracekit set -B NAME -e …`
+/// before `record -B NAME`), which are recorded too.
+fn events_to_describe(tfs: &Tracefs, a: &Armed, into: &mut Vec<EventName>) {
+    into.extend(a.events.iter().cloned());
+    for e in a.inst.enabled_events().unwrap_or_default() {
+        if !into.contains(&e) && tfs.path(&format!("{}/format", e.dir())).exists() {
+            into.push(e);
+        }
+    }
+}
+
+/// Records into the temporary files and writes the trace.dat at `out`.
+#[allow(clippy::too_many_arguments)]
+fn record_to(
+    tfs: &Tracefs,
+    cfg: &RecordConfig,
+    armed: &[Armed],
+    mut child: Option<&mut HeldChild>,
+    stop: Arc<AtomicBool>,
+    progress: Progress<'_>,
+    temps: &TempFiles<'_>,
+    out: &Path,
+) -> Result<RecordSummary> {
+    let mut all_events = Vec::new();
+    for a in armed {
+        events_to_describe(tfs, a, &mut all_events);
+    }
     // v7 without compression: the first buffer's first CPU is recorded
     // straight into the output file, after one page for the headers, so
     // the writer copies only the other CPUs' data.
     let in_place = (TraceDatWriter::supports_in_place(cfg.writer)
         && cfg.recorder.max_bytes.is_none())
     .then(|| InPlace {
-        path: cfg.output.clone(),
+        path: out.to_path_buf(),
         offset: rustix::param::page_size() as u64,
     });
     if in_place.is_some() {
-        std::fs::File::create(&cfg.output).map_err(|source| Error::Io {
-            path: cfg.output.clone(),
+        std::fs::File::create(out).map_err(|source| Error::Io {
+            path: out.to_path_buf(),
             source,
         })?;
     }
     let mut recorders = Vec::new();
     for (i, a) in armed.iter().enumerate() {
         let prefix = match &a.spec.name {
-            Some(n) => format!(".{base}.{n}"),
-            None => format!(".{base}.{i}"),
+            Some(n) => format!("{}.{n}", temps.prefix),
+            None => format!("{}.{i}", temps.prefix),
         };
         let ip = if i == 0 { in_place.clone() } else { None };
         recorders.push(Recorder::start_in_place(
             &a.inst,
-            &dir,
+            &temps.dir,
             &prefix,
             cfg.recorder,
             ip,
         )?);
-    }
-    if let Some(c) = child.as_deref() {
-        arm_pid_filters(cfg, armed, c.pid())?;
     }
     let date_offset = if cfg.date {
         Some(date_offset_hex(tfs, &armed[0].inst))
@@ -594,7 +1062,6 @@ fn run(
     let elapsed = start.elapsed();
     let mut stats = Vec::new();
     let mut inputs = Vec::new();
-    let mut all_events = Vec::new();
     let buffer_kb = armed
         .first()
         .and_then(|a| a.inst.buffer_size_kb().ok().flatten());
@@ -627,7 +1094,8 @@ fn run(
                 .collect(),
             in_place,
         });
-        all_events.extend(a.events.iter().cloned());
+        // Events enabled in the trace array while recording.
+        events_to_describe(tfs, a, &mut all_events);
     }
     let proc_maps = if cfg.proc_map {
         child
@@ -640,9 +1108,9 @@ fn run(
     meta.date = date_offset;
     let recorded_in_place = inputs.iter().any(|b| b.in_place.is_some());
     let writer = if recorded_in_place {
-        TraceDatWriter::over(&cfg.output, cfg.writer)?
+        TraceDatWriter::over(out, cfg.writer)?
     } else {
-        TraceDatWriter::create(&cfg.output, cfg.writer)?
+        TraceDatWriter::create(out, cfg.writer)?
     };
     let written = writer.write(&meta, &inputs);
     for b in &inputs {
@@ -660,6 +1128,7 @@ fn run(
         command_status: status,
         elapsed,
         buffer_kb,
+        command_killed: false,
     })
 }
 

@@ -159,6 +159,17 @@ pub enum Entry {
     /// The owner finished and left its changes in place on purpose
     /// (`tracekit set`, `tracekit start`): `reset` restores them.
     Persist,
+    /// Temporary files are about to be created: every file in `dir` whose
+    /// name starts with `prefix` (unique to the owner) is the owner's, and
+    /// `reset` removes them after a crash ([`remove_temp_files`]).
+    TempFiles {
+        /// Sequence number.
+        seq: u64,
+        /// Directory of the files.
+        dir: PathBuf,
+        /// Name prefix (`.trace.dat.tk1234-5f3a…`).
+        prefix: String,
+    },
 }
 
 /// The journal of the current process. Created lazily: nothing is written
@@ -327,7 +338,8 @@ impl Session {
                 Entry::Set { seq, .. }
                 | Entry::TriggerAdded { seq, .. }
                 | Entry::InstanceCreated { seq, .. }
-                | Entry::ProbeCreated { seq, .. } => !undone.contains(seq),
+                | Entry::ProbeCreated { seq, .. }
+                | Entry::TempFiles { seq, .. } => !undone.contains(seq),
                 _ => false,
             })
             .collect()
@@ -362,6 +374,34 @@ impl Session {
             })
             .collect()
     }
+}
+
+/// Removes the regular files in `dir` whose names start with `prefix` (the
+/// temporary files of an [`Entry::TempFiles`]); returns how many. A prefix
+/// shorter than 8 bytes or not starting with `.` matches nothing (a
+/// damaged journal must not delete ordinary files).
+pub fn remove_temp_files(dir: &Path, prefix: &str) -> std::io::Result<usize> {
+    if prefix.len() < 8 || !prefix.starts_with('.') || prefix.contains('/') {
+        return Ok(0);
+    }
+    let rd = match fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    let mut n = 0;
+    for ent in rd.flatten() {
+        let name = ent.file_name();
+        let is_file = ent.file_type().map(|t| t.is_file()).unwrap_or(false);
+        if is_file && name.as_encoded_bytes().starts_with(prefix.as_bytes()) {
+            match fs::remove_file(ent.path()) {
+                Ok(()) => n += 1,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// Appends `Undone { seq }` to another process's journal file (fsync'd);
@@ -498,5 +538,30 @@ mod tests {
         assert_eq!(scan(d.path()).unwrap().len(), 1);
         j.discard().unwrap();
         assert!(scan(d.path()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn temp_files_are_pending_until_undone_and_removed_by_prefix() {
+        let d = tempfile::tempdir().unwrap();
+        let j = Journal::new(d.path(), Path::new("/t"));
+        let seq = j.next_seq();
+        let prefix = ".out.dat.tk1-abcdef".to_string();
+        j.record(&Entry::TempFiles {
+            seq,
+            dir: d.path().to_path_buf(),
+            prefix: prefix.clone(),
+        })
+        .unwrap();
+        assert_eq!(j.session().unwrap().unwrap().pending().len(), 1);
+        for f in [".out.dat.tk1-abcdef.tmp", ".out.dat.tk1-abcdef.0.cpu0", "out.dat"] {
+            fs::write(d.path().join(f), b"x").unwrap();
+        }
+        assert_eq!(remove_temp_files(d.path(), &prefix).unwrap(), 2);
+        assert!(d.path().join("out.dat").exists());
+        // A damaged entry matches nothing.
+        assert_eq!(remove_temp_files(d.path(), "out").unwrap(), 0);
+        assert_eq!(remove_temp_files(d.path(), "").unwrap(), 0);
+        j.record(&Entry::Undone { seq }).unwrap();
+        assert!(j.session().unwrap().unwrap().pending().is_empty());
     }
 }

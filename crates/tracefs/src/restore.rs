@@ -65,10 +65,32 @@ pub fn restore_session(tfs: &Tracefs, session: &Session) -> RestoreReport {
 /// probes (a probe enabled in another session's instance is only free once
 /// that instance is gone).
 pub fn restore_sessions(tfs: &Tracefs, sessions: &[Session]) -> RestoreReport {
+    restore_sessions_where(tfs, sessions, |_| true)
+}
+
+/// Whether a journal entry concerns instance `name` (its creation or one of
+/// its files).
+pub fn concerns_instance(e: &Entry, name: &str) -> bool {
+    let prefix = format!("instances/{name}/");
+    match e {
+        Entry::InstanceCreated { name: n, .. } => n == name,
+        Entry::Set { file, .. } | Entry::TriggerAdded { file, .. } => file.starts_with(&prefix),
+        _ => false,
+    }
+}
+
+/// [`restore_sessions`] for the pending entries `keep` selects (e.g. one
+/// instance's, [`concerns_instance`]).
+pub fn restore_sessions_where(
+    tfs: &Tracefs,
+    sessions: &[Session],
+    keep: impl Fn(&Entry) -> bool,
+) -> RestoreReport {
     let mut rep = RestoreReport::default();
     let mut items: Vec<(&Session, &Entry)> = sessions
         .iter()
         .flat_map(|s| s.pending().into_iter().map(move |e| (s, e)))
+        .filter(|(_, e)| keep(e))
         .collect();
     items.sort_by_key(|(_, e)| std::cmp::Reverse(entry_seq(e)));
     // 1. Instances.
@@ -125,6 +147,25 @@ pub fn restore_sessions(tfs: &Tracefs, sessions: &[Session]) -> RestoreReport {
             }
         }
     }
+    // 4. Temporary files of a recording that did not end (kill -9).
+    for (session, e) in &items {
+        if let Entry::TempFiles { seq, dir, prefix } = e {
+            let what = format!("temporary files {}*", dir.join(prefix).display());
+            if !tfs.applies() {
+                rep.restored.push(format!("removed {what}"));
+                continue;
+            }
+            match crate::journal::remove_temp_files(dir, prefix) {
+                Ok(0) => rep.skipped.push(format!("{what}: already gone")),
+                Ok(n) => rep.restored.push(format!("removed {n} {what}")),
+                Err(e) => {
+                    rep.failed.push(format!("{what}: {e}"));
+                    continue;
+                }
+            }
+            mark_undone(session, *seq, tfs);
+        }
+    }
     if tfs.applies() {
         for s in sessions {
             if let Ok(now) = Session::load(&s.path) {
@@ -143,6 +184,7 @@ fn entry_seq(e: &Entry) -> u64 {
         | Entry::TriggerAdded { seq, .. }
         | Entry::InstanceCreated { seq, .. }
         | Entry::ProbeCreated { seq, .. }
+        | Entry::TempFiles { seq, .. }
         | Entry::Applied { seq, .. }
         | Entry::Undone { seq } => *seq,
         _ => 0,
@@ -277,7 +319,8 @@ pub fn classify(session: &Session) -> SessionKind {
 
 /// `reset --all` for one trace array: tracing on, nop tracer, every event
 /// disabled with its filters and triggers removed, pid filters and function
-/// filters cleared, graph depth and thresholds zero, `local` clock, default
+/// filters cleared, graph depth and thresholds zero, the default clock
+/// ([`boot_trace_clock`] at the top level, `local` in instances), default
 /// options. Probes and instances are not touched here.
 pub fn reset_to_defaults(inst: &Instance) -> RestoreReport {
     let mut rep = RestoreReport::default();
@@ -364,12 +407,21 @@ pub fn reset_to_defaults(inst: &Instance) -> RestoreReport {
             w("function_profile_enabled", "0"),
         );
     }
-    if inst
-        .trace_clock()
-        .map(|(c, _)| c != "local")
-        .unwrap_or(false)
-    {
-        step("trace_clock=local".into(), w("trace_clock", "local"));
+    // Instances start with `local`; the top level with the boot default.
+    let default_clock = if inst.name().is_some() {
+        Some("local".to_string())
+    } else {
+        boot_trace_clock()
+    };
+    match (inst.trace_clock(), default_clock) {
+        (Ok((cur, _)), Some(def)) if cur != def => {
+            step(format!("trace_clock={def}"), w("trace_clock", &def));
+        }
+        (Ok((cur, _)), None) => step(
+            format!("trace_clock: left '{cur}' (the boot default is unknown: no trace_clock= on the command line and the kernel log is not readable)"),
+            Ok(()),
+        ),
+        _ => {}
     }
     for (opt, on) in DEFAULT_OPTIONS {
         let rel = format!("options/{opt}");
@@ -381,6 +433,55 @@ pub fn reset_to_defaults(inst: &Instance) -> RestoreReport {
         }
     }
     rep
+}
+
+/// The top-level trace clock the kernel booted with: `trace_clock=` on the
+/// command line, else `global` when the kernel log says it switched to it
+/// (an unstable sched clock: "Unstable clock detected, switching default
+/// tracing clock to \"global\""), else `local` when the log is readable and
+/// says nothing, else unknown.
+pub fn boot_trace_clock() -> Option<String> {
+    if let Ok(cmdline) = std::fs::read_to_string("/proc/cmdline") {
+        if let Some(c) = cmdline
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("trace_clock="))
+        {
+            return Some(c.to_string());
+        }
+    }
+    let log = kernel_log()?;
+    Some(
+        if log.contains("switching default tracing clock to \"global\"") {
+            "global"
+        } else {
+            "local"
+        }
+        .to_string(),
+    )
+}
+
+/// The kernel log as `/dev/kmsg` holds it (non-blocking, all records).
+fn kernel_log() -> Option<String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open("/dev/kmsg")
+        .ok()?;
+    let mut out = String::new();
+    let mut buf = vec![0u8; 8192];
+    // One record per read; EAGAIN at the end. Bounded.
+    for _ in 0..1_000_000 {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
+            Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue, // overwritten record
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    Some(out)
 }
 
 /// Kernel defaults of the common `options/*` (those not listed are left).

@@ -163,6 +163,16 @@ impl Tracefs {
             if options.mode != Mode::Apply {
                 echo(&format!("mount -t tracefs nodev {}", target.display()));
             }
+            if options.mode == Mode::DryRun {
+                // A dry run changes nothing: mount it where only this
+                // process sees it (a private mount namespace), so the
+                // commands can still be worked out from the kernel's files.
+                private_mount_namespace().map_err(|e| Error::NotMounted {
+                    hint: format!(
+                        "dry run: the `mount` above was not run, and a private mount namespace to read tracefs in could not be made ({e})"
+                    ),
+                })?;
+            }
             rustix::mount::mount("nodev", &target, "tracefs", rustix::mount::MountFlags::empty(), None::<&std::ffi::CStr>)
                 .map_err(|e| Error::NotMounted {
                     hint: format!(
@@ -429,6 +439,20 @@ impl Tracefs {
     pub fn changes_made(&self) -> u64 {
         self.inner.changes.lock().map(|n| *n).unwrap_or(0)
     }
+}
+
+/// Moves this process into its own mount namespace whose mounts do not
+/// propagate back (`unshare -m --propagation private`).
+fn private_mount_namespace() -> io::Result<()> {
+    // SAFETY: only the mount namespace (and with it this thread's fs
+    // struct, which the kernel requires to be unshared: EINVAL when other
+    // threads share it) changes; no file descriptors are affected.
+    unsafe { rustix::thread::unshare_unsafe(rustix::thread::UnshareFlags::NEWNS) }?;
+    rustix::mount::mount_change(
+        "/",
+        rustix::mount::MountPropagationFlags::PRIVATE | rustix::mount::MountPropagationFlags::REC,
+    )?;
+    Ok(())
 }
 
 /// Reads a whole tracefs file with large `read(2)` calls until EOF.

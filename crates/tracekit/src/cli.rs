@@ -246,9 +246,13 @@ pub struct ResetArgs {
     /// With --all: also remove instances tracekit did not create.
     #[arg(long, requires = "all")]
     pub instances: bool,
-    /// With --all: only this instance.
-    #[arg(short = 'B', value_name = "INSTANCE", requires = "all")]
+    /// Only this instance: undo tracekit's changes to it (removing it if tracekit made it);
+    /// with --all, reset it to the kernel's defaults (as `trace-cmd reset -B`).
+    #[arg(short = 'B', value_name = "INSTANCE")]
     pub instance: Option<String>,
+    /// With -B: also remove the instance when tracekit did not create it (trace-cmd's `reset -d`).
+    #[arg(short = 'd', long = "delete", requires = "instance")]
+    pub delete: bool,
     /// Do not ask for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,

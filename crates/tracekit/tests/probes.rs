@@ -208,6 +208,145 @@ fn probe_del_deletes_only_ours() {
     assert!(out.starts_with("0 change(s)"), "{out}");
 }
 
+/// `open file:string` on libc through its separate debug file (libc6-dbg):
+/// the name becomes `%di`, and the recorded events hold the path `cat`
+/// opens (coreutils' cat calls libc's `open`, an alias of `__libc_open64`).
+#[test]
+fn dwarf_named_uprobe_records_what_cat_opens() {
+    let root = require_live_tracefs();
+    let _g = global_lock();
+    let state = StateDir::new();
+    let group = unique_name("tracekit_dw").replace('-', "_");
+    let libc = libc();
+    let mut c = tk(state.path());
+    c.args([
+        "probe",
+        "add",
+        "-g",
+        &group,
+        "-x",
+        libc,
+        "open",
+        "file:string",
+        "oflag",
+    ]);
+    let (ok, _, err) = run(c);
+    assert!(ok, "probe add with DWARF names failed (is libc6-dbg installed? apt-get install libc6-dbg):\n{err}");
+    let ue = std::fs::read_to_string(root.join("uprobe_events")).unwrap();
+    let def = ue
+        .lines()
+        .find(|l| l.contains(&format!("{group}/open ")))
+        .unwrap_or_else(|| panic!("no probe:\n{ue}"));
+    assert!(def.ends_with(" file=+0(%di):string oflag=%si:s32"), "{def}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let dat = dir.path().join("open.dat");
+    let dat = dat.to_str().unwrap();
+    tkrun(
+        state.path(),
+        &[
+            "record",
+            "-e",
+            &format!("{group}:open"),
+            "-o",
+            dat,
+            "--",
+            "cat",
+            "/etc/hostname",
+        ],
+    );
+    let rep = tkrun(state.path(), &["report", "-i", dat]);
+    assert!(
+        rep.lines().any(|l| l.contains("cat-")
+            && l.contains(" open: ")
+            && l.contains(" file=\"/etc/hostname\" oflag=0")),
+        "no open event with cat's path:\n{rep}"
+    );
+
+    tkrun(state.path(), &["probe", "del", &format!("{group}/*")]);
+    let ue = std::fs::read_to_string(root.join("uprobe_events")).unwrap();
+    assert!(!ue.contains(&group), "probe left:\n{ue}");
+}
+
+/// `probe funcs -x libc -V open` prints what `perf probe -V` prints.
+#[test]
+fn vars_at_a_libc_function_match_perf() {
+    let libc = libc();
+    let state = StateDir::new();
+    let want =
+        "Available variables at open\n\t@<__libc_open64+0>\n\t\tchar*\tfile\n\t\tint\toflag\n";
+    let mut c = tk(state.path());
+    c.args(["probe", "funcs", "-x", libc, "-V", "open"]);
+    let (ok, out, err) = run(c);
+    assert!(ok, "{err} (apt-get install libc6-dbg)");
+    assert_eq!(out, want);
+    // The same text as perf 6.1's, when perf is there (CI: linux-perf).
+    if std::path::Path::new("/usr/bin/perf").exists() {
+        for func in ["open", "read", "fstat", "fopen"] {
+            let perf = Command::new("/usr/bin/perf")
+                .args(["probe", "-x", libc, "-V", func])
+                .output()
+                .unwrap();
+            assert!(
+                perf.status.success(),
+                "perf probe -V {func}: {}",
+                String::from_utf8_lossy(&perf.stderr)
+            );
+            let mut c = tk(state.path());
+            c.args(["probe", "funcs", "-x", libc, "-V", func]);
+            let (_, out, err) = run(c);
+            assert_eq!(out, String::from_utf8_lossy(&perf.stdout), "{func}: {err}");
+        }
+    }
+    // --locations: where each one is at the entry, and what is not there.
+    let out = tkrun(
+        state.path(),
+        &["probe", "funcs", "-x", libc, "-V", "open", "--locations"],
+    );
+    assert!(out.contains("\t\tchar*\tfile\t%di\n"), "{out}");
+    assert!(
+        out.contains("\t\tint\tmode\toptimized out at entry"),
+        "{out}"
+    );
+    let js = tkrun(
+        state.path(),
+        &["probe", "funcs", "-x", libc, "-V", "open", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&js).unwrap();
+    let f = &v[0];
+    assert_eq!(f["function"], "__libc_open64");
+    let file = &f["variables"][0];
+    assert_eq!(file["name"], "file");
+    assert_eq!(file["type"]["name"], "const char *");
+    assert_eq!(file["fetch"], "%di");
+    assert_eq!(file["location"]["kind"], "register");
+}
+
+/// Without debug info, the error names the way to get it.
+#[test]
+fn names_without_debuginfo_say_what_to_install() {
+    let state = StateDir::new();
+    let mut c = tk(state.path());
+    c.args([
+        "probe",
+        "funcs",
+        "-x",
+        "/usr/bin/bash",
+        "-V",
+        "bind_variable",
+    ]);
+    let (ok, _, err) = run(c);
+    assert!(!ok);
+    assert!(
+        err.contains("/usr/bin/bash has no debug info to look up names")
+            && err.contains("/usr/lib/debug/.build-id/"),
+        "{err}"
+    );
+    if std::path::Path::new("/etc/debian_version").exists() {
+        assert!(err.contains("find-dbgsym-packages /usr/bin/bash"), "{err}");
+    }
+}
+
 #[test]
 fn no_kprobes_here_suggests_tracepoints() {
     let root = require_live_tracefs();

@@ -43,3 +43,74 @@ fn failed_filter_write_restores_the_other_users_filter() {
     let now = std::fs::read_to_string(&filter).unwrap();
     assert_eq!(now.lines().next(), Some("prev_pid > 0"), "{out}");
 }
+
+fn tk_run(state: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let mut c = tk(state);
+    c.args(args);
+    run(c)
+}
+
+/// Issue #14.17: `reset -B NAME` without `--all` undoes tracekit's changes
+/// to that one instance (removing it when tracekit made it), nothing else.
+#[test]
+fn reset_b_removes_only_that_instance() {
+    let root = require_live_tracefs();
+    let state = StateDir::new();
+    let (a, b) = (unique_name("rsta"), unique_name("rstb"));
+    let (ok, _, err) = tk_run(state.path(), &["set", "-B", &a, "-e", "sched:sched_switch"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = tk_run(state.path(), &["set", "-B", &b, "-e", "sched:sched_wakeup"]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = tk_run(state.path(), &["reset", "-B", &a]);
+    assert!(ok, "{err}");
+    assert!(!root.join("instances").join(&a).exists(), "{out}{err}");
+    assert!(root.join("instances").join(&b).exists(), "{out}{err}");
+    let (ok, _, err) = tk_run(state.path(), &["reset"]);
+    assert!(ok, "{err}");
+    assert!(!root.join("instances").join(&b).exists());
+}
+
+/// Issue #14.17/#14.10: `reset -B` of an instance tracekit did not make
+/// resets it like `trace-cmd reset -B`; `-d` removes it, labelled as not
+/// tracekit's.
+#[test]
+fn reset_b_of_a_foreign_instance_resets_and_d_removes_it() {
+    let root = require_live_tracefs();
+    let state = StateDir::new();
+    let name = unique_name("rstforeign");
+    let dir = root.join("instances").join(&name);
+    std::fs::create_dir(&dir).unwrap();
+    let _cleanup = OnDrop(|| {
+        let _ = std::fs::remove_dir(&dir);
+    });
+    let enable = dir.join("events/sched/sched_switch/enable");
+    std::fs::write(&enable, "1\n").unwrap();
+    let (ok, out, err) = tk_run(state.path(), &["reset", "-B", &name]);
+    assert!(ok, "{err}");
+    assert!(out.contains("instance reset to defaults"), "{out}");
+    assert_eq!(std::fs::read_to_string(&enable).unwrap().trim(), "0");
+    assert!(dir.exists());
+    let (ok, _, err) = tk_run(state.path(), &["reset", "-B", &name, "-d"]);
+    assert!(ok, "{err}");
+    assert!(!dir.exists());
+    assert!(err.contains(&format!("removed instance {name} (not tracekit's)")), "{err}");
+}
+
+/// Issue #14.20: `--dry-run reset` says what it would do and does nothing.
+#[test]
+fn dry_run_reset_says_would() {
+    let root = require_live_tracefs();
+    let state = StateDir::new();
+    let name = unique_name("rstdry");
+    let (ok, _, err) = tk_run(state.path(), &["set", "-B", &name, "-e", "sched:sched_switch"]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = tk_run(state.path(), &["--dry-run", "reset"]);
+    assert!(ok, "{err}");
+    assert!(err.contains(&format!("would restore: removed instance {name}")), "{err}");
+    assert!(out.contains("would be restored"), "{out}");
+    assert!(!err.contains("  restored:"), "{err}");
+    assert!(root.join("instances").join(&name).exists());
+    let (ok, _, err) = tk_run(state.path(), &["reset"]);
+    assert!(ok, "{err}");
+    assert!(!root.join("instances").join(&name).exists());
+}

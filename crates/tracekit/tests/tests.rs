@@ -7,6 +7,7 @@ mod util;
 mod cli;
 mod live;
 mod perf;
+mod perf_archive;
 mod probes;
 mod record;
 mod rig;

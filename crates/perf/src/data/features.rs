@@ -26,7 +26,35 @@ pub enum Feature {
     BranchStack = 15,
     PmuMappings = 16,
     GroupDesc = 17,
+    AuxTrace = 18,
+    Stat = 19,
+    Cache = 20,
     SampleTime = 21,
+    MemTopology = 22,
+    ClockId = 23,
+    DirFormat = 24,
+    BpfProgInfo = 25,
+    BpfBtf = 26,
+    Compressed = 27,
+    CpuPmuCaps = 28,
+    ClockData = 29,
+    HybridTopology = 30,
+    PmuCaps = 31,
+}
+
+/// The `HEADER_COMPRESSED` feature (`perf record -z`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compression {
+    /// Format version.
+    pub version: u32,
+    /// Compressor (`1` = zstd).
+    pub type_: u32,
+    /// Compression level.
+    pub level: u32,
+    /// Ratio perf measured (rounded).
+    pub ratio: u32,
+    /// Size of one decompression buffer (the mmap length).
+    pub mmap_len: u32,
 }
 
 /// One `perf_record_header_build_id` of the BUILD_ID feature.
@@ -62,6 +90,18 @@ impl PerfData {
     pub fn string_feature(&self, f: Feature) -> Option<String> {
         let b = self.feature(f)?;
         read_string(b, &mut 0)
+    }
+
+    /// The `HEADER_COMPRESSED` feature.
+    pub fn compression(&self) -> Option<Compression> {
+        let b = self.feature(Feature::Compressed)?;
+        Some(Compression {
+            version: u32_at(b, 0)?,
+            type_: u32_at(b, 4)?,
+            level: u32_at(b, 8)?,
+            ratio: u32_at(b, 12)?,
+            mmap_len: u32_at(b, 16)?,
+        })
     }
 
     /// `(available, online)` CPUs.

@@ -119,52 +119,72 @@ pub enum OtherRecord {
         /// Count.
         lost: u64,
     },
+    /// LOST_SAMPLES: samples the kernel could not produce (e.g. PEBS, AUX).
+    LostSamples {
+        /// Count.
+        lost: u64,
+    },
     /// Any other type.
     Other,
 }
 
-fn bad(r: &RawRecord<'_>, why: &str) -> Error {
+fn bad(offset: u64, type_: u32, why: &str) -> Error {
     Error::BadData {
-        offset: r.offset,
-        why: format!("record type {}: {why}", r.type_),
+        offset,
+        why: format!("record type {type_}: {why}"),
     }
 }
 
-struct Cur<'a, 'r> {
-    r: &'r RawRecord<'a>,
+struct Cur<'b> {
+    body: &'b [u8],
     o: usize,
+    offset: u64,
+    type_: u32,
 }
 
-impl Cur<'_, '_> {
+impl<'b> Cur<'b> {
+    fn new(r: &'b RawRecord<'_>, body: &'b [u8]) -> Cur<'b> {
+        Cur {
+            body,
+            o: 0,
+            offset: r.offset,
+            type_: r.type_,
+        }
+    }
+    fn err(&self, why: &str) -> Error {
+        bad(self.offset, self.type_, why)
+    }
     fn u64(&mut self) -> Result<u64> {
-        let v = u64_at(self.r.body, self.o).ok_or_else(|| bad(self.r, "truncated"))?;
+        let v = u64_at(self.body, self.o).ok_or_else(|| self.err("truncated"))?;
         self.o += 8;
         Ok(v)
     }
     fn u32(&mut self) -> Result<u32> {
-        let v = u32_at(self.r.body, self.o).ok_or_else(|| bad(self.r, "truncated"))?;
+        let v = u32_at(self.body, self.o).ok_or_else(|| self.err("truncated"))?;
         self.o += 4;
         Ok(v)
     }
-    fn bytes(&mut self, n: usize) -> Result<&[u8]> {
+    fn bytes(&mut self, n: usize) -> Result<&'b [u8]> {
         let end = self
             .o
             .checked_add(n)
-            .ok_or_else(|| bad(self.r, "length overflow"))?;
+            .ok_or_else(|| self.err("length overflow"))?;
         let s = self
-            .r
             .body
             .get(self.o..end)
-            .ok_or_else(|| bad(self.r, "truncated"))?;
+            .ok_or_else(|| self.err("truncated"))?;
         self.o = end;
         Ok(s)
+    }
+    fn rest(&self) -> &'b [u8] {
+        self.body.get(self.o..).unwrap_or(&[])
     }
 }
 
 /// Decodes a SAMPLE record for `attr`.
 pub fn parse_sample(attr: &Attr, r: &RawRecord<'_>) -> Result<Sample> {
     let st = attr.sample_type;
-    let mut c = Cur { r, o: 0 };
+    let mut c = Cur::new(r, &r.body);
     let mut s = Sample {
         misc: r.misc,
         ..Default::default()
@@ -210,8 +230,8 @@ pub fn parse_sample(attr: &Attr, r: &RawRecord<'_>) -> Result<Sample> {
             let n = nr
                 .checked_mul(per_value)
                 .and_then(|v| v.checked_add(extra))
-                .ok_or_else(|| bad(r, "read group"))?;
-            c.bytes(n.checked_mul(8).ok_or_else(|| bad(r, "read group"))?)?;
+                .ok_or_else(|| c.err("read group"))?;
+            c.bytes(n.checked_mul(8).ok_or_else(|| c.err("read group"))?)?;
         } else {
             let extra = usize::from(rf & read::TOTAL_TIME_ENABLED != 0)
                 + usize::from(rf & read::TOTAL_TIME_RUNNING != 0);
@@ -221,7 +241,7 @@ pub fn parse_sample(attr: &Attr, r: &RawRecord<'_>) -> Result<Sample> {
     if st & sample::CALLCHAIN != 0 {
         let nr = c.u64()? as usize;
         if nr > 65536 {
-            return Err(bad(r, "call chain longer than 65536"));
+            return Err(c.err("call chain longer than 65536"));
         }
         s.callchain.reserve(nr);
         for _ in 0..nr {
@@ -234,7 +254,7 @@ pub fn parse_sample(attr: &Attr, r: &RawRecord<'_>) -> Result<Sample> {
     }
     if st & sample::BRANCH_STACK != 0 {
         let nr = c.u64()? as usize;
-        let n = nr.checked_mul(24).ok_or_else(|| bad(r, "branch stack"))?;
+        let n = nr.checked_mul(24).ok_or_else(|| c.err("branch stack"))?;
         c.bytes(n)?;
     }
     if st & sample::REGS_USER != 0 {
@@ -275,12 +295,12 @@ pub fn sample_id(attr: &Attr, r: &RawRecord<'_>) -> SampleId {
     let mut o = start;
     let mut id = SampleId::default();
     if st & sample::TID != 0 {
-        id.pid = u32_at(r.body, o).unwrap_or(0) as i32;
-        id.tid = u32_at(r.body, o + 4).unwrap_or(0) as i32;
+        id.pid = u32_at(&r.body, o).unwrap_or(0) as i32;
+        id.tid = u32_at(&r.body, o + 4).unwrap_or(0) as i32;
         o += 8;
     }
     if st & sample::TIME != 0 {
-        id.time = u64_at(r.body, o).unwrap_or(0);
+        id.time = u64_at(&r.body, o).unwrap_or(0);
         o += 8;
     }
     if st & sample::ID != 0 {
@@ -290,7 +310,7 @@ pub fn sample_id(attr: &Attr, r: &RawRecord<'_>) -> SampleId {
         o += 8;
     }
     if st & sample::CPU != 0 {
-        id.cpu = u32_at(r.body, o).unwrap_or(0);
+        id.cpu = u32_at(&r.body, o).unwrap_or(0);
     }
     id
 }
@@ -299,15 +319,14 @@ pub fn sample_id(attr: &Attr, r: &RawRecord<'_>) -> SampleId {
 pub fn parse_other(attr: &Attr, r: &RawRecord<'_>) -> Result<(OtherRecord, SampleId)> {
     let sid = sample_id(attr, r);
     let body_end = r.body.len().saturating_sub(attr.sample_id_size());
-    let body = r.body.get(..body_end).unwrap_or(r.body);
-    let rr = RawRecord { body, ..*r };
-    let mut c = Cur { r: &rr, o: 0 };
+    let body = r.body.get(..body_end).unwrap_or(&r.body);
+    let mut c = Cur::new(r, body);
     let rec = match r.type_ {
         rtype::MMAP => {
             let pid = c.u32()? as i32;
             let tid = c.u32()? as i32;
             let (start, len, pgoff) = (c.u64()?, c.u64()?, c.u64()?);
-            let filename = cstr(&body[c.o.min(body.len())..]);
+            let filename = cstr(c.rest());
             OtherRecord::Mmap {
                 misc: r.misc,
                 pid,
@@ -335,7 +354,7 @@ pub fn parse_other(attr: &Attr, r: &RawRecord<'_>) -> Result<(OtherRecord, Sampl
             };
             let prot = c.u32()?;
             c.u32()?;
-            let filename = cstr(&body[c.o.min(body.len())..]);
+            let filename = cstr(c.rest());
             OtherRecord::Mmap {
                 misc: r.misc,
                 pid,
@@ -351,7 +370,7 @@ pub fn parse_other(attr: &Attr, r: &RawRecord<'_>) -> Result<(OtherRecord, Sampl
         rtype::COMM => {
             let pid = c.u32()? as i32;
             let tid = c.u32()? as i32;
-            let comm = cstr(&body[c.o.min(body.len())..]);
+            let comm = cstr(c.rest());
             OtherRecord::Comm {
                 pid,
                 tid,
@@ -381,6 +400,7 @@ pub fn parse_other(attr: &Attr, r: &RawRecord<'_>) -> Result<(OtherRecord, Sampl
             c.u64()?;
             OtherRecord::Lost { lost: c.u64()? }
         }
+        rtype::LOST_SAMPLES => OtherRecord::LostSamples { lost: c.u64()? },
         _ => OtherRecord::Other,
     };
     Ok((rec, sid))

@@ -26,6 +26,53 @@ pub enum FieldValue {
     Bytes(Vec<u8>),
 }
 
+impl FieldValue {
+    /// Decodes field `f` of `rec` by its declared type: integers with their
+    /// signedness, `char` arrays as text, every other fixed, flexible or
+    /// dynamic array as a list of elements of its element type (`unsigned
+    /// long args[6]` → 6 numbers), anything else as bytes.
+    pub fn decode(rec: &Record<'_>, f: &crate::format::Field) -> FieldValue {
+        match f.kind {
+            FieldKind::Int | FieldKind::Pointer => match rec.field_u64(f) {
+                Some(v) if f.signed && f.kind == FieldKind::Int => {
+                    FieldValue::Signed(sign_extend(v, f.size))
+                }
+                Some(v) => FieldValue::Unsigned(v),
+                None => FieldValue::Bytes(Vec::new()),
+            },
+            FieldKind::Array { elem_size, .. }
+            | FieldKind::FlexArray { elem_size }
+            | FieldKind::DataLoc { elem_size }
+            | FieldKind::RelLoc { elem_size }
+                if !f.is_string_type() && matches!(elem_size, 1 | 2 | 4 | 8) =>
+            {
+                let b = rec.field_bytes(f).unwrap_or(&[]);
+                FieldValue::Array(
+                    b.chunks_exact(elem_size)
+                        .map(|c| {
+                            let v = rec.endian.read_uint(c, 0, elem_size).unwrap_or(0);
+                            if f.signed {
+                                FieldValue::Signed(sign_extend(v, elem_size))
+                            } else {
+                                FieldValue::Unsigned(v)
+                            }
+                        })
+                        .collect(),
+                )
+            }
+            _ => {
+                let b = rec.field_bytes(f).unwrap_or(&[]);
+                if f.is_string_type() {
+                    let t = b.split(|&c| c == 0).next().unwrap_or(&[]);
+                    FieldValue::Str(String::from_utf8_lossy(t).into_owned())
+                } else {
+                    FieldValue::Bytes(b.to_vec())
+                }
+            }
+        }
+    }
+}
+
 /// One record with every field decoded, ready for serde serialization.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StructuredRecord {
@@ -73,45 +120,11 @@ impl StructuredRecord {
             offset: rec.offset,
             id: u32::from(rec.id),
         })?;
-        let mut fields = Vec::with_capacity(ev.fields.len());
-        for f in &ev.fields {
-            let v = match f.kind {
-                FieldKind::Int | FieldKind::Pointer => match rec.field_u64(f) {
-                    Some(v) if f.signed && f.kind == FieldKind::Int => {
-                        FieldValue::Signed(sign_extend(v, f.size))
-                    }
-                    Some(v) => FieldValue::Unsigned(v),
-                    None => FieldValue::Bytes(Vec::new()),
-                },
-                FieldKind::Array { elem_size, .. }
-                    if !f.is_string_type() && matches!(elem_size, 2 | 4 | 8) =>
-                {
-                    let b = rec.field_bytes(f).unwrap_or(&[]);
-                    FieldValue::Array(
-                        b.chunks_exact(elem_size)
-                            .map(|c| {
-                                let v = rec.endian.read_uint(c, 0, elem_size).unwrap_or(0);
-                                if f.signed {
-                                    FieldValue::Signed(sign_extend(v, elem_size))
-                                } else {
-                                    FieldValue::Unsigned(v)
-                                }
-                            })
-                            .collect(),
-                    )
-                }
-                _ => {
-                    let b = rec.field_bytes(f).unwrap_or(&[]);
-                    if f.is_string_type() {
-                        let t = b.split(|&c| c == 0).next().unwrap_or(&[]);
-                        FieldValue::Str(String::from_utf8_lossy(t).into_owned())
-                    } else {
-                        FieldValue::Bytes(b.to_vec())
-                    }
-                }
-            };
-            fields.push((f.name.clone(), v));
-        }
+        let fields = ev
+            .fields
+            .iter()
+            .map(|f| (f.name.clone(), FieldValue::decode(rec, f)))
+            .collect();
         let mut info = String::new();
         let mut evaluator = Evaluator::default();
         let info = format_print_fmt(ev, &mut evaluator, ctx, rec, &mut info)

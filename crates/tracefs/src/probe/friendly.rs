@@ -5,10 +5,12 @@
 //! architecture's registers here, so it works on kernels that cannot resolve
 //! names themselves; ELF symbols become file offsets for uprobes.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use symbols::btf::{CType, KernelBtf, Signature};
+use symbols::dwarf::{self, DebugFile, Location, TypeKind};
 use symbols::elf::ElfFile;
+use symbols::locate::SymbolPaths;
 
 use super::arch::Arch;
 use super::spec::{self, is_c_ident, KernelSupport, ProbeArg, ProbeKind, ProbeSpec};
@@ -32,6 +34,27 @@ pub struct FriendlyOptions {
     pub event: Option<String>,
     /// Architecture (registers).
     pub arch: Arch,
+    /// Where user-space binaries' debug info is (named uprobe arguments).
+    pub debuginfo: DebugInfoOptions,
+}
+
+/// Where to find a binary's DWARF and how to tell the user to get it.
+#[derive(Debug, Clone, Default)]
+pub struct DebugInfoOptions {
+    /// The locator; the caller sets `buildid_dir` (the CLI: `~/.debug`).
+    pub paths: SymbolPaths,
+    /// This host's distribution (the caller reads `/etc/debian_version`…),
+    /// for naming the package that has the debug info.
+    pub distro: Option<Distro>,
+}
+
+/// Distributions whose debug-info packages tracekit can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Distro {
+    /// Debian and derivatives (`/etc/debian_version`): `-dbg`/`-dbgsym` packages.
+    Debian,
+    /// Fedora, RHEL and derivatives: `dnf debuginfo-install`.
+    Fedora,
 }
 
 fn invalid(value: &str, why: impl Into<String>) -> Error {
@@ -401,7 +424,10 @@ fn validate(spec: ProbeSpec, opts: &FriendlyOptions) -> Result<ProbeSpec> {
 }
 
 /// Builds a uprobe from `SYMBOL[+OFF|%return] ARG…` on `binary`: the
-/// symbol's file offset from the ELF, `$argN`/`$retval` mapped to registers.
+/// symbol's file offset from the ELF, `$argN`/`$retval` mapped to registers,
+/// and named parameters and locals (`file`, `file:string`, `fd=file`,
+/// `st->st_size`) resolved through the binary's DWARF, or its separate debug
+/// file, to where they are at the function's entry.
 pub fn user_probe(words: &[String], binary: &Path, opts: &FriendlyOptions) -> Result<ProbeSpec> {
     let whole = words.join(" ");
     let place = words
@@ -420,10 +446,22 @@ pub fn user_probe(words: &[String], binary: &Path, opts: &FriendlyOptions) -> Re
             format!("0x{hex}"),
         )
     } else {
-        let s = elf
-            .function(sym)
-            .map_err(|e| invalid(&whole, e.to_string()))?;
-        (s.addr + off, sym.to_string())
+        let addr = match elf.function(sym) {
+            Ok(s) => s.addr,
+            // Local functions are only in the debug file's .symtab.
+            Err(e) => opts
+                .debuginfo
+                .paths
+                .debuginfo(&abs)
+                .and_then(|d| ElfFile::open(&d).ok()?.function(sym).ok())
+                .map(|s| s.addr)
+                .ok_or_else(|| invalid(&whole, e.to_string()))?,
+        };
+        (
+            addr.checked_add(off)
+                .ok_or_else(|| invalid(&whole, "bad offset after '+'"))?,
+            sym.to_string(),
+        )
     };
     let file_off = elf
         .file_offset(vaddr)
@@ -437,6 +475,8 @@ pub fn user_probe(words: &[String], binary: &Path, opts: &FriendlyOptions) -> Re
                 ),
             )
         })?;
+    // DWARF, read once and only for named arguments.
+    let mut dw: Option<UserFunction> = None;
     let mut args = Vec::new();
     for w in &words[1..] {
         let (name, expr, ty) = split_arg(w);
@@ -447,6 +487,18 @@ pub fn user_probe(words: &[String], binary: &Path, opts: &FriendlyOptions) -> Re
         {
             args.push(positional_arg(&whole, &opts.arch, n, name, ty)?);
         } else if expr == "$retval" {
+            // The return type from DWARF when it is at hand; never required.
+            let ty = match ty {
+                Some(t) => Some(t),
+                None if ret => {
+                    if dw.is_none() {
+                        dw = user_function_at(&abs, vaddr - off, &label, &opts.debuginfo).ok();
+                    }
+                    dw.as_ref()
+                        .and_then(|u| dwarf_fetch_type(&u.function.return_type))
+                }
+                None => None,
+            };
             args.push(ProbeArg {
                 name: name.or_else(|| Some("ret".into())),
                 fetch: if string {
@@ -456,16 +508,47 @@ pub fn user_probe(words: &[String], binary: &Path, opts: &FriendlyOptions) -> Re
                 },
                 ty,
             });
-        } else if is_c_ident(expr) {
-            let dbg = elf.has_debug_info().unwrap_or(false);
-            return Err(invalid(
-                &whole,
-                if dbg {
-                    format!("'{expr}': DWARF variable lookup is not supported yet; use $argN (arguments by position)")
-                } else {
-                    format!("'{expr}': {} has no debug info to look up names; give arguments by position, e.g. {expr}=$arg1", abs.display())
-                },
-            ));
+        } else if is_c_ident(named_head(expr)) {
+            if ret {
+                return Err(invalid(
+                    &whole,
+                    format!("'{expr}': parameters are not available at function return; probe the entry (without %return), or use $retval"),
+                ));
+            }
+            if off != 0 || sym.starts_with("0x") {
+                return Err(invalid(
+                    &whole,
+                    format!("'{expr}': variables are resolved only at a function's entry (SYMBOL without +OFF); give a register or $argN instead"),
+                ));
+            }
+            if dw.is_none() {
+                dw = Some(
+                    user_function_at(&abs, vaddr, &label, &opts.debuginfo).map_err(
+                        |e| match e {
+                            UserDwarfError::NoDebugInfo(why) => invalid(
+                                &whole,
+                                format!(
+                                    "'{expr}': {why}; or give arguments by position, e.g. {}=$arg1",
+                                    named_head(expr)
+                                ),
+                            ),
+                            UserDwarfError::Other(why) => {
+                                invalid(&whole, format!("'{expr}': {why}"))
+                            }
+                        },
+                    )?,
+                );
+            }
+            let Some(u) = dw.as_ref() else {
+                return Err(invalid(&whole, "no debug info"));
+            };
+            let (fetch, ty) = dwarf_arg(&whole, u, &elf, expr, ty)?;
+            let default_name = expr.replace("->", "_").replace('.', "_");
+            args.push(ProbeArg {
+                name: name.or(Some(default_name)),
+                fetch,
+                ty,
+            });
         } else {
             args.push(ProbeArg {
                 name,
@@ -496,6 +579,388 @@ pub fn user_probe(words: &[String], binary: &Path, opts: &FriendlyOptions) -> Re
         filter: None,
     };
     validate(spec, opts)
+}
+
+/// The variable name at the head of `a->b.c`.
+fn named_head(expr: &str) -> &str {
+    let end = expr.find(['-', '.']).unwrap_or(expr.len());
+    &expr[..end]
+}
+
+/// A user-space function with its DWARF.
+#[derive(Debug)]
+pub struct UserFunction {
+    /// The file the DWARF came from (the binary or its debug file).
+    pub debug: DebugFile,
+    /// The function (`DW_TAG_subprogram`) at the symbol's address.
+    pub function: dwarf::Function,
+}
+
+/// Why a binary's DWARF could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UserDwarfError {
+    /// No debug info on this host (the message names what to install).
+    NoDebugInfo(String),
+    /// Anything else (unreadable DWARF, no function at the address).
+    Other(String),
+}
+
+impl std::fmt::Display for UserDwarfError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            UserDwarfError::NoDebugInfo(s) | UserDwarfError::Other(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Why `binary` has no DWARF here and how to get it: the package on Debian
+/// (`libc6-dbg` for glibc) or Fedora, else where the debug file goes.
+pub fn no_debuginfo_message(binary: &Path, opts: &DebugInfoOptions) -> String {
+    let id = symbols::locate::file_build_id(binary).map(|id| symbols::locate::hex(&id));
+    let expected = id
+        .as_deref()
+        .filter(|h| h.len() > 2)
+        .map(|h| {
+            format!(
+                " (no {}/.build-id/{}/{}.debug)",
+                opts.paths.debug_root.display(),
+                &h[..2],
+                &h[2..]
+            )
+        })
+        .unwrap_or_default();
+    let file = binary
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let glibc = [
+        "libc.so",
+        "libc-2.",
+        "ld-linux",
+        "libm.so",
+        "libpthread.so",
+        "libdl.so",
+        "librt.so",
+        "libresolv.so",
+    ]
+    .iter()
+    .any(|p| file.starts_with(p));
+    let b = binary.display();
+    let hint = match (opts.distro, glibc) {
+        (Some(Distro::Debian), true) => "install libc6-dbg (apt-get install libc6-dbg)".to_string(),
+        (Some(Distro::Fedora), true) => "install glibc's debug info (dnf debuginfo-install glibc)".to_string(),
+        (None, true) => "install glibc's debug info (Debian/Ubuntu: apt-get install libc6-dbg; Fedora: dnf debuginfo-install glibc)".to_string(),
+        (Some(Distro::Debian), false) => format!(
+            "install its debug symbols: the package's -dbg, or -dbgsym from the debian-debug archive (`find-dbgsym-packages {b}` from debian-goodies names it; `debuginfod-find debuginfo {b}` fetches the file to copy there), or build it with -g"
+        ),
+        (Some(Distro::Fedora), false) => format!(
+            "install its debug info (dnf debuginfo-install $(rpm -qf {b})), or build it with -g"
+        ),
+        (None, false) => "install its separate debug file (by build id under /usr/lib/debug), or build it with -g".to_string(),
+    };
+    format!("{b} has no debug info to look up names{expected}; {hint}")
+}
+
+/// The function at `addr` (a symbol's address) in `binary`, from the
+/// binary's DWARF or its separate debug file.
+pub fn user_function_at(
+    binary: &Path,
+    addr: u64,
+    label: &str,
+    opts: &DebugInfoOptions,
+) -> std::result::Result<UserFunction, UserDwarfError> {
+    let path: PathBuf = opts
+        .paths
+        .debuginfo(binary)
+        .ok_or_else(|| UserDwarfError::NoDebugInfo(no_debuginfo_message(binary, opts)))?;
+    let debug = DebugFile::open(&path).map_err(|e| UserDwarfError::Other(e.to_string()))?;
+    let function = debug
+        .function_for_symbol(addr, Some(label))
+        .map_err(|e| UserDwarfError::Other(e.to_string()))?
+        .ok_or_else(|| {
+            UserDwarfError::Other(format!(
+                "{}: no DWARF function at 0x{addr:x} ({label}); it may be written in assembly",
+                path.display()
+            ))
+        })?;
+    if function.entry != addr {
+        return Err(UserDwarfError::Other(format!(
+            "{label} (0x{addr:x}) is inside {} (entry 0x{:x}), not at its entry; variables are resolved only at a function's entry",
+            function.name, function.entry
+        )));
+    }
+    Ok(UserFunction { debug, function })
+}
+
+/// The `@+OFFSET` for a static variable at link-time address `address`,
+/// seen from a uprobe at `probe_vaddr`: the kernel reads at
+/// `runtime(probe) - file_offset(probe) + OFFSET`, so OFFSET is the
+/// address minus the probe segment's `vaddr - offset` (right for `.data`
+/// and `.bss` too, whose addresses and file offsets differ).
+pub fn static_offset(elf: &ElfFile, probe_vaddr: u64, address: u64) -> Option<u64> {
+    let probe_off = elf.file_offset(probe_vaddr).ok()??;
+    address.checked_add(probe_off)?.checked_sub(probe_vaddr)
+}
+
+/// The default fetch type of a DWARF type (`int` → `s32`, pointers → `x64`).
+fn dwarf_fetch_type(t: &dwarf::Type) -> Option<String> {
+    let bits = t.size.filter(|n| matches!(n, 1 | 2 | 4 | 8))? * 8;
+    match t.kind {
+        TypeKind::Int | TypeKind::Char | TypeKind::Enum | TypeKind::Bool => {
+            Some(format!("{}{bits}", if t.signed { 's' } else { 'u' }))
+        }
+        TypeKind::Pointer | TypeKind::Float => Some(format!("x{bits}")),
+        _ => None,
+    }
+}
+
+/// A value being fetched: an expression that is the value, memory at
+/// `base + off`, or memory at a file offset (`@+OFF`, statics).
+enum Val {
+    Value(String),
+    Mem { base: String, off: i64 },
+    Static(u64),
+}
+
+impl Val {
+    fn fetch(&self) -> String {
+        match self {
+            Val::Value(s) => s.clone(),
+            Val::Mem { base, off } => format!("{}({base})", dwarf::signed_offset(*off)),
+            Val::Static(o) => format!("@+0x{o:x}"),
+        }
+    }
+
+    fn in_memory(&self) -> bool {
+        !matches!(self, Val::Value(_))
+    }
+}
+
+/// Resolves `var`, `var->m`, `var.m.n` through DWARF at the function's
+/// entry: the fetch expression and its type (`char *` reads as a string
+/// unless `ty` says otherwise).
+fn dwarf_arg(
+    whole: &str,
+    u: &UserFunction,
+    elf: &ElfFile,
+    path: &str,
+    ty: Option<String>,
+) -> Result<(String, Option<String>)> {
+    let f = &u.function;
+    let machine = u.debug.machine();
+    let head = named_head(path);
+    let mut rest = &path[head.len()..];
+    let var = f.variable(head).ok_or_else(|| {
+        let names: Vec<&str> = f.variables().map(|v| v.name.as_str()).collect();
+        invalid(
+            whole,
+            format!(
+                "{} has no parameter or local variable '{head}'; its variables: {}",
+                f.name,
+                if names.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    names.join(", ")
+                }
+            ),
+        )
+    })?;
+    let available = || {
+        f.variables()
+            .filter(|v| v.location.available())
+            .map(|v| v.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut val = match &var.location {
+        Location::Register { .. } | Location::Constant { .. } => {
+            Val::Value(var.location.fetch_arg(machine).ok_or_else(|| {
+                invalid(
+                    whole,
+                    format!(
+                        "'{head}' is {}; give a register or $argN instead",
+                        var.location.describe(machine)
+                    ),
+                )
+            })?)
+        }
+        Location::Memory { reg, offset } => Val::Mem {
+            base: machine
+                .register_name(*reg)
+                .map(|r| format!("%{r}"))
+                .ok_or_else(|| invalid(whole, format!("'{head}': DWARF register {reg} has no name")))?,
+            off: *offset,
+        },
+        Location::Static { address } => {
+            let o = static_offset(elf, f.entry, *address).ok_or_else(|| {
+                invalid(
+                    whole,
+                    format!("'{head}' (static at 0x{address:x}) cannot be addressed from the probe's segment"),
+                )
+            })?;
+            Val::Static(o)
+        }
+        Location::OptimizedOut { why } => {
+            return Err(invalid(
+                whole,
+                format!(
+                    "'{head}' is optimized out at the entry of {} ({why}); available there: {}",
+                    f.name,
+                    available()
+                ),
+            ))
+        }
+        Location::Unsupported { what } => {
+            return Err(invalid(
+                whole,
+                format!(
+                    "'{head}' at the entry of {} is {what}: not expressible as a fetch argument; available: {}",
+                    f.name,
+                    available()
+                ),
+            ))
+        }
+    };
+    let mut cty = var.ty.clone();
+    let mut bitfield: Option<(u64, u64)> = None;
+    while !rest.is_empty() {
+        let (arrow, after) = if let Some(a) = rest.strip_prefix("->") {
+            (true, a)
+        } else if let Some(a) = rest.strip_prefix('.') {
+            (false, a)
+        } else {
+            return Err(invalid(
+                whole,
+                format!("cannot parse '{rest}' (use a->b or a.b)"),
+            ));
+        };
+        let end = after.find(['-', '.']).unwrap_or(after.len());
+        let member = &after[..end];
+        rest = &after[end..];
+        if bitfield.is_some() {
+            return Err(invalid(
+                whole,
+                format!("'{member}': a bit field has no members"),
+            ));
+        }
+        let sty = if arrow {
+            if cty.kind != TypeKind::Pointer {
+                return Err(invalid(
+                    whole,
+                    format!("'->{member}': {} is not a pointer", cty.name),
+                ));
+            }
+            let p = u
+                .debug
+                .pointee(&cty)
+                .map_err(|e| invalid(whole, e.to_string()))?
+                .ok_or_else(|| {
+                    invalid(whole, format!("'->{member}': {} points to void", cty.name))
+                })?;
+            val = Val::Mem {
+                base: val.fetch(),
+                off: 0,
+            };
+            p
+        } else {
+            if cty.kind == TypeKind::Pointer {
+                return Err(invalid(
+                    whole,
+                    format!("'.{member}': {} is a pointer; use '->{member}'", cty.name),
+                ));
+            }
+            if !val.in_memory() {
+                return Err(invalid(
+                    whole,
+                    format!(
+                        "'.{member}': the {} is held in a register, not in memory",
+                        cty.name
+                    ),
+                ));
+            }
+            cty.clone()
+        };
+        if !matches!(sty.kind, TypeKind::Struct | TypeKind::Union) {
+            return Err(invalid(
+                whole,
+                format!(
+                    "'{}{member}': {} is not a struct or union",
+                    if arrow { "->" } else { "." },
+                    sty.name
+                ),
+            ));
+        }
+        let m = u
+            .debug
+            .member(&sty, member)
+            .map_err(|e| invalid(whole, e.to_string()))?
+            .ok_or_else(|| {
+                let names = u.debug.member_names(&sty);
+                invalid(
+                    whole,
+                    format!(
+                        "{} has no member '{member}'; its members: {}",
+                        sty.name,
+                        names.join(", ")
+                    ),
+                )
+            })?;
+        let add = i64::try_from(m.offset).map_err(|_| invalid(whole, "member offset too large"))?;
+        val = match val {
+            Val::Mem { base, off } => Val::Mem {
+                base,
+                off: off.saturating_add(add),
+            },
+            Val::Static(o) => Val::Static(o.saturating_add(m.offset)),
+            Val::Value(_) => return Err(invalid(whole, "internal: member of a register value")),
+        };
+        bitfield = m.bit_field;
+        cty = m.ty;
+    }
+    let fetch = val.fetch();
+    let string = |fetch: String| -> Result<String> {
+        if cty.kind == TypeKind::Array && cty.char_data {
+            if val.in_memory() {
+                Ok(fetch)
+            } else {
+                Err(invalid(
+                    whole,
+                    format!("'{path}': a char array in a register"),
+                ))
+            }
+        } else if val.in_memory() && cty.kind != TypeKind::Pointer {
+            Ok(fetch)
+        } else {
+            Ok(format!("+0({fetch})"))
+        }
+    };
+    match ty.as_deref() {
+        Some("string" | "ustring") => Ok((string(fetch)?, ty)),
+        Some(_) => Ok((fetch, ty)),
+        None => {
+            if let Some((bit, bits)) = bitfield {
+                let container = [8u64, 16, 32, 64]
+                    .into_iter()
+                    .find(|c| bit + bits <= *c)
+                    .ok_or_else(|| invalid(whole, "bit field wider than 64 bits"))?;
+                return Ok((fetch, Some(format!("b{bits}@{bit}/{container}"))));
+            }
+            if cty.char_data {
+                return Ok((string(fetch)?, Some("string".into())));
+            }
+            match dwarf_fetch_type(&cty) {
+                Some(t) => Ok((fetch, Some(t))),
+                None => Err(invalid(
+                    whole,
+                    format!(
+                        "'{path}' is a {}{}: name a member (a->b, a.b) or give a type (:x64, :u8[16]…)",
+                        cty.name,
+                        cty.size.map(|n| format!(" ({n} bytes)")).unwrap_or_default()
+                    ),
+                )),
+            }
+        }
+    }
 }
 
 /// Builds a uprobe on a USDT probe `PROVIDER:NAME` (semaphore as the
@@ -608,6 +1073,7 @@ mod tests {
             group: "tracekit_t".into(),
             event: None,
             arch: arch::X86_64,
+            debuginfo: DebugInfoOptions::default(),
         }
     }
 
@@ -730,7 +1196,8 @@ mod tests {
             "{}",
             r.definition()
         );
-        let e = user_probe(&words("openat path:string"), libc, &opts())
+        // Without debug info, names are refused with what to install.
+        let e = user_probe(&words("openat path:string"), libc, &no_debuginfo(None))
             .unwrap_err()
             .to_string();
         assert!(e.contains("by position"), "{e}");
@@ -742,6 +1209,103 @@ mod tests {
             "{d}"
         );
         assert!(d.contains("(0x") && d.ends_with(" arg1=%r12:s64"), "{d}");
+    }
+
+    fn libc() -> &'static Path {
+        Path::new("/usr/lib/x86_64-linux-gnu/libc.so.6")
+    }
+
+    /// Options whose locator finds no debug file anywhere.
+    fn no_debuginfo(distro: Option<Distro>) -> FriendlyOptions {
+        FriendlyOptions {
+            debuginfo: DebugInfoOptions {
+                paths: SymbolPaths {
+                    debug_root: "/nonexistent-debug-root".into(),
+                    ..SymbolPaths::default()
+                },
+                distro,
+            },
+            ..opts()
+        }
+    }
+
+    fn need_libc_dbg() {
+        assert!(
+            SymbolPaths::default().debuginfo(libc()).is_some(),
+            "no debug info for {}: apt-get install libc6-dbg",
+            libc().display()
+        );
+    }
+
+    #[test]
+    fn dwarf_names_become_fetchargs() {
+        need_libc_dbg();
+        let def = |w: &str| user_probe(&words(w), libc(), &opts()).map(|s| s.definition());
+        let d = def("open file:string oflag").unwrap();
+        assert!(d.starts_with("p:tracekit_t/open /"), "{d}");
+        assert!(d.ends_with(" file=+0(%di):string oflag=%si:s32"), "{d}");
+        // char * reads as a string by default; an explicit type wins.
+        assert!(def("open file").unwrap().ends_with(" file=+0(%di):string"));
+        assert!(def("open file:x64").unwrap().ends_with(" file=%di:x64"));
+        assert!(def("open path=file")
+            .unwrap()
+            .ends_with(" path=+0(%di):string"));
+        // Aliases resolve by address; positional arguments keep working.
+        assert!(def("open64 file $arg2:x32 %dx")
+            .unwrap()
+            .ends_with(" file=+0(%di):string arg2=%si:x32 %dx"));
+        let r = def("read fd buf nbytes").unwrap();
+        assert!(r.ends_with(" fd=%di:s32 buf=%si:x64 nbytes=%dx:u64"), "{r}");
+        let st = def("fstat buf->st_size sz=buf->st_size:u64").unwrap();
+        assert!(
+            st.ends_with(" buf_st_size=+48(%si):s64 sz=+48(%si):u64"),
+            "{st}"
+        );
+        // The return type from DWARF.
+        let ret = def("read%return $retval").unwrap();
+        assert!(ret.ends_with("%return ret=$retval:s64"), "{ret}");
+        for (w, want) in [
+            ("open mode", "'mode' is optimized out at the entry of __libc_open64"),
+            ("open path", "__libc_open64 has no parameter or local variable 'path'; its variables: file, oflag"),
+            ("open%return file", "not available at function return"),
+            ("open+4 file", "only at a function's entry"),
+            ("fstat buf.st_size", "is a pointer; use '->st_size'"),
+            ("fstat buf->nosuch", "struct stat64 has no member 'nosuch'"),
+            ("fstat fd->x", "int is not a pointer"),
+        ] {
+            let e = def(w).unwrap_err().to_string();
+            assert!(e.contains(want), "{w}: {e}");
+        }
+    }
+
+    #[test]
+    fn without_debuginfo_the_package_is_named() {
+        let e = |d| {
+            user_probe(&words("open file:string"), libc(), &no_debuginfo(d))
+                .unwrap_err()
+                .to_string()
+        };
+        let deb = e(Some(Distro::Debian));
+        assert!(
+            deb.contains("libc.so.6 has no debug info to look up names")
+                && deb.contains("install libc6-dbg (apt-get install libc6-dbg)")
+                && deb.contains("/nonexistent-debug-root/.build-id/")
+                && deb.contains("file=$arg1"),
+            "{deb}"
+        );
+        assert!(e(Some(Distro::Fedora)).contains("dnf debuginfo-install glibc"));
+        assert!(e(None).contains("libc6-dbg"));
+        let bash = no_debuginfo_message(
+            Path::new("/usr/bin/bash"),
+            &no_debuginfo(Some(Distro::Debian)).debuginfo,
+        );
+        assert!(
+            bash.contains("find-dbgsym-packages /usr/bin/bash"),
+            "{bash}"
+        );
+        // Positional arguments need no debug info.
+        let ok = user_probe(&words("open $arg1:string"), libc(), &no_debuginfo(None)).unwrap();
+        assert!(ok.definition().ends_with(" arg1=+0(%di):string"));
     }
 
     #[test]

@@ -8,10 +8,11 @@ use anyhow::{bail, Context as _, Result};
 use clap::{ArgMatches, Args};
 use tracecmd::live::{self, StreamFormat};
 use tracecmd::writer::{Compression, WriterOptions};
+use tracefs::journal::StateLock;
 use tracefs::Instance;
 
 use crate::cli::GlobalArgs;
-use crate::cmd::record::{config, stop_flag, RecordArgs};
+use crate::cmd::record::{check_buffer_users, config, stop_flag, RecordArgs};
 use crate::context::Ctx;
 
 /// Default instance of `start`/`stop`/`extract`.
@@ -20,7 +21,7 @@ pub const DEFAULT_INSTANCE: &str = "tracekit";
 /// `tracekit stream`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  tracekit stream -e syscalls:sys_enter_openat -F -- cat /etc/hostname\n  tracekit stream -e sched:sched_switch --format json | jq .\n  tracekit stream --tc -e irq --duration 5s"
+    after_help = "Examples:\n  tracekit stream -e syscalls:sys_enter_openat -F cat /etc/hostname\n  tracekit stream -e sched:sched_switch --format json | jq .\n  tracekit stream --tc -e irq --duration 5s"
 )]
 pub struct StreamArgs {
     #[command(flatten)]
@@ -89,8 +90,15 @@ pub fn stream(g: &GlobalArgs, a: &StreamArgs, m: &ArgMatches) -> Result<()> {
         (false, Some("json")) => StreamFormat::Json,
         (false, Some(f)) => bail!("unknown format '{f}' (text, json)"),
     };
+    if a.rec.keep_command {
+        bail!("--keep-command is a record option: stream always stops the command with the stream");
+    }
     let ctx = Ctx::open(g)?;
     let cfg = config(&ctx, &a.rec, m)?;
+    {
+        let _lock = StateLock::acquire(&ctx.state_dir)?;
+        check_buffer_users(&ctx, &cfg, a.rec.force)?;
+    }
     let stop = stop_flag()?;
     let command = if a.rec.command.is_empty() {
         None

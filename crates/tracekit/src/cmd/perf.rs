@@ -1,4 +1,4 @@
-//! `tracekit perf <stat|record|report|script|annotate>`: perf's workflow with
+//! `tracekit perf <stat|record|report|script|annotate|archive>`: perf's workflow with
 //! perf's own option names and meanings. Thin: parse, build options, call the
 //! `perf` library.
 
@@ -34,11 +34,18 @@ impl PerfArgs {
     /// Symbol sources for reading a recording: `sym`'s options, the build-id
     /// cache and this host's kernel build id.
     pub fn symbol_paths(&self, sym: &SymbolArgs) -> symbols::locate::SymbolPaths {
+        // perf: a symfs replaces the local build-id cache with SYMFS/.debug;
+        // a directory that is itself an unpacked `perf archive` works too.
+        let buildid_dir = match &sym.symfs {
+            Some(fs) if fs.join(".build-id").is_dir() => Some(fs.clone()),
+            Some(fs) => Some(fs.join(".debug")),
+            None => self.buildid_dir(),
+        };
         symbols::locate::SymbolPaths {
             symfs: sym.symfs.clone(),
             kallsyms: sym.kallsyms.clone(),
             vmlinux: sym.vmlinux.clone(),
-            buildid_dir: self.buildid_dir(),
+            buildid_dir,
             ..perf::session::host_paths()
         }
     }
@@ -73,7 +80,7 @@ pub enum PerfCmd {
     Record(RecordArgs),
     /// Summarize perf.data (perf report).
     #[command(
-        after_help = "Examples:\n  tracekit perf report --stdio --no-children --sort comm,dso,sym\n  tracekit perf report -i sched.perf.data --sort pid,sym -C 0\n  tracekit perf report -g caller -S chacha_permute\n  tracekit perf report --json"
+        after_help = "Examples:\n  tracekit perf report --stdio --no-children --sort comm,dso,sym\n  tracekit perf report -i sched.perf.data --sort pid,sym -C 0\n  tracekit perf report -g caller -S chacha_permute\n  tracekit perf report --json\n  tracekit perf --buildid-dir /tmp/dbg report -i prof.data   # /tmp/dbg: an unpacked `perf archive`"
     )]
     Report(ReportArgs),
     /// Print samples as text (perf script).
@@ -86,6 +93,30 @@ pub enum PerfCmd {
         after_help = "Examples:\n  tracekit perf annotate --stdio\n  tracekit perf annotate -s chacha_permute"
     )]
     Annotate(AnnotateArgs),
+    /// Pack the build-id cache entries of a recording's hit objects into a tar.bz2 (perf archive).
+    #[command(
+        after_help = "Examples:\n  tracekit perf archive                      # perf.data -> perf.data.tar.bz2\n  tracekit perf archive -i prof.data -o /tmp/prof.tar.bz2\n  # on the machine that reads it:\n  mkdir -p /tmp/dbg && tar xf prof.data.tar.bz2 -C /tmp/dbg\n  tracekit perf --buildid-dir /tmp/dbg report -i prof.data --stdio\n  tracekit perf --buildid-dir /tmp/dbg script -i prof.data"
+    )]
+    Archive(ArchiveArgs),
+}
+
+/// `tracekit perf archive`.
+#[derive(Debug, Args)]
+pub struct ArchiveArgs {
+    /// Input file (perf's positional argument works too).
+    #[arg(
+        short = 'i',
+        long = "input",
+        value_name = "FILE",
+        conflicts_with = "file"
+    )]
+    pub input: Option<PathBuf>,
+    /// Input file, as `perf archive FILE` takes it.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Output (default: the input's name with .tar.bz2 appended, as perf).
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// `tracekit perf stat`.
@@ -181,6 +212,12 @@ pub struct RecordArgs {
         default_value = "perf.data"
     )]
     pub output: PathBuf,
+    /// Do not put the hit objects into the build-id cache (--buildid-dir, ~/.debug).
+    #[arg(short = 'N', long = "no-buildid-cache")]
+    pub no_buildid_cache: bool,
+    /// Do not save build ids in the file (and do not cache either).
+    #[arg(short = 'B', long = "no-buildid")]
+    pub no_buildid: bool,
     /// Workload.
     #[arg(
         trailing_var_arg = true,
@@ -230,6 +267,9 @@ pub struct ReportArgs {
     /// JSON output.
     #[arg(long)]
     pub json: bool,
+    /// Print only the perf.data header and features (perf's `--header-only`).
+    #[arg(long = "header-only")]
+    pub header_only: bool,
     /// Where the recording's symbols are (perf's offline options).
     #[command(flatten)]
     pub sym: SymbolArgs,
@@ -279,10 +319,11 @@ pub struct AnnotateArgs {
 pub fn run(a: &PerfArgs) -> Result<()> {
     match &a.cmd {
         PerfCmd::Stat(s) => stat(s),
-        PerfCmd::Record(r) => record(r),
+        PerfCmd::Record(r) => record(r, a.buildid_dir()),
         PerfCmd::Report(r) => report(r, &a.symbol_paths(&r.sym)),
         PerfCmd::Script(s) => script(s, &a.symbol_paths(&s.sym)),
         PerfCmd::Annotate(s) => annotate(s, &a.symbol_paths(&s.sym)),
+        PerfCmd::Archive(s) => archive(s, a.buildid_dir()),
     }
 }
 
@@ -314,7 +355,7 @@ fn stat(a: &StatArgs) -> Result<()> {
     Ok(())
 }
 
-fn record(a: &RecordArgs) -> Result<()> {
+fn record(a: &RecordArgs, buildid_dir: Option<PathBuf>) -> Result<()> {
     let call_graph = match (&a.call_graph, a.g) {
         (Some(m), _) => perf::record::CallGraph::parse(m)?,
         (None, true) => perf::record::CallGraph::Fp,
@@ -332,6 +373,8 @@ fn record(a: &RecordArgs) -> Result<()> {
         output: a.output.clone(),
         command: a.command.clone(),
         cmdline: std::env::args().collect(),
+        buildid_dir: buildid_dir.filter(|_| !a.no_buildid_cache),
+        no_buildid: a.no_buildid,
     };
     let s = perf::record::run(&opts)?;
     eprintln!(
@@ -371,6 +414,18 @@ fn open_session(
 }
 
 fn report(a: &ReportArgs, paths: &symbols::locate::SymbolPaths) -> Result<()> {
+    if a.header_only {
+        let pd = perf::data::PerfData::open(&a.input)
+            .with_context(|| format!("reading {}", a.input.display()))?;
+        print_out(&perf::header::header_only(&pd))?;
+        // Like perf, read a pipe to its end (the writer must not see EPIPE).
+        if pd.is_pipe() {
+            for r in pd.records() {
+                r?;
+            }
+        }
+        return Ok(());
+    }
     let mut opts = perf::report::ReportOptions {
         sort: perf::report::SortKey::parse_list(&a.sort)?,
         // perf's default: Children column when the file has call chains.
@@ -424,4 +479,41 @@ fn annotate(a: &AnnotateArgs, paths: &symbols::locate::SymbolPaths) -> Result<()
     let mut s = open_session(&a.input, paths)?;
     let an = perf::annotate::annotate(&mut s, a.symbol.as_deref())?;
     print_out(&an.to_stdio())
+}
+
+/// `perf archive`: perf-archive's tarball and its closing hint.
+fn archive(a: &ArchiveArgs, buildid_dir: Option<PathBuf>) -> Result<()> {
+    let input = a
+        .input
+        .clone()
+        .or_else(|| a.file.clone())
+        .unwrap_or_else(|| PathBuf::from("perf.data"));
+    let output = a
+        .output
+        .clone()
+        .unwrap_or_else(|| perf::archive::default_output(&input));
+    let buildid_dir = buildid_dir.context(
+        "no build-id cache: give --buildid-dir DIR (perf's default, ~/.debug, needs $HOME)",
+    )?;
+    let opts = perf::archive::ArchiveOptions {
+        input: input.clone(),
+        output,
+        buildid_dir,
+        host: perf::session::host_paths(),
+    };
+    let s = perf::archive::run(&opts).with_context(|| format!("archiving {}", input.display()))?;
+    for name in &s.no_build_id {
+        log::warn!("{name}: sampled, but no build id was recorded for it; not archived");
+    }
+    for (e, why) in &s.missing {
+        log::warn!("{} ({}): {why}; not archived", e.filename, e.hex());
+    }
+    let Some(out) = s.output else {
+        anyhow::bail!("perf archive: no build-ids found");
+    };
+    eprintln!(
+        "Now please run:\n\n$ tar xvf {} -C ~/.debug\n\nwherever you need to run 'perf report' on.",
+        out.display()
+    );
+    Ok(())
 }

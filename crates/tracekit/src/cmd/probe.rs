@@ -2,15 +2,17 @@
 //! fprobes, tracepoint probes where the kernel has them), in the raw kernel
 //! syntax or a friendly one resolved through BTF and ELF.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context as _, Result};
 use clap::{Args, Subcommand};
 use serde_json::json;
 use symbols::btf::KernelBtf;
+use symbols::dwarf::DebugFile;
 use symbols::elf::ElfFile;
+use symbols::locate::SymbolPaths;
 use tracefs::dynevents::{self, DynamicEvent};
-use tracefs::probe::friendly::{self, FriendlyOptions};
+use tracefs::probe::friendly::{self, DebugInfoOptions, Distro, FriendlyOptions};
 use tracefs::probe::{self as probe_lib, spec, Arch, KernelSupport};
 use tracefs::{journal, Instance};
 
@@ -29,7 +31,7 @@ pub struct ProbeArgs {
 pub enum ProbeCommand {
     /// Create a probe (raw kernel syntax, or FUNC ARG… resolved through BTF/ELF).
     #[command(
-        after_help = "Examples:\n  tracekit probe add do_sys_openat2 dfd filename:string\n  tracekit probe add 'do_sys_openat2%return $retval'\n  tracekit probe add vfs_read file->f_pos count\n  tracekit probe add 'p:mygrp/open do_sys_openat2 dfd=%di:s32 filename=+0(%si):string'\n  tracekit probe add -x /lib/x86_64-linux-gnu/libc.so.6 openat 'path=$arg2:string'\n  tracekit probe add -x /usr/bin/python3.11 --usdt python:gc__done"
+        after_help = "Examples:\n  tracekit probe add do_sys_openat2 dfd filename:string\n  tracekit probe add 'do_sys_openat2%return $retval'\n  tracekit probe add vfs_read file->f_pos count\n  tracekit probe add 'p:mygrp/open do_sys_openat2 dfd=%di:s32 filename=+0(%si):string'\n  tracekit probe add -x /lib/x86_64-linux-gnu/libc.so.6 openat 'path=$arg2:string'\n  tracekit probe add -x /lib/x86_64-linux-gnu/libc.so.6 open file:string oflag\n  tracekit probe add -x /usr/bin/python3.11 --usdt python:gc__done"
     )]
     Add(AddArgs),
     /// List dynamic events (tracekit's and foreign), with their definitions.
@@ -47,7 +49,7 @@ pub enum ProbeCommand {
     Profile(JsonArg),
     /// Probe-able functions with signatures: kernel (BTF) or a binary's (-x).
     #[command(
-        after_help = "Examples:\n  tracekit probe funcs 'vfs_*'\n  tracekit probe funcs -x /lib/x86_64-linux-gnu/libc.so.6 'open*'\n  tracekit probe funcs -x /usr/bin/python3.11 --usdt"
+        after_help = "Examples:\n  tracekit probe funcs 'vfs_*'\n  tracekit probe funcs -x /lib/x86_64-linux-gnu/libc.so.6 'open*'\n  tracekit probe funcs -x /lib/x86_64-linux-gnu/libc.so.6 -V open --locations\n  tracekit probe funcs -x /usr/bin/python3.11 --usdt"
     )]
     Funcs(FuncsArgs),
 }
@@ -115,6 +117,14 @@ pub struct FuncsArgs {
     /// With -x: list USDT probes.
     #[arg(long, requires = "exec")]
     pub usdt: bool,
+    /// With -x: the variables (parameters and locals) available at FUNC's
+    /// entry, from DWARF, as `perf probe -x BINARY -V FUNC` prints them.
+    #[arg(short = 'V', long = "vars", value_name = "FUNC", requires = "exec")]
+    pub vars: Option<String>,
+    /// With -V: also print where each variable is at the entry (the fetch
+    /// argument), and the variables that are not available there.
+    #[arg(long, requires = "vars")]
+    pub locations: bool,
     /// Machine-readable output.
     #[arg(long)]
     pub json: bool,
@@ -166,6 +176,8 @@ fn add(g: &GlobalArgs, a: &AddArgs) -> Result<()> {
             glob: "*".into(),
             exec: a.exec.clone(),
             usdt: true,
+            vars: None,
+            locations: false,
             json: false,
         });
     }
@@ -175,6 +187,7 @@ fn add(g: &GlobalArgs, a: &AddArgs) -> Result<()> {
         group,
         event: a.event.clone(),
         arch: Arch::current(),
+        debuginfo: debuginfo_options(),
     };
     let joined = a.spec.join(" ");
     let spec = if a.usdt {
@@ -427,8 +440,163 @@ fn profile(g: &GlobalArgs, a: &JsonArg) -> Result<()> {
     Ok(())
 }
 
+/// Where debug info is looked for (the build-id cache as perf picks it:
+/// `$PERF_BUILDID_DIR`, else `~/.debug`) and this host's distribution, for
+/// naming the package that provides it.
+fn debuginfo_options() -> DebugInfoOptions {
+    let buildid_dir = std::env::var_os("PERF_BUILDID_DIR")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(|h| PathBuf::from(h).join(".debug"))
+        });
+    let distro = if Path::new("/etc/debian_version").exists() {
+        Some(Distro::Debian)
+    } else if Path::new("/etc/fedora-release").exists() || Path::new("/etc/redhat-release").exists()
+    {
+        Some(Distro::Fedora)
+    } else {
+        None
+    };
+    DebugInfoOptions {
+        paths: SymbolPaths {
+            buildid_dir,
+            ..SymbolPaths::default()
+        },
+        distro,
+    }
+}
+
+/// `probe funcs -x BIN -V FUNC`: perf's "Available variables at FUNC".
+fn vars(bin: &Path, func: &str, a: &FuncsArgs) -> Result<()> {
+    let opts = debuginfo_options();
+    let abs = std::fs::canonicalize(bin).with_context(|| bin.display().to_string())?;
+    let elf = ElfFile::open(&abs)?;
+    let debug_path = opts.paths.debuginfo(&abs);
+    // The symbol's address (also local symbols from the debug file), else
+    // DWARF functions of that name.
+    let addr = elf.function(func).ok().map(|s| s.addr).or_else(|| {
+        let d = debug_path.as_ref()?;
+        ElfFile::open(d).ok()?.function(func).ok().map(|s| s.addr)
+    });
+    let Some(dpath) = debug_path else {
+        bail!("{}", friendly::no_debuginfo_message(&abs, &opts));
+    };
+    let debug = DebugFile::open(&dpath)?;
+    let found: Vec<(u64, symbols::dwarf::Function)> = match addr {
+        Some(addr) => match debug.function_for_symbol(addr, Some(func))? {
+            Some(f) => vec![(addr, f)],
+            None => Vec::new(),
+        },
+        None => debug
+            .functions_named(func)?
+            .into_iter()
+            .map(|f| (f.entry, f))
+            .collect(),
+    };
+    if found.is_empty() {
+        bail!(
+            "Failed to find the address of {func}: no DWARF function {} in {}",
+            match addr {
+                Some(a) => format!("at 0x{a:x}"),
+                None => "or symbol of that name".into(),
+            },
+            dpath.display()
+        );
+    }
+    let machine = debug.machine();
+    if a.json {
+        let v: Vec<_> = found
+            .iter()
+            .map(|(addr, f)| {
+                let vars: Vec<_> = f
+                    .variables()
+                    .map(|v| {
+                        let mut j = serde_json::to_value(v).unwrap_or_default();
+                        let fetch = match &v.location {
+                            symbols::dwarf::Location::Static { address } => {
+                                friendly::static_offset(&elf, f.entry, *address)
+                                    .map(|o| format!("@+0x{o:x}"))
+                            }
+                            l => l.fetch_arg(machine),
+                        };
+                        j["fetch"] = json!(fetch);
+                        j
+                    })
+                    .collect();
+                json!({
+                    "symbol": func,
+                    "address": addr,
+                    "function": f.name,
+                    "offset": addr.saturating_sub(f.entry),
+                    "linkage_name": f.linkage_name,
+                    "unit": f.unit,
+                    "debug_file": dpath,
+                    "return_type": f.return_type,
+                    "variadic": f.variadic,
+                    "variables": vars,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let mut out = format!("Available variables at {func}\n");
+    for (addr, f) in &found {
+        out.push_str(&format!(
+            "\t@<{}+{}>\n",
+            f.name,
+            addr.saturating_sub(f.entry)
+        ));
+        // perf: "TYPE\tNAME" lines, sorted and unique, only what it can
+        // fetch there; with --locations every variable and where it is.
+        let mut lines: Vec<String> = f
+            .variables()
+            .filter(|v| a.locations || v.perf_listed)
+            .map(|v| {
+                let ty = v.ty.perf_name.as_deref().unwrap_or("(unknown_type)");
+                let mut l = format!("{ty}\t{}", v.name);
+                if a.locations {
+                    let loc = match &v.location {
+                        symbols::dwarf::Location::Static { address } => {
+                            friendly::static_offset(&elf, f.entry, *address)
+                                .map(|o| format!("@+0x{o:x}"))
+                                .unwrap_or_else(|| v.location.describe(machine))
+                        }
+                        l => l.describe(machine),
+                    };
+                    l.push_str(&format!(
+                        "\t{loc}{}",
+                        if v.from_abi {
+                            " (calling convention)"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+                l
+            })
+            .collect();
+        lines.sort();
+        lines.dedup();
+        if lines.is_empty() {
+            out.push_str("\t\t(No matched variables)\n");
+        }
+        for l in lines {
+            out.push_str(&format!("\t\t{l}\n"));
+        }
+    }
+    print!("{out}");
+    Ok(())
+}
+
 fn funcs(a: &FuncsArgs) -> Result<()> {
     if let Some(bin) = &a.exec {
+        if let Some(func) = &a.vars {
+            return vars(bin, func, a);
+        }
         let elf = ElfFile::open(bin)?;
         if a.usdt {
             let u = elf.usdt()?;

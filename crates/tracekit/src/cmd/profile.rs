@@ -15,7 +15,7 @@ use crate::context::Ctx;
 /// `tracekit profile`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  tracekit profile -l 'vfs_*' -- dd if=/dev/zero of=/dev/null count=1000\n  tracekit profile --duration 5s --limit 20\n  tracekit profile -l 'ext4_*' --per-cpu --json -- make"
+    after_help = "Examples:\n  tracekit profile -l 'vfs_*' dd if=/dev/zero of=/dev/null count=1000\n  tracekit profile --duration 5s --limit 20\n  tracekit profile -l 'ext4_*' --per-cpu --json -- make"
 )]
 pub struct ProfileArgs {
     /// Only these functions (set_ftrace_filter; globs); repeatable. Default: all.
@@ -39,8 +39,13 @@ pub struct ProfileArgs {
     /// One JSON object per function.
     #[arg(long)]
     pub json: bool,
-    /// Command to profile (profiling stops when it exits).
-    #[arg(last = true, value_name = "COMMAND")]
+    /// Command to profile (profiling stops when it exits); starts at the
+    /// first word that is not an option, or after `--`.
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub command: Vec<String>,
 }
 

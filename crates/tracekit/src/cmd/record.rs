@@ -12,7 +12,9 @@ use clap::{ArgMatches, Args};
 use tracecmd::recorder::RecorderOptions;
 use tracecmd::session::{self, BufferSpec, EventSpec, RecordConfig};
 use tracecmd::writer::{Compression, WriterOptions};
+use tracefs::journal::{self, StateLock};
 use tracefs::probe::suggest;
+use tracefs::restore::SessionKind;
 use tracefs::Instance;
 
 use crate::cli::GlobalArgs;
@@ -21,7 +23,12 @@ use crate::context::Ctx;
 /// `tracekit record` (trace-cmd's options).
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  tracekit record -e sched -e syscalls:sys_enter_openat -F -- ls /\n  tracekit record -p function_graph -g do_sys_openat2 -O funcgraph-proc -- ls\n  tracekit record -e irq -B other -e timer --duration 5s -o irq.dat\n  tracekit report -i trace.dat"
+    after_help = "The command starts at the first word that is not an option (as with trace-cmd, or after --); \
+everything after it is the command's. It is held before exec until tracing is armed, and killed when the \
+recording ends first or tracekit dies (even by SIGKILL), so it never runs untraced; --keep-command leaves it \
+running. The output is written under a hidden temporary name next to it and renamed at the end: a failed or \
+killed recording leaves an existing file untouched (`tracekit reset` removes the temporary files of a killed one).\n\n\
+Examples:\n  tracekit record -e sched -e syscalls:sys_enter_openat -F ls /\n  tracekit record -p function_graph -g do_sys_openat2 -O funcgraph-proc -- ls\n  tracekit record -e irq -B other -e timer --duration 5s -o irq.dat\n  tracekit report -i trace.dat"
 )]
 pub struct RecordArgs {
     #[command(flatten)]
@@ -77,8 +84,21 @@ pub struct RecordArgs {
     /// Exit with status 3 if any event was lost.
     #[arg(long = "fail-on-loss")]
     pub fail_on_loss: bool,
-    /// Command to run (recording stops when it exits).
-    #[arg(last = true, value_name = "COMMAND")]
+    /// Record even when another tracekit session uses the same trace array
+    /// (e.g. --top while `tracekit set` left events enabled at the top level).
+    #[arg(long)]
+    pub force: bool,
+    /// Let the command run on when the recording ends first or tracekit is
+    /// killed (by default it is killed with it: it would run untraced).
+    #[arg(long = "keep-command")]
+    pub keep_command: bool,
+    /// Command to run (recording stops when it exits); starts at the first
+    /// word that is not an option, or after `--`.
+    #[arg(
+        value_name = "COMMAND",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     pub command: Vec<String>,
 }
 
@@ -169,7 +189,7 @@ pub fn config(ctx: &Ctx, a: &RecordArgs, m: &ArgMatches) -> Result<RecordConfig>
         bail!("-c needs -F (trace the command and its children)");
     }
     if (a.only_command || a.children) && a.command.is_empty() {
-        bail!("-F/-c need a command after --");
+        bail!("-F/-c need a command (tracekit record -F -e EVENT CMD ARGS…)");
     }
     let compression = Compression::parse(&a.compression)
         .with_context(|| format!("unknown compression '{}' (none, zstd, zlib)", a.compression))?;
@@ -234,7 +254,42 @@ pub fn config(ctx: &Ctx, a: &RecordArgs, m: &ArgMatches) -> Result<RecordConfig>
             ..Default::default()
         },
         duration: a.duration.as_deref().map(parse_duration).transpose()?,
+        keep_command: a.keep_command,
     })
+}
+
+/// Refuses (unless `force`) to record into a trace array another tracekit
+/// session uses: a running `record --top`, or events `tracekit set` left
+/// enabled at the top level. Call with the state lock held, up to the end
+/// of the set-up, so that two recordings cannot both pass.
+pub fn check_buffer_users(ctx: &Ctx, cfg: &RecordConfig, force: bool) -> Result<()> {
+    let sessions = journal::scan(&ctx.state_dir).context("reading tracekit's journal")?;
+    let users = session::buffer_users(&ctx.tfs, cfg, &sessions, ctx.journal.path());
+    let Some(u) = users.first() else {
+        return Ok(());
+    };
+    let array = match &u.buffer {
+        None => "the top-level buffer".to_string(),
+        Some(n) => format!("instance {n}"),
+    };
+    let who = format!("tracekit pid {} (`{}`)", u.pid, u.cmdline);
+    let files = u.files.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+    let msg = match u.kind {
+        SessionKind::Running => format!(
+            "{array} is in use by {who}, still running ({files}): both would record each other's events. Record in a private instance (without --top), wait for it, or pass --force"
+        ),
+        SessionKind::Stale => format!(
+            "{array} still has events enabled by {who}, which was killed ({files}): run `tracekit reset` first, or pass --force to record them too"
+        ),
+        _ => format!(
+            "{array} has events enabled by {who}, left in place ({files}): they would be recorded too. Run `tracekit reset` first, record in a private instance (without --top), or pass --force"
+        ),
+    };
+    if force {
+        eprintln!("tracekit: warning: {msg}");
+        return Ok(());
+    }
+    bail!(msg)
 }
 
 /// SIGINT/SIGTERM/SIGHUP set the returned flag instead of killing tracekit.
@@ -281,7 +336,14 @@ pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
     } else {
         Some(a.command.as_slice())
     };
-    let res = session::record(&ctx.tfs, &cfg, command, stop, &mut progress);
+    // Check for other users of the trace arrays and claim them (the set-up
+    // journals the changes) under the state lock: two recordings started
+    // together cannot both pass.
+    let lock = StateLock::acquire(&ctx.state_dir)?;
+    let res = check_buffer_users(&ctx, &cfg, a.force)
+        .and_then(|()| Ok(session::Recording::prepare(&ctx.tfs, &cfg, command)?));
+    drop(lock);
+    let res = res.and_then(|rec| Ok(rec.run(stop, &mut progress)?));
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -289,6 +351,9 @@ pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
     let fin = ctx.finish(false);
     let sum = res?;
     fin?;
+    if sum.command_killed {
+        eprintln!("tracekit: note: the command was still running when the recording ended and was killed (--keep-command leaves it running)");
+    }
     if !a.quiet {
         for w in &sum.written {
             let name = if w.buffer.is_empty() {
@@ -320,7 +385,12 @@ pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
         eprintln!("tracekit: {name}CPU{cpu}: {n} events lost");
     }
     if !losses.is_empty() {
-        eprintln!("tracekit: events were lost: use a bigger buffer (-b KB per CPU, now {}), fewer events, or filters", sum.buffer_kb.map(|k| k.to_string()).unwrap_or_else(|| "?".into()));
+        eprintln!(
+            "tracekit: events were lost: use a bigger buffer (-b KB per CPU, now {}), fewer events, or filters",
+            sum.buffer_kb
+                .map(|k| k.to_string())
+                .unwrap_or_else(|| "?".into())
+        );
         if a.fail_on_loss {
             std::process::exit(3);
         }

@@ -69,46 +69,78 @@ pub fn run(g: &GlobalArgs, a: &ResetArgs) -> Result<()> {
             .collect();
         let tfs = restore::tracefs_for(&group[0].owner, &ctx.tfs)?;
         sessions_done += group.len();
-        total.merge(restore::restore_sessions(&tfs, &group));
+        total.merge(match &a.instance {
+            Some(name) => restore::restore_sessions_where(&tfs, &group, |e| {
+                restore::concerns_instance(e, name)
+            }),
+            None => restore::restore_sessions(&tfs, &group),
+        });
     }
-    if a.all {
+    // Without --all, `-B NAME` of an instance tracekit did not make resets it
+    // (trace-cmd's `reset -B`); `-d` removes it.
+    let foreign_instance = a
+        .instance
+        .as_deref()
+        .filter(|n| ctx.tfs.path("instances").join(n).is_dir());
+    if a.all || foreign_instance.is_some() {
         let inst = Instance::open(&ctx.tfs, a.instance.as_deref())?;
-        if a.instances && a.instance.is_none() {
+        if a.all && a.instances && a.instance.is_none() {
             for name in tracefs::list_instances(&ctx.tfs)? {
                 match ctx.tfs.rmdir(&ctx.tfs.path("instances").join(&name)) {
-                    Ok(()) => total.restored.push(format!("removed instance {name}")),
+                    Ok(()) => total
+                        .restored
+                        .push(format!("removed instance {name} (not tracekit's)")),
                     Err(e) => total.failed.push(format!("instance {name}: {e}")),
                 }
             }
         }
         total.merge(restore::reset_to_defaults(&inst));
-        if a.probes && a.instance.is_none() {
+        if let (true, Some(name)) = (a.delete, foreign_instance) {
+            match ctx.tfs.rmdir(&ctx.tfs.path("instances").join(name)) {
+                Ok(()) => total
+                    .restored
+                    .push(format!("removed instance {name} (not tracekit's)")),
+                Err(e) => total.failed.push(format!("instance {name}: {e}")),
+            }
+        }
+        if a.all && a.probes && a.instance.is_none() {
             for p in dynevents::list(&ctx.tfs)? {
                 let file = ctx.tfs.path(p.control_file());
                 match ctx.tfs.write(&file, &p.delete_command(), WriteMode::Append) {
-                    Ok(()) => total.restored.push(format!("deleted probe {}", p.id())),
+                    Ok(()) => total
+                        .restored
+                        .push(format!("deleted probe {} (not tracekit's)", p.id())),
                     Err(e) => total.failed.push(format!("probe {}: {e}", p.id())),
                 }
             }
         }
     }
     ctx.finish(false)?;
+    let dry = !ctx.tfs.applies();
+    let (done, skip, fail) = if dry {
+        ("  would restore: ", "  would skip:    ", "  would fail:    ")
+    } else {
+        ("  restored: ", "  skipped:  ", "  FAILED:   ")
+    };
     for r in &total.restored {
-        eprintln!("  restored: {r}");
+        eprintln!("{done}{r}");
     }
     for r in &total.skipped {
-        eprintln!("  skipped:  {r}");
+        eprintln!("{skip}{r}");
     }
     for r in &total.failed {
-        eprintln!("  FAILED:   {r}");
+        eprintln!("{fail}{r}");
     }
     outln!(
-        "{} change(s) restored from {sessions_done} tracekit session(s){}",
+        "{} change(s) {} from {sessions_done} tracekit session(s){}",
         total.restored.len(),
-        if a.all {
-            " and tracefs reset to defaults"
-        } else {
-            ""
+        if dry { "would be restored" } else { "restored" },
+        match (a.all, foreign_instance) {
+            (true, _) if dry => " and tracefs would be reset to defaults",
+            (true, _) => " and tracefs reset to defaults",
+            (false, Some(_)) if dry => " and the instance would be reset to defaults",
+            (false, Some(_)) => " and the instance reset to defaults",
+            _ => "",
         }
     )?;
     if !total.failed.is_empty() {
