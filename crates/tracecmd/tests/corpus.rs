@@ -180,3 +180,71 @@ fn fixtures_outputs_match_trace_cmd_byte_for_byte() {
         failures.join("\n")
     );
 }
+
+/// Issue #14.14: in `report --format json`, every fixed array of integers
+/// (`unsigned long args[6]`, `u8 head[4]`) is a list of `len` numbers of its
+/// element type — never the array's bytes — in every corpus and fixture file.
+#[test]
+fn json_arrays_are_lists_of_their_elements() {
+    use tracecmd::report::Format;
+    use traceevent::FieldKind;
+    let dirs = [
+        corpus(),
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"),
+    ];
+    let mut checked = 0;
+    for dir in dirs {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let p = e.path();
+            if p.extension().is_none_or(|x| x != "dat") {
+                continue;
+            }
+            let dat = tracecmd::TraceDat::open(&p).unwrap();
+            // event full name -> [(field, len)]
+            let mut arrays = std::collections::HashMap::new();
+            for ev in dat.registry.iter() {
+                for f in &ev.fields {
+                    if let FieldKind::Array { len, elem_size } = f.kind {
+                        if !f.is_string_type()
+                            && matches!(elem_size, 1 | 2 | 4 | 8)
+                            && f.size == len * elem_size
+                        {
+                            arrays
+                                .entry(ev.full_name())
+                                .or_insert_with(Vec::new)
+                                .push((f.name.clone(), len));
+                        }
+                    }
+                }
+            }
+            let o = ReportOptions {
+                inputs: vec![p.clone()],
+                quiet: true,
+                format: Format::Json,
+                ..Default::default()
+            };
+            let mut out = Vec::new();
+            run(&o, &mut out, &mut std::io::sink()).unwrap();
+            for line in String::from_utf8(out).unwrap().lines() {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                let Some(fields) = arrays.get(v["event"].as_str().unwrap_or("")) else {
+                    continue;
+                };
+                for (name, len) in fields {
+                    let a = v["fields"][name]
+                        .as_array()
+                        .unwrap_or_else(|| panic!("{}: {name} is not a list: {line}", p.display()));
+                    // ftrace:kernel_stack stores `size` entries, declared `caller[8]`.
+                    let want = match v["fields"]["size"].as_u64() {
+                        Some(n) if v["event"] == "ftrace:kernel_stack" => (n as usize).min(*len),
+                        _ => *len,
+                    };
+                    assert_eq!(a.len(), want, "{}: {name}: {line}", p.display());
+                    assert!(a.iter().all(|x| x.is_number()), "{line}");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} array values seen");
+}

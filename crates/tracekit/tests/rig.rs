@@ -214,9 +214,14 @@ fn rig_krig_kernel() {
     let d = out.section("dryrunmount");
     let lines: Vec<&str> = d.lines().collect();
     assert_eq!(lines[0], "0", "tracefs still mounted: {d}");
-    assert!(lines.contains(&"mount -t tracefs nodev /sys/kernel/tracing"), "{d}");
     assert!(
-        lines.iter().any(|l| l.starts_with("echo 1 > ") && l.ends_with("sched_switch/enable")),
+        lines.contains(&"mount -t tracefs nodev /sys/kernel/tracing"),
+        "{d}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("echo 1 > ") && l.ends_with("sched_switch/enable")),
         "{d}"
     );
     assert!(lines.contains(&"rc=0"), "{d}\n{}", out.stderr);

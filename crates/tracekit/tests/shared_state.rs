@@ -93,7 +93,10 @@ fn reset_b_of_a_foreign_instance_resets_and_d_removes_it() {
     let (ok, _, err) = tk_run(state.path(), &["reset", "-B", &name, "-d"]);
     assert!(ok, "{err}");
     assert!(!dir.exists());
-    assert!(err.contains(&format!("removed instance {name} (not tracekit's)")), "{err}");
+    assert!(
+        err.contains(&format!("removed instance {name} (not tracekit's)")),
+        "{err}"
+    );
 }
 
 /// Issue #14.20: `--dry-run reset` says what it would do and does nothing.
@@ -102,11 +105,17 @@ fn dry_run_reset_says_would() {
     let root = require_live_tracefs();
     let state = StateDir::new();
     let name = unique_name("rstdry");
-    let (ok, _, err) = tk_run(state.path(), &["set", "-B", &name, "-e", "sched:sched_switch"]);
+    let (ok, _, err) = tk_run(
+        state.path(),
+        &["set", "-B", &name, "-e", "sched:sched_switch"],
+    );
     assert!(ok, "{err}");
     let (ok, out, err) = tk_run(state.path(), &["--dry-run", "reset"]);
     assert!(ok, "{err}");
-    assert!(err.contains(&format!("would restore: removed instance {name}")), "{err}");
+    assert!(
+        err.contains(&format!("would restore: removed instance {name}")),
+        "{err}"
+    );
     assert!(out.contains("would be restored"), "{out}");
     assert!(!err.contains("  restored:"), "{err}");
     assert!(root.join("instances").join(&name).exists());

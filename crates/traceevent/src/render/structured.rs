@@ -46,7 +46,16 @@ impl FieldValue {
             | FieldKind::RelLoc { elem_size }
                 if !f.is_string_type() && matches!(elem_size, 1 | 2 | 4 | 8) =>
             {
-                let b = rec.field_bytes(f).unwrap_or(&[]);
+                let b = match rec.field_bytes(f) {
+                    Some(b) => b,
+                    // ftrace's kernel_stack declares `caller[8]` but stores only
+                    // `size` entries: as many elements as the record holds.
+                    None if matches!(f.kind, FieldKind::Array { .. }) => {
+                        let rest = rec.payload.get(f.offset..).unwrap_or(&[]);
+                        rest.get(..f.size).unwrap_or(rest)
+                    }
+                    None => &[],
+                };
                 FieldValue::Array(
                     b.chunks_exact(elem_size)
                         .map(|c| {

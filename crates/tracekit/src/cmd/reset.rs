@@ -118,7 +118,11 @@ pub fn run(g: &GlobalArgs, a: &ResetArgs) -> Result<()> {
     ctx.finish(false)?;
     let dry = !ctx.tfs.applies();
     let (done, skip, fail) = if dry {
-        ("  would restore: ", "  would skip:    ", "  would fail:    ")
+        (
+            "  would restore: ",
+            "  would skip:    ",
+            "  would fail:    ",
+        )
     } else {
         ("  restored: ", "  skipped:  ", "  FAILED:   ")
     };
