@@ -143,8 +143,14 @@ pub fn profile(
         if graph {
             return profile_with_graph(tfs, cfg, command, stop);
         }
+        // Name only what runs on this kernel.
+        let instead = if tfs.path("kprobe_events").exists() {
+            "; instead: `tracekit probe add FUNC` + `tracekit probe profile` counts hits"
+        } else {
+            "; no fallback runs here (no kprobes either: CONFIG_KPROBE_EVENTS)"
+        };
         return Err(Error::Usage(format!(
-            "the function profiler is not available: no {} (enable CONFIG_FUNCTION_PROFILER, which needs CONFIG_FUNCTION_TRACER), and no function_graph tracer to stand in for it (CONFIG_FUNCTION_GRAPH_TRACER); instead: `tracekit probe add FUNC` + `tracekit probe profile` counts hits",
+            "the function profiler is not available: no {} (enable CONFIG_FUNCTION_PROFILER, which needs CONFIG_FUNCTION_TRACER), and no function_graph tracer to stand in for it (CONFIG_FUNCTION_GRAPH_TRACER){instead}",
             top.path("function_profile_enabled").display()
         )));
     }

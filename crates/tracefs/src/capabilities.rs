@@ -407,7 +407,14 @@ pub fn probe(tfs: &Tracefs) -> Capabilities {
         "function profiler",
         "function_profile_enabled",
         "CONFIG_FUNCTION_PROFILER",
-        "function_graph durations aggregated by tracekit, else perf sampling",
+        if tfs
+            .read_rel("available_tracers")
+            .is_ok_and(|t| t.split_whitespace().any(|x| x == "function_graph"))
+        {
+            "`tracekit profile` sums the function_graph tracer's call times instead"
+        } else {
+            "none (neither the profiler nor the function_graph tracer)"
+        },
     );
     file_row(
         &mut rows,
@@ -425,7 +432,7 @@ pub fn probe(tfs: &Tracefs) -> Capabilities {
         "latency max (tracing_max_latency)",
         "tracing_max_latency",
         "CONFIG_TRACER_MAX_TRACE",
-        "latencies computed by tracekit from sched/irq events",
+        "none yet (needs the kernel's latency tracers)",
     );
 
     // Events and triggers.

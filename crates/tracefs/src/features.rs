@@ -78,11 +78,10 @@ pub fn tracer_fallback(tracer: &str) -> &'static str {
     match tracer {
         "function" => "syscall tracepoints (syscalls:sys_enter_*/sys_exit_*) and uprobes",
         "function_graph" => "the function tracer if available, else syscall enter/exit tracepoints",
-        "irqsoff" | "preemptoff" | "preemptirqsoff" => {
-            "irq/softirq and sched tracepoints with latencies computed by tracekit"
-        }
+        // Nothing of tracekit's stands in for these yet: say so.
+        "irqsoff" | "preemptoff" | "preemptirqsoff" => "none yet (needs the kernel tracer)",
         "wakeup" | "wakeup_rt" | "wakeup_dl" => {
-            "sched:sched_waking/sched_wakeup/sched_switch with wake-up latency computed by tracekit"
+            "none yet (needs the kernel tracer; sched:sched_waking/sched_switch can be recorded and read by hand)"
         }
         "hwlat" | "osnoise" | "timerlat" => "none (needs the kernel tracer)",
         "blk" => "block:* tracepoints",

@@ -123,3 +123,29 @@ fn dry_run_reset_says_would() {
     assert!(ok, "{err}");
     assert!(!root.join("instances").join(&name).exists());
 }
+
+/// Issue #14.15: every fallback `check` and `profile` name is something
+/// that runs: no "perf sampling" profiler, no "latencies computed by
+/// tracekit" (not built yet), no `probe add` on a kernel without kprobes.
+#[test]
+fn fallback_texts_name_only_what_runs() {
+    let root = require_live_tracefs();
+    let state = StateDir::new();
+    let (ok, out, err) = tk_run(state.path(), &["check", "--json"]);
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    for f in v["features"].as_array().unwrap() {
+        let fb = f["fallback"].as_str().unwrap_or("");
+        assert!(
+            !fb.contains("perf sampling") && !fb.contains("computed by tracekit"),
+            "{}: promises a fallback that does not exist: {fb}",
+            f["name"]
+        );
+    }
+    if !root.join("function_profile_enabled").exists() && !root.join("kprobe_events").exists() {
+        let (ok, _, err) = tk_run(state.path(), &["profile", "-l", "vfs_read", "--", "true"]);
+        assert!(!ok);
+        assert!(!err.contains("probe add"), "{err}");
+        assert!(err.contains("no fallback runs here"), "{err}");
+    }
+}
