@@ -184,6 +184,9 @@ pub struct SetArgs {
     /// Instance to change (created if missing); default: top level.
     #[arg(short = 'B', value_name = "INSTANCE")]
     pub instance: Option<String>,
+    /// Disable these events (same as `-e '!EVENT'`, set_event's own syntax); repeatable.
+    #[arg(long = "disable", value_name = "EVENT")]
+    pub disable: Vec<String>,
     #[command(flatten)]
     pub setup: TraceSetupArgs,
 }

@@ -149,3 +149,50 @@ fn fallback_texts_name_only_what_runs() {
         assert!(err.contains("no fallback runs here"), "{err}");
     }
 }
+
+/// Issue #14.17: `set -e '!EVENT'` (set_event's syntax) and `--disable`
+/// switch single events off.
+#[test]
+fn set_disables_events_with_bang_and_disable() {
+    let root = require_live_tracefs();
+    let state = StateDir::new();
+    let name = unique_name("setbang");
+    let (ok, _, err) = tk_run(state.path(), &["set", "-B", &name, "-e", "sched"]);
+    assert!(ok, "{err}");
+    let en = |ev: &str| {
+        std::fs::read_to_string(root.join(format!("instances/{name}/events/sched/{ev}/enable")))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    assert_eq!(en("sched_switch"), "1");
+    let (ok, _, err) = tk_run(
+        state.path(),
+        &["set", "-B", &name, "-e", "!sched:sched_switch"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(en("sched_switch"), "0");
+    assert_eq!(en("sched_wakeup"), "1");
+    let (ok, _, err) = tk_run(
+        state.path(),
+        &["set", "-B", &name, "--disable", "sched:sched_wakeup"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(en("sched_wakeup"), "0");
+    let (ok, _, err) = tk_run(
+        state.path(),
+        &[
+            "set",
+            "-B",
+            &name,
+            "-e",
+            "!sched:sched_switch",
+            "-f",
+            "prev_pid > 0",
+        ],
+    );
+    assert!(!ok && err.contains("nothing to apply to"), "{err}");
+    let (ok, _, err) = tk_run(state.path(), &["reset"]);
+    assert!(ok, "{err}");
+    assert!(!root.join("instances").join(&name).exists());
+}

@@ -77,14 +77,43 @@ fn apply(ctx: &Ctx, a: &SetArgs, specs: &[EventSpec]) -> Result<()> {
         }
         None => true,
     };
+    if a.instance.is_some()
+        && !inst_exists
+        && (!a.disable.is_empty() || specs.iter().any(|s| s.selector.starts_with('!')))
+        && specs.iter().all(|s| s.selector.starts_with('!'))
+    {
+        bail!(
+            "instance '{}' does not exist: nothing to disable",
+            a.instance.as_deref().unwrap_or("")
+        );
+    }
     let probe = if inst_exists {
         Instance::open(&ctx.tfs, a.instance.as_deref())?
     } else {
         Instance::top(&ctx.tfs)
     };
-    let mut resolved: Vec<(Vec<EventName>, &EventSpec)> = Vec::new();
+    // `-e '!EVENT'` (set_event's syntax) and `--disable EVENT` switch events off.
+    let mut resolved: Vec<(Vec<EventName>, &EventSpec, bool)> = Vec::new();
     for s in specs {
-        resolved.push((probe.resolve_events(&s.selector)?, s));
+        let (sel, on) = match s.selector.strip_prefix('!') {
+            Some(rest) => (rest, false),
+            None => (s.selector.as_str(), true),
+        };
+        if !on && (s.filter.is_some() || !s.triggers.is_empty()) {
+            bail!(
+                "-e '{}' disables events: a -f or -R after it has nothing to apply to",
+                s.selector
+            );
+        }
+        resolved.push((probe.resolve_events(sel)?, s, on));
+    }
+    let no_spec = EventSpec::default();
+    for d in &a.disable {
+        resolved.push((
+            probe.resolve_events(d.trim_start_matches('!'))?,
+            &no_spec,
+            false,
+        ));
     }
     if let Some(t) = &a.setup.tracer {
         probe.check_tracer(t)?;
@@ -154,8 +183,12 @@ fn apply(ctx: &Ctx, a: &SetArgs, specs: &[EventSpec]) -> Result<()> {
     if let Some(t) = &a.setup.tracer {
         inst.set_tracer(t)?;
     }
-    for (events, spec) in &resolved {
+    for (events, spec, on) in &resolved {
         for ev in events {
+            if !on {
+                inst.enable_event(ev, false)?;
+                continue;
+            }
             if let Some(f) = &spec.filter {
                 inst.set_filter(ev, f)
                     .with_context(|| format!("setting the filter of {ev}"))?;
