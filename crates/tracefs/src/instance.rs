@@ -603,11 +603,25 @@ impl Instance {
             let mut systems: Vec<String> = avail.iter().map(|e| e.system.clone()).collect();
             systems.dedup();
             names.extend(systems);
-            let probe_hint = matches!(selector.split(':').next(), Some("kprobes" | "uprobes"));
-            let mut suggestions = events::suggest(selector, names.iter().map(String::as_str), 3);
-            if suggestions.is_empty() && probe_hint {
-                suggestions.push("create the probe first with `tracekit probe add`".into());
+            let group = selector.split(':').next().unwrap_or("");
+            let kind = match group {
+                "kprobes" => Some("kprobe"),
+                "uprobes" => Some("uprobe"),
+                g if g.starts_with("tracekit_") => Some("probe"),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                if !avail.iter().any(|e| e.system == group) {
+                    return Err(Error::Invalid {
+                        what: "event",
+                        value: selector.to_string(),
+                        why: format!(
+                            "no {kind} events yet in group '{group}': create one with `tracekit probe add`"
+                        ),
+                    });
+                }
             }
+            let suggestions = events::suggest(selector, names.iter().map(String::as_str), 3);
             return Err(Error::Unknown {
                 kind: "event",
                 name: selector.to_string(),

@@ -196,3 +196,20 @@ fn set_disables_events_with_bang_and_disable() {
     assert!(ok, "{err}");
     assert!(!root.join("instances").join(&name).exists());
 }
+
+/// Issue #14.18: an empty probe group is "no kprobe events yet", not a
+/// garbled "did you mean" suggestion.
+#[test]
+fn list_of_an_empty_probe_group_says_no_events_yet() {
+    let root = require_live_tracefs();
+    if root.join("events/kprobes").exists() {
+        return; // someone's kprobes exist: the message does not apply
+    }
+    let state = StateDir::new();
+    let (ok, _, err) = tk_run(state.path(), &["list", "-e", "kprobes"]);
+    assert!(!ok);
+    assert!(
+        err.contains("no kprobe events yet") && !err.contains("did you mean"),
+        "{err}"
+    );
+}
