@@ -6,16 +6,19 @@
 //! - [`btf::KernelBtf`]: kernel function signatures and struct member
 //!   offsets from BTF (`/sys/kernel/btf/vmlinux`), so probe arguments can be
 //!   named instead of written as registers.
+//! - [`dwarf::DebugFile`]: a user-space function's parameters and locals
+//!   from DWARF (the binary's or its separate debug file), with C types and
+//!   where each one is at the function's entry (named uprobe arguments).
 //!
 //! A leaf crate: it depends on no other tracekit crate.
 #![deny(missing_docs)]
 
 pub mod btf;
-pub mod dwarf;
 pub mod buildid_cache;
+pub mod dwarf;
 pub mod elf;
-pub mod locate;
 mod error;
+pub mod locate;
 pub mod srcline;
 pub mod symtab;
 

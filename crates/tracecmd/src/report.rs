@@ -119,13 +119,22 @@ pub struct Summary {
 fn open_inputs(o: &ReportOptions) -> Result<Vec<Input>> {
     let mut v = Vec::new();
     for p in &o.inputs {
-        let dat = TraceDat::open(p)?;
+        // With several inputs, say which one is bad.
+        let dat = TraceDat::open(p).map_err(|e| match e {
+            e @ Error::Io { .. } => e,
+            e => Error::Usage(format!("{}: {e}", p.display())),
+        })?;
         let mut offset = dat.offset_ns;
         if !o.nodate {
             offset = offset.wrapping_add(dat.date_offset_ns);
         }
         if let Some(t) = o.ts_offset {
-            offset = offset.wrapping_add(t);
+            offset = offset.checked_add(t).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--ts-offset {t}: the timestamps of {} would overflow",
+                    p.display()
+                ))
+            })?;
         }
         let calc = TsCalc {
             tsc: dat.tsc2nsec.map(|(m, s, _)| (m, s)),

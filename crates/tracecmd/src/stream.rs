@@ -84,7 +84,9 @@ impl TsCalc {
         if let Some((mult, shift)) = self.tsc {
             t = ((u128::from(t) * u128::from(mult)) >> shift.min(127)) as u64;
         }
-        t.wrapping_add(self.offset as u64)
+        // A negative offset larger than the timestamp clamps at 0 rather
+        // than wrapping to the end of time.
+        t.saturating_add_signed(self.offset)
     }
 }
 

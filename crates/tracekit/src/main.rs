@@ -104,7 +104,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let _ = std::io::stdout().flush();
-            eprintln!("tracekit: error: {e:#}");
+            eprintln!("tracekit: error: {}", error_text(&e));
             ExitCode::FAILURE
         }
     }
@@ -113,4 +113,22 @@ fn main() -> ExitCode {
 /// Writes to stdout, returning the error (used by `outln!`/`out!`).
 pub(crate) fn out_write(a: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     std::io::stdout().lock().write_fmt(a)
+}
+
+/// The error and its causes joined by `: `, skipping a cause whose text the
+/// message before it already contains (library errors often print their
+/// source too, which `{:#}` would repeat).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for c in e.chain() {
+        let t = c.to_string();
+        if out.contains(&t) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&t);
+    }
+    out
 }

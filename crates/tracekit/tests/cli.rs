@@ -128,7 +128,11 @@ fn closed_pipe_ends_every_command_quietly() {
 #[test]
 fn full_device_is_an_error_not_a_panic() {
     let state = StateDir::new();
-    for args in [vec!["check"], vec!["completions", "bash"], vec!["list", "-t"]] {
+    for args in [
+        vec!["check"],
+        vec!["completions", "bash"],
+        vec!["list", "-t"],
+    ] {
         let full = std::fs::OpenOptions::new()
             .write(true)
             .open("/dev/full")
@@ -141,4 +145,50 @@ fn full_device_is_an_error_not_a_panic() {
             "{args:?}: {err}"
         );
     }
+}
+
+/// Issue #14.21: a missing input is reported once (not the OS error twice);
+/// with several inputs the bad one is named; a negative `--ts-offset` larger
+/// than the timestamps clamps at 0 instead of wrapping.
+#[test]
+fn report_input_errors_name_the_file_once() {
+    let state = StateDir::new();
+    let good = testutil::shared_dir().join("corpus/tracecmd/sched.dat");
+    let (ok, _, err) = run({
+        let mut c = tk(state.path());
+        c.args(["report", "-i", "/nonexistent/x.dat"]);
+        c
+    });
+    assert!(!ok);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.dat");
+    let bytes = std::fs::read(&good).unwrap();
+    std::fs::write(&bad, &bytes[..5000]).unwrap();
+    let (ok, _, err) = run({
+        let mut c = tk(state.path());
+        c.args([
+            "report",
+            "-i",
+            good.to_str().unwrap(),
+            "-i",
+            bad.to_str().unwrap(),
+        ]);
+        c
+    });
+    assert!(!ok);
+    assert!(err.contains(&format!("{}: ", bad.display())), "{err}");
+    let (ok, out, err) = run({
+        let mut c = tk(state.path());
+        c.args([
+            "report",
+            "-i",
+            good.to_str().unwrap(),
+            "--ts-offset=-9223372036854775807",
+        ]);
+        c
+    });
+    assert!(ok, "{err}");
+    let first = out.lines().nth(1).unwrap_or("");
+    assert!(first.contains(" 0.000000: "), "{first}");
 }

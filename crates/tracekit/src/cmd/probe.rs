@@ -271,7 +271,7 @@ fn add(g: &GlobalArgs, a: &AddArgs) -> Result<()> {
             created.name,
             created.id()
         );
-        println!("{}:{}", created.group, created.name);
+        outln!("{}:{}", created.group, created.name)?;
     }
     Ok(())
 }
@@ -327,11 +327,11 @@ fn list(g: &GlobalArgs, a: &ListProbesArgs) -> Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
     if probes.is_empty() {
-        println!("(no dynamic events)");
+        outln!("(no dynamic events)")?;
     }
     for p in &probes {
         let who = if dynevents::is_ours(p, &sessions) {
@@ -339,11 +339,11 @@ fn list(g: &GlobalArgs, a: &ListProbesArgs) -> Result<()> {
         } else {
             "foreign "
         };
-        println!("{who} {}", p.definition);
+        outln!("{who} {}", p.definition)?;
         if a.formats {
             if let Some(f) = fmt(p) {
                 for l in f.lines() {
-                    println!("    {l}");
+                    outln!("    {l}")?;
                 }
             }
         }
@@ -422,12 +422,12 @@ fn profile(g: &GlobalArgs, a: &JsonArg) -> Result<()> {
         bail!("neither kprobe_profile nor uprobe_profile exists (CONFIG_KPROBE_EVENTS / CONFIG_UPROBE_EVENTS)");
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        outln!("{}", serde_json::to_string_pretty(&rows)?)?;
         return Ok(());
     }
-    println!("{:<44} {:>12} {:>10}  file", "event", "hits", "misses");
+    outln!("{:<44} {:>12} {:>10}  file", "event", "hits", "misses")?;
     for r in rows {
-        println!(
+        outln!(
             "{:<44} {:>12} {:>10}  {}",
             r.event,
             r.hits,
@@ -435,7 +435,7 @@ fn profile(g: &GlobalArgs, a: &JsonArg) -> Result<()> {
                 .map(|m| m.to_string())
                 .unwrap_or_else(|| "-".into()),
             r.path.unwrap_or_default()
-        );
+        )?;
     }
     Ok(())
 }
@@ -540,7 +540,7 @@ fn vars(bin: &Path, func: &str, a: &FuncsArgs) -> Result<()> {
                 })
             })
             .collect();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        outln!("{}", serde_json::to_string_pretty(&v)?)?;
         return Ok(());
     }
     let mut out = format!("Available variables at {func}\n");
@@ -588,7 +588,7 @@ fn vars(bin: &Path, func: &str, a: &FuncsArgs) -> Result<()> {
             out.push_str(&format!("\t\t{l}\n"));
         }
     }
-    print!("{out}");
+    out!("{out}")?;
     Ok(())
 }
 
@@ -601,7 +601,7 @@ fn funcs(a: &FuncsArgs) -> Result<()> {
         if a.usdt {
             let u = elf.usdt()?;
             if a.json {
-                println!("{}", serde_json::to_string_pretty(&u)?);
+                outln!("{}", serde_json::to_string_pretty(&u)?)?;
             } else {
                 for p in u.iter().filter(|p| {
                     symbols::glob(&a.glob, &format!("{}:{}", p.provider, p.name))
@@ -611,10 +611,13 @@ fn funcs(a: &FuncsArgs) -> Result<()> {
                         .semaphore_offset
                         .map(|s| format!(" semaphore=0x{s:x}"))
                         .unwrap_or_default();
-                    println!(
+                    outln!(
                         "{}:{}  offset=0x{:x}{sem}  args: {}",
-                        p.provider, p.name, p.offset, p.args
-                    );
+                        p.provider,
+                        p.name,
+                        p.offset,
+                        p.args
+                    )?;
                 }
             }
             return Ok(());
@@ -625,14 +628,14 @@ fn funcs(a: &FuncsArgs) -> Result<()> {
             .filter(|s| symbols::glob(&a.glob, &s.name))
             .collect();
         if a.json {
-            println!("{}", serde_json::to_string_pretty(&f)?);
+            outln!("{}", serde_json::to_string_pretty(&f)?)?;
         } else {
             for s in f {
                 let off = elf
                     .file_offset(s.addr)?
                     .map(|o| format!("0x{o:x}"))
                     .unwrap_or_else(|| "-".into());
-                println!("{:<40} offset={off} size={}", s.name, s.size);
+                outln!("{:<40} offset={off} size={}", s.name, s.size)?;
             }
         }
         return Ok(());
@@ -642,10 +645,10 @@ fn funcs(a: &FuncsArgs) -> Result<()> {
             let names = btf.functions(&a.glob);
             let sigs: Vec<_> = names.iter().filter_map(|n| btf.function(n).ok()).collect();
             if a.json {
-                println!("{}", serde_json::to_string_pretty(&sigs)?);
+                outln!("{}", serde_json::to_string_pretty(&sigs)?)?;
             } else {
                 for s in sigs {
-                    println!("{}", s.c_decl());
+                    outln!("{}", s.c_decl())?;
                 }
             }
         }
@@ -666,10 +669,10 @@ fn funcs(a: &FuncsArgs) -> Result<()> {
             names.sort_unstable();
             names.dedup();
             if a.json {
-                println!("{}", serde_json::to_string_pretty(&names)?);
+                outln!("{}", serde_json::to_string_pretty(&names)?)?;
             } else {
                 for n in names {
-                    println!("{n}");
+                    outln!("{n}")?;
                 }
             }
         }
