@@ -218,3 +218,49 @@ fn list_of_an_empty_probe_group_says_no_events_yet() {
         );
     }
 }
+
+/// Issue #14.2/#14.18/#14.20/#14.21: `probe add ''` is an error, not a
+/// panic; the tutorials' raw `p:NAME …` (no group) gets the kernel's group;
+/// a dry run prints the line even where the kernel lacks kprobes; without
+/// `$USER` the group is still `tracekit_<user>`.
+#[test]
+fn probe_add_habits_and_holes() {
+    let state = StateDir::new();
+    for empty in ["", " "] {
+        let (ok, _, err) = tk_run(state.path(), &["--dry-run", "probe", "add", empty]);
+        assert!(!ok && !err.contains("panicked"), "{err}");
+        assert!(err.contains("probe add needs a function"), "{err}");
+    }
+    let (ok, out, err) = tk_run(
+        state.path(),
+        &[
+            "--dry-run",
+            "probe",
+            "add",
+            "p:myprobe do_sys_openat2 filename=+0(%si):string",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("echo 'p:kprobes/myprobe do_sys_openat2 filename=+0(%si):string' >> ")
+            && out.contains("kprobe_events"),
+        "{out}"
+    );
+    let libc = "/usr/lib/x86_64-linux-gnu/libc.so.6";
+    let mut c = tk(state.path());
+    c.env_remove("USER").env_remove("SUDO_USER").args([
+        "--dry-run",
+        "probe",
+        "add",
+        "-x",
+        libc,
+        "open",
+    ]);
+    let (ok, out, err) = run(c);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("p:tracekit_root/open ") || !out.contains("tracekit_default"),
+        "{out}"
+    );
+    assert!(!out.contains("tracekit_default"), "{out}");
+}

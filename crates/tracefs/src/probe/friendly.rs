@@ -65,11 +65,9 @@ fn invalid(value: &str, why: impl Into<String>) -> Error {
     }
 }
 
-/// The default group `tracekit_<user>` (SUDO_USER, else USER, else `default`).
-pub fn default_group() -> String {
-    let user = std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "default".into());
+/// The default group `tracekit_<user>` for the user name the caller found
+/// (the CLI: `SUDO_USER`, else `USER`, else the passwd name of the uid).
+pub fn default_group(user: &str) -> String {
     let clean: String = user
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })

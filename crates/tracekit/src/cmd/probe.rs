@@ -31,7 +31,7 @@ pub struct ProbeArgs {
 pub enum ProbeCommand {
     /// Create a probe (raw kernel syntax, or FUNC ARG… resolved through BTF/ELF).
     #[command(
-        after_help = "Examples:\n  tracekit probe add do_sys_openat2 dfd filename:string\n  tracekit probe add 'do_sys_openat2%return $retval'\n  tracekit probe add vfs_read file->f_pos count\n  tracekit probe add 'p:mygrp/open do_sys_openat2 dfd=%di:s32 filename=+0(%si):string'\n  tracekit probe add -x /lib/x86_64-linux-gnu/libc.so.6 openat 'path=$arg2:string'\n  tracekit probe add -x /lib/x86_64-linux-gnu/libc.so.6 open file:string oflag\n  tracekit probe add -x /usr/bin/python3.11 --usdt python:gc__done"
+        after_help = "Examples:\n  tracekit probe add do_sys_openat2 dfd filename:string\n  tracekit probe add 'do_sys_openat2%return $retval'\n  tracekit probe add vfs_read 'file->f_pos' count\n  tracekit probe add 'p:mygrp/open do_sys_openat2 dfd=%di:s32 filename=+0(%si):string'\n  tracekit probe add -x /lib/x86_64-linux-gnu/libc.so.6 openat 'path=$arg2:string'\n  tracekit probe add -x /lib/x86_64-linux-gnu/libc.so.6 open file:string oflag\n  tracekit probe add -x /usr/bin/python3.11 --usdt python:gc__done"
     )]
     Add(AddArgs),
     /// List dynamic events (tracekit's and foreign), with their definitions.
@@ -182,7 +182,10 @@ fn add(g: &GlobalArgs, a: &AddArgs) -> Result<()> {
         });
     }
     let ctx = Ctx::open(g)?;
-    let group = a.group.clone().unwrap_or_else(friendly::default_group);
+    let group = a
+        .group
+        .clone()
+        .unwrap_or_else(|| friendly::default_group(&user_name()));
     let opts = FriendlyOptions {
         group,
         event: a.event.clone(),
@@ -190,14 +193,28 @@ fn add(g: &GlobalArgs, a: &AddArgs) -> Result<()> {
         debuginfo: debuginfo_options(),
     };
     let joined = a.spec.join(" ");
+    if joined.trim().is_empty() && !a.usdt {
+        bail!("probe add needs a function (e.g. `vfs_read`, or with -x BIN a symbol) or a raw definition (`p:GROUP/EVENT PLACE ARGS`)");
+    }
     let spec = if a.usdt {
         let bin = a.exec.as_ref().context("--usdt needs -x BINARY")?;
         friendly::usdt_probe(bin, &joined, &opts)?
     } else if looks_raw(&joined) && a.exec.is_none() {
-        let s =
+        let mut s =
             spec::parse(&joined, support()).map_err(|e| anyhow::anyhow!("invalid probe: {e}"))?;
         if a.group.is_some() || a.event.is_some() {
             bail!("-g/-n apply to the friendly syntax; a raw definition names its own group/event");
+        }
+        // `p:myprobe …` (the tutorials' form): the kernel's default group.
+        if s.group.is_none() && s.event.is_some() {
+            s.group = Some(s.kind.default_group().to_string());
+        }
+        if s.event.is_none() {
+            bail!(
+                "name the probe: `{}:NAME {}` (tracekit deletes only probes it can name)",
+                joined.split_whitespace().next().unwrap_or("p"),
+                joined.split_once(' ').map(|x| x.1).unwrap_or("")
+            );
         }
         s
     } else if let Some(bin) = &a.exec {
@@ -205,7 +222,7 @@ fn add(g: &GlobalArgs, a: &AddArgs) -> Result<()> {
         friendly::user_probe(&words, bin, &opts)?
     } else {
         let words: Vec<String> = joined.split_whitespace().map(str::to_string).collect();
-        let needs_btf = words[1..].iter().any(|w| {
+        let needs_btf = words.iter().skip(1).any(|w| {
             let body = w.split_once('=').map(|(_, b)| b).unwrap_or(w);
             let head = body.split([':', '-', '.']).next().unwrap_or("");
             spec::is_c_ident(head)
@@ -257,6 +274,16 @@ fn add(g: &GlobalArgs, a: &AddArgs) -> Result<()> {
                 .next()
                 .unwrap_or(&spec.place);
             msg.push_str(&nearest_events(&ctx, func));
+        }
+        if !ctx.tfs.applies() {
+            // A dry run still shows the command, to learn it from.
+            outln!(
+                "echo '{}' >> {}",
+                spec.definition(),
+                ctx.tfs.path(file).display()
+            )?;
+            eprintln!("tracekit: note: this command would fail here: {msg}");
+            return Ok(());
         }
         bail!(msg);
     }
@@ -678,4 +705,26 @@ fn funcs(a: &FuncsArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The user the default probe group is named after: `SUDO_USER`, else
+/// `USER`, else the passwd name of the effective uid, else `uid<N>`.
+fn user_name() -> String {
+    for v in ["SUDO_USER", "USER"] {
+        if let Some(u) = std::env::var(v).ok().filter(|u| !u.is_empty()) {
+            return u;
+        }
+    }
+    // SAFETY: geteuid has no preconditions; getpwuid returns a pointer into
+    // static storage or null, read at once before any other passwd call.
+    unsafe {
+        let uid = libc::geteuid();
+        let pw = libc::getpwuid(uid);
+        if !pw.is_null() && !(*pw).pw_name.is_null() {
+            if let Ok(n) = std::ffi::CStr::from_ptr((*pw).pw_name).to_str() {
+                return n.to_string();
+            }
+        }
+        format!("uid{uid}")
+    }
 }
