@@ -568,7 +568,7 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
     }
     sys::catch_sigint();
     if let Some(c) = child.as_mut() {
-        c.go();
+        c.go()?;
     }
     let mut buf = Vec::with_capacity(1 << 20);
     let mut status = 0;

@@ -660,7 +660,7 @@ pub fn run(opts: &StatOptions, out: &mut dyn Write) -> Result<i32> {
         }
         let t0 = Instant::now();
         if let Some(c) = child.as_mut() {
-            c.go();
+            c.go()?;
         }
         let mut prev = vec![Reading::default(); specs.len()];
         if opts.interval_ms.is_some() && !printer.json && printer.csv_sep.is_none() {

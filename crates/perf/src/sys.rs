@@ -196,6 +196,9 @@ pub struct Workload {
     /// Its pid.
     pub pid: i32,
     go: Option<OwnedFd>,
+    /// Read end of the close-on-exec pipe the child reports exec's errno on.
+    exec_err: Option<OwnedFd>,
+    program: String,
 }
 
 impl Workload {
@@ -220,8 +223,11 @@ impl Workload {
         let mut ptrs: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
         ptrs.push(std::ptr::null());
         let mut fds = [0 as libc::c_int; 2];
-        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        let mut efds = [0 as libc::c_int; 2];
+        // SAFETY: `fds`/`efds` have room for the two descriptors pipe2 writes.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0
+            || unsafe { libc::pipe2(efds.as_mut_ptr(), libc::O_CLOEXEC) } < 0
+        {
             return Err(Error::Sys {
                 what: "pipe".into(),
                 source: io::Error::last_os_error(),
@@ -241,12 +247,15 @@ impl Workload {
             // SAFETY: child side: see above.
             unsafe {
                 libc::close(fds[1]);
+                libc::close(efds[0]);
                 let mut b = 0u8;
                 let n = libc::read(fds[0], (&mut b as *mut u8).cast(), 1);
                 if n == 1 {
                     libc::execvp(ptrs[0], ptrs.as_ptr());
-                    let msg = b"tracekit: exec failed\n";
-                    libc::write(2, msg.as_ptr().cast(), msg.len());
+                    // Tell the parent why (the pipe closes on a successful exec).
+                    let errno = *libc::__errno_location();
+                    let e = errno.to_ne_bytes();
+                    libc::write(efds[1], e.as_ptr().cast(), e.len());
                     libc::_exit(127);
                 }
                 libc::_exit(126);
@@ -254,15 +263,22 @@ impl Workload {
         }
         // SAFETY: parent side: we own both pipe ends; close the read end,
         // wrap the write end.
-        let go = unsafe {
+        let (go, exec_err) = unsafe {
             libc::close(fds[0]);
-            OwnedFd::from_raw_fd(fds[1])
+            libc::close(efds[1]);
+            (OwnedFd::from_raw_fd(fds[1]), OwnedFd::from_raw_fd(efds[0]))
         };
-        Ok(Workload { pid, go: Some(go) })
+        Ok(Workload {
+            pid,
+            go: Some(go),
+            exec_err: Some(exec_err),
+            program: argv[0].clone(),
+        })
     }
 
-    /// Lets the child exec.
-    pub fn go(&mut self) {
+    /// Lets the child exec; fails (naming the program and the errno, as
+    /// perf's "Workload failed") when it could not.
+    pub fn go(&mut self) -> Result<()> {
         if let Some(fd) = self.go.take() {
             let b = [1u8];
             // SAFETY: writing one byte from a valid buffer to our pipe end.
@@ -270,6 +286,35 @@ impl Workload {
                 libc::write(fd.as_raw_fd(), b.as_ptr().cast(), 1);
             }
         }
+        if let Some(efd) = self.exec_err.take() {
+            let mut e = [0u8; 4];
+            let mut got = 0;
+            while got < e.len() {
+                // SAFETY: reading into the unfilled tail of a local buffer.
+                let n = unsafe {
+                    libc::read(efd.as_raw_fd(), e[got..].as_mut_ptr().cast(), e.len() - got)
+                };
+                if n > 0 {
+                    got += n as usize;
+                } else if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                    continue;
+                } else {
+                    break;
+                }
+            }
+            if got == e.len() {
+                let _ = self.wait();
+                return Err(Error::BadArg {
+                    what: "command",
+                    value: self.program.clone(),
+                    why: format!(
+                        "cannot run it: {}",
+                        errno_text(&io::Error::from_raw_os_error(i32::from_ne_bytes(e)))
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Waits for the child; returns its exit status and rusage.
@@ -306,6 +351,15 @@ impl Workload {
         // SAFETY: valid pointers to locals.
         let r = unsafe { libc::wait4(self.pid, &mut status, libc::WNOHANG, &mut ru) };
         (r == self.pid).then_some((status, ru))
+    }
+}
+
+/// The errno text without Rust's "(os error N)" suffix.
+fn errno_text(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
     }
 }
 

@@ -248,3 +248,50 @@ echo '=== end ==='
         "no warnings with the symfs"
     );
 }
+
+/// Issue #14.13: unknown perf options are errors (not the workload); a
+/// missing program is named with its errno and an existing perf.data is
+/// kept (a finished recording moves it to perf.data.old, as perf does).
+#[test]
+fn perf_option_typos_and_missing_programs() {
+    let (_, err, ok) = tracekit(&[
+        "perf",
+        "stat",
+        "-e",
+        "task-clock",
+        "--repaet",
+        "3",
+        "--",
+        "true",
+    ]);
+    assert!(!ok && err.contains("'--repaet'"), "{err}");
+    let (_, err, ok) = tracekit(&["perf", "record", "--bogus", "--", "true"]);
+    assert!(!ok && err.contains("'--bogus'"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("perf.data");
+    std::fs::write(&out, "previous recording").unwrap();
+    let o = out.to_str().unwrap();
+    let (_, err, ok) = tracekit(&["perf", "record", "-o", o, "--", "/nonexistent/prog"]);
+    assert!(!ok);
+    assert!(
+        err.contains("/nonexistent/prog") && err.contains("No such file or directory"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "previous recording");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "temporary file left"
+    );
+    let (_, err, ok) = tracekit(&["perf", "stat", "--", "/nonexistent/prog"]);
+    assert!(
+        !ok && err.contains("/nonexistent/prog") && err.contains("No such file"),
+        "{err}"
+    );
+    let (_, err, ok) = tracekit(&["perf", "record", "-N", "-o", o, "--", "true"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("perf.data.old")).unwrap(),
+        "previous recording"
+    );
+}

@@ -94,6 +94,24 @@ pub struct Writer {
     out: BufWriter<File>,
     path: PathBuf,
     data_len: u64,
+    /// The temporary file until `finish` renames it (removed on drop).
+    tmp: Option<PathBuf>,
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "perf.data".into());
+    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if let Some(t) = self.tmp.take() {
+            let _ = std::fs::remove_file(t);
+        }
+    }
 }
 
 fn string(v: &mut Vec<u8>, s: &str) {
@@ -124,9 +142,16 @@ fn build_id_section(entries: &[BuildIdEntry]) -> Vec<u8> {
 }
 
 impl Writer {
-    /// Creates `path` (truncating) and reserves the header.
+    /// Starts writing `path`: the data goes to a temporary file beside it
+    /// (`.NAME.PID.tmp`) that [`Writer::finish`] renames onto `path`, so a
+    /// failed or killed recording leaves an existing `path` untouched.
     pub fn create(path: &Path) -> Result<Writer> {
-        let f = File::create(path).map_err(io_err(path))?;
+        let tmp = temp_path(path);
+        let f = File::create(&tmp).map_err(|e| match e.kind() {
+            // Name the file the user asked for, not the temporary one.
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => io_err(path)(e),
+            _ => io_err(&tmp)(e),
+        })?;
         let mut out = BufWriter::with_capacity(1 << 20, f);
         out.write_all(&[0u8; HEADER_SIZE as usize])
             .map_err(io_err(path))?;
@@ -134,6 +159,7 @@ impl Writer {
             out,
             path: path.to_path_buf(),
             data_len: 0,
+            tmp: Some(tmp),
         })
     }
 
@@ -254,6 +280,18 @@ impl Writer {
         self.out.seek(SeekFrom::Start(0)).map_err(io_err(&p))?;
         self.out.write_all(&h).map_err(io_err(&p))?;
         self.out.flush().map_err(io_err(&p))?;
+        if let Some(tmp) = self.tmp.take() {
+            // perf keeps the previous recording as NAME.old.
+            if p.exists() {
+                let mut old = p.clone().into_os_string();
+                old.push(".old");
+                let _ = std::fs::rename(&p, old);
+            }
+            if let Err(e) = std::fs::rename(&tmp, &p) {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(io_err(&p)(e));
+            }
+        }
         Ok(())
     }
 }
