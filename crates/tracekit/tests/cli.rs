@@ -192,3 +192,20 @@ fn report_input_errors_name_the_file_once() {
     let first = out.lines().nth(1).unwrap_or("");
     assert!(first.contains(" 0.000000: "), "{first}");
 }
+
+/// Issue #14.21: `check` piped fits 100 columns (or $COLUMNS).
+#[test]
+fn check_piped_fits_the_width() {
+    let state = StateDir::new();
+    for (cols, max) in [(None, 100), (Some("72"), 72)] {
+        let mut c = tk(state.path());
+        c.arg("check").env_remove("COLUMNS");
+        if let Some(v) = cols {
+            c.env("COLUMNS", v);
+        }
+        let (ok, out, err) = run(c);
+        assert!(ok, "{err}");
+        let widest = out.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+        assert!(widest <= max, "{widest} columns:\n{out}");
+    }
+}

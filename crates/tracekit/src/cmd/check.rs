@@ -21,7 +21,13 @@ pub fn run(g: &GlobalArgs, a: &CheckArgs) -> Result<()> {
         .set_content_arrangement(ContentArrangement::Dynamic)
         .set_header(vec!["feature", "available", "why", "fallback"]);
     if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
-        t.set_width(160);
+        // Piped: $COLUMNS when the shell exports it, else 100 columns.
+        let cols = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.parse::<u16>().ok())
+            .filter(|c| *c >= 40)
+            .unwrap_or(100);
+        t.set_width(cols);
     }
     let mut last = "";
     for c in &caps.features {
