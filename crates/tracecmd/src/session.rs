@@ -376,11 +376,18 @@ pub fn check_output(output: &Path) -> Result<()> {
     };
     match std::fs::metadata(&dir) {
         Ok(m) if m.is_dir() => {}
-        Ok(_) => return Err(in_dir(std::io::Error::from(std::io::ErrorKind::NotADirectory))),
+        Ok(_) => {
+            return Err(in_dir(std::io::Error::from(
+                std::io::ErrorKind::NotADirectory,
+            )))
+        }
         Err(e) => return Err(in_dir(e)),
     }
-    rustix::fs::access(&dir, rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK)
-        .map_err(|e| in_dir(e.into()))?;
+    rustix::fs::access(
+        &dir,
+        rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
+    )
+    .map_err(|e| in_dir(e.into()))?;
     if output.is_dir() {
         return Err(fail(std::io::Error::from(std::io::ErrorKind::IsADirectory)));
     }
@@ -391,8 +398,10 @@ pub fn check_output(output: &Path) -> Result<()> {
 /// missing or non-executable command is reported before anything starts.
 pub fn resolve_command(prog: &str) -> Result<PathBuf> {
     let runnable = |p: &Path| -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
         let m = std::fs::metadata(p)?;
-        if !m.is_file() {
+        // root passes access(X_OK) for any file: exec needs an x bit.
+        if !m.is_file() || m.permissions().mode() & 0o111 == 0 {
             return Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
         }
         rustix::fs::access(p, rustix::fs::Access::EXEC_OK).map_err(std::io::Error::from)
@@ -475,9 +484,7 @@ pub fn buffer_users(
             let mut files = Vec::new();
             for e in s.pending() {
                 let hit = match e {
-                    Entry::Set {
-                        seq, file, new, ..
-                    } if inside(file) => {
+                    Entry::Set { seq, file, new, .. } if inside(file) => {
                         running
                             || (array.is_none()
                                 && adds_events(tfs, file, s.readback(*seq).unwrap_or(new)))
@@ -969,6 +976,23 @@ fn events_to_describe(tfs: &Tracefs, a: &Armed, into: &mut Vec<EventName>) {
     }
 }
 
+/// The per-CPU ring size in KiB as the kernel uses it: `buffer_size_kb`
+/// parsed (`7 (expanded: 1408)` is 1408), or the largest per-CPU size when
+/// CPUs differ (`X`).
+fn ring_kb(inst: &Instance) -> Option<u64> {
+    if let Some(kb) = inst.buffer_size_kb().ok().flatten() {
+        return Some(kb);
+    }
+    tracefs::raw::cpus(inst)
+        .ok()?
+        .into_iter()
+        .filter_map(|c| {
+            let t = tracefs::read_text(&inst.path(&format!("per_cpu/cpu{c}/buffer_size_kb")));
+            tracefs::values::buffer_kb(&t.ok()?)
+        })
+        .max()
+}
+
 /// Records into the temporary files and writes the trace.dat at `out`.
 #[allow(clippy::too_many_arguments)]
 fn record_to(
@@ -1062,9 +1086,7 @@ fn record_to(
     let elapsed = start.elapsed();
     let mut stats = Vec::new();
     let mut inputs = Vec::new();
-    let buffer_kb = armed
-        .first()
-        .and_then(|a| a.inst.buffer_size_kb().ok().flatten());
+    let buffer_kb = armed.first().and_then(|a| ring_kb(&a.inst));
     for (a, r) in armed.iter().zip(recorders) {
         let cpus = r.stop()?;
         let cs = a.inst.cpu_stats().unwrap_or_default();
@@ -1210,5 +1232,105 @@ mod tests {
         assert!(status.is_some_and(|s| s.success()));
         assert!(m.exists());
         let _ = std::fs::remove_file(&m);
+    }
+
+    /// Releases `sh -c 'sleep 0.5; touch M'` from a thread that then ends
+    /// (as tracekit's main thread does when it is killed); returns the pid.
+    fn released_from_a_dying_thread(m: &Path, keep: bool) -> libc::pid_t {
+        let argv: Vec<String> = ["sh", "-c", &format!("sleep 0.5; touch {}", m.display())]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        std::thread::spawn(move || {
+            let mut c = HeldChild::spawn_opts(&argv, keep).unwrap();
+            c.release().unwrap();
+            c.pid as libc::pid_t
+        })
+        .join()
+        .unwrap()
+    }
+
+    #[test]
+    fn a_released_child_dies_with_the_thread_that_forked_it_unless_kept() {
+        for keep in [false, true] {
+            let (m, _) = marker(if keep { "kept" } else { "orphan" });
+            let pid = released_from_a_dying_thread(&m, keep);
+            let mut st = 0;
+            // SAFETY: reaping our own child.
+            unsafe { libc::waitpid(pid, &mut st, 0) };
+            assert_eq!(
+                m.exists(),
+                keep,
+                "keep_running={keep}: the command {} after its parent died",
+                if keep { "was killed" } else { "ran on" }
+            );
+            if !keep {
+                assert!(libc::WIFSIGNALED(st) && libc::WTERMSIG(st) == libc::SIGKILL);
+            }
+            let _ = std::fs::remove_file(&m);
+        }
+    }
+
+    #[test]
+    fn commands_are_found_as_execvp_finds_them() {
+        assert!(resolve_command("sh").is_ok_and(|p| p.is_absolute()));
+        assert!(resolve_command("/bin/sh").is_ok());
+        let e = resolve_command("tk-no-such-command")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not found in PATH"), "{e}");
+        let d = scratch("cmd");
+        let plain = d.join("plain");
+        std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+        let e = resolve_command(&plain.display().to_string())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot run the command: "), "{e}");
+        assert!(resolve_command(&d.display().to_string()).is_err());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    /// An empty scratch directory (removed by the caller).
+    fn scratch(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("tk-session-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn output_checks_name_the_output() {
+        let d = scratch("out");
+        assert!(check_output(&d.join("x.dat")).is_ok());
+        let missing = d.join("no/x.dat");
+        let e = check_output(&missing).unwrap_err().to_string();
+        assert!(e.starts_with(&missing.display().to_string()), "{e}");
+        assert!(e.contains("No such file"), "{e}");
+        assert!(check_output(&d).is_err());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn temporary_names_are_unique_and_removed() {
+        // Any directory does as a journal-less tracefs handle here.
+        let d = scratch("tmp");
+        let tfs = Tracefs::at(&d).unwrap();
+        let a = TempFiles::register(&tfs, &d, "x.dat").unwrap();
+        let b = TempFiles::register(&tfs, &d, "x.dat").unwrap();
+        assert_ne!(a.prefix, b.prefix);
+        assert!(a
+            .prefix
+            .starts_with(&format!(".x.dat.tk{}-", std::process::id())));
+        std::fs::write(a.path(".0.cpu0"), b"x").unwrap();
+        std::fs::write(d.join("x.dat"), b"x").unwrap();
+        assert!(a.owns(&a.path(".0.cpu0")) && !b.owns(&a.path(".0.cpu0")));
+        drop(a);
+        let left: Vec<_> = std::fs::read_dir(&d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, ["x.dat"]);
+        let _ = std::fs::remove_dir_all(&d);
     }
 }

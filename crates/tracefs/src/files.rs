@@ -278,6 +278,20 @@ impl Instance {
             .collect())
     }
 
+    /// Warnings for function-filter globs that will not trace what a user
+    /// expects: a glob that matches nothing, and the tutorials' `sys_*` on a
+    /// kernel whose syscall entry points are arch-prefixed (`__x64_sys_*`).
+    pub fn filter_warnings(&self, globs: &[String]) -> Vec<String> {
+        let Ok(text) = self.tracefs().read_rel("available_filter_functions") else {
+            return Vec::new();
+        };
+        let funcs: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .collect();
+        filter_warnings(&funcs, globs)
+    }
+
     /// The stack tracer's deepest stack (`stack_trace`) and its size.
     pub fn stack_trace(&self) -> Result<(Option<u64>, Vec<StackFrame>)> {
         let max = parse_num(&self.tracefs().read_rel("stack_max_size")?);
@@ -288,9 +302,66 @@ impl Instance {
     }
 }
 
+/// [`Instance::filter_warnings`] over a function list.
+pub fn filter_warnings(funcs: &[&str], globs: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for g in globs {
+        let g = g.trim_start_matches('!');
+        if g.contains(':') {
+            continue; // `func:mod:…` and other commands
+        }
+        let n = funcs.iter().filter(|f| events::glob_match(g, f)).count();
+        if n == 0 {
+            out.push(format!(
+                "function filter '{g}' matches no function in available_filter_functions"
+            ));
+            continue;
+        }
+        let Some(rest) = g.strip_prefix("sys_") else {
+            continue;
+        };
+        // The syscall entry points of this kernel: `__x64_sys_openat`, …
+        let prefix = funcs.iter().find_map(|f| {
+            let i = f.find("_sys_")?;
+            let p = &f[..i + 1];
+            (p.starts_with("__") && !p.contains("compat") && p.len() < 12).then_some(p)
+        });
+        if let Some(p) = prefix {
+            let arch = format!("{p}sys_{rest}");
+            let m = funcs
+                .iter()
+                .filter(|f| events::glob_match(&arch, f))
+                .count();
+            if m > 0 {
+                out.push(format!(
+                    "function filter '{g}' matches {n} functions, but this kernel's syscall entry points are named {p}sys_*: '{arch}' matches {m}"
+                ));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_warnings_suggest_arch_prefixed_syscalls() {
+        let funcs = [
+            "sys_ni_syscall",
+            "__x64_sys_openat",
+            "__x64_sys_read",
+            "__ia32_compat_sys_x",
+            "vfs_read",
+        ];
+        let w = filter_warnings(&funcs, &["sys_*".into()]);
+        assert_eq!(w.len(), 1);
+        assert!(w[0].contains("'__x64_sys_*' matches 2"), "{w:?}");
+        assert!(filter_warnings(&funcs, &["vfs_*".into()]).is_empty());
+        let w = filter_warnings(&funcs, &["nosuch_*".into()]);
+        assert!(w[0].contains("matches no function"), "{w:?}");
+    }
 
     #[test]
     fn function_profiler_rows() {

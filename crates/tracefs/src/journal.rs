@@ -553,7 +553,11 @@ mod tests {
         })
         .unwrap();
         assert_eq!(j.session().unwrap().unwrap().pending().len(), 1);
-        for f in [".out.dat.tk1-abcdef.tmp", ".out.dat.tk1-abcdef.0.cpu0", "out.dat"] {
+        for f in [
+            ".out.dat.tk1-abcdef.tmp",
+            ".out.dat.tk1-abcdef.0.cpu0",
+            "out.dat",
+        ] {
             fs::write(d.path().join(f), b"x").unwrap();
         }
         assert_eq!(remove_temp_files(d.path(), &prefix).unwrap(), 2);

@@ -52,6 +52,9 @@ echo "=== failedlist ==="
 $TK set -l vfs_read -l nosuchfunc_xyz; echo "rc=$?"
 cat $T/set_ftrace_filter
 $TK reset >/dev/null; echo "rc=$?"; cat $T/set_ftrace_filter
+echo "=== sysglob ==="
+$TK set -l 'sys_*' 2>&1 | grep -c "__x64_sys_\*"
+$TK reset >/dev/null; echo "rc=$?"
 echo "=== dryrunmount ==="
 umount /sys/kernel/debug; umount /sys/kernel/tracing; grep -c tracefs /proc/mounts
 $TK --dry-run set -e sched:sched_switch; echo "rc=$?"
@@ -208,6 +211,10 @@ fn rig_krig_kernel() {
     assert_eq!(lines[1], "#### all functions enabled ####", "{f}");
     assert_eq!(lines[2], "rc=0", "{f}");
     assert_eq!(lines[3], "#### all functions enabled ####", "{f}");
+
+    // #14.19: the tutorials' `-l 'sys_*'` on a kernel with __x64_sys_* entry points.
+    let sg = out.section("sysglob");
+    assert_eq!(sg.lines().next(), Some("1"), "{sg}\n{}", out.stderr);
 
     // #14.9: a dry run without tracefs mounted prints the mount and leaves
     // the machine unmounted (it reads tracefs in a private mount namespace).

@@ -10,6 +10,7 @@ mod perf;
 mod perf_archive;
 mod probes;
 mod record;
+mod record_safety;
 mod rig;
 mod shared_state;
 mod stream;

@@ -223,7 +223,8 @@ pub fn extract(g: &GlobalArgs, a: &ExtractArgs) -> Result<()> {
         outln!("CPU{} data recorded at offset=0x{:x}", w.cpu, w.offset)?;
         outln!(
             "    {} bytes in size ({} uncompressed)",
-            w.size, w.uncompressed
+            w.size,
+            w.uncompressed
         )?;
     }
     if overwritten > 0 {

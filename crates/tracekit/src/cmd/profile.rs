@@ -41,11 +41,7 @@ pub struct ProfileArgs {
     pub json: bool,
     /// Command to profile (profiling stops when it exits); starts at the
     /// first word that is not an option, or after `--`.
-    #[arg(
-        value_name = "COMMAND",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<String>,
 }
 

@@ -94,11 +94,7 @@ pub struct RecordArgs {
     pub keep_command: bool,
     /// Command to run (recording stops when it exits); starts at the first
     /// word that is not an option, or after `--`.
-    #[arg(
-        value_name = "COMMAND",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    #[arg(value_name = "COMMAND", trailing_var_arg = true)]
     pub command: Vec<String>,
 }
 
@@ -273,7 +269,13 @@ pub fn check_buffer_users(ctx: &Ctx, cfg: &RecordConfig, force: bool) -> Result<
         Some(n) => format!("instance {n}"),
     };
     let who = format!("tracekit pid {} (`{}`)", u.pid, u.cmdline);
-    let files = u.files.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+    let files = u
+        .files
+        .iter()
+        .take(3)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     let msg = match u.kind {
         SessionKind::Running => format!(
             "{array} is in use by {who}, still running ({files}): both would record each other's events. Record in a private instance (without --top), wait for it, or pass --force"
@@ -363,12 +365,14 @@ pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
             };
             outln!(
                 "{name}CPU{} data recorded at offset=0x{:x}",
-                w.cpu, w.offset
+                w.cpu,
+                w.offset
             )?;
             if w.size != w.uncompressed {
                 outln!(
                     "    {} bytes in size ({} uncompressed)",
-                    w.size, w.uncompressed
+                    w.size,
+                    w.uncompressed
                 )?;
             } else {
                 outln!("    {} bytes in size", w.size)?;
@@ -431,6 +435,49 @@ mod tests {
         assert_eq!(b[1].events[0].selector, "irq");
         assert_eq!(b[1].events[0].triggers, vec!["traceoff"]);
         assert!(bufs(&["tracekit", "record", "-f", "a==1", "-e", "x"]).is_err());
+    }
+
+    fn parse(args: &[&str]) -> std::result::Result<Cli, clap::Error> {
+        let m = Cli::command().try_get_matches_from(args)?;
+        Cli::from_arg_matches(&m)
+    }
+
+    #[test]
+    fn command_without_double_dash_starts_at_the_first_word() {
+        let cmd = |args: &[&str]| match parse(args).unwrap().command {
+            Command::Record(a) => a.command.clone(),
+            Command::Stream(a) => a.rec.command.clone(),
+            Command::Profile(a) => a.command.clone(),
+            _ => panic!(),
+        };
+        // trace-cmd's habit: options after the command word are the command's.
+        assert_eq!(
+            cmd(&["tracekit", "record", "-e", "sched", "ls", "-l", "-e", "x"]),
+            ["ls", "-l", "-e", "x"]
+        );
+        assert_eq!(
+            cmd(&["tracekit", "record", "-e", "sched", "--", "ls", "-l"]),
+            ["ls", "-l"]
+        );
+        assert_eq!(
+            cmd(&["tracekit", "record", "-e", "sched", "--", "-weird"]),
+            ["-weird"]
+        );
+        assert_eq!(
+            cmd(&["tracekit", "stream", "--tc", "-e", "sched", "ls", "--tc"]),
+            ["ls", "--tc"]
+        );
+        assert_eq!(
+            cmd(&["tracekit", "profile", "-l", "vfs_*", "dd", "count=1"]),
+            ["dd", "count=1"]
+        );
+        assert_eq!(
+            cmd(&["tracekit", "profile", "--", "dd", "-x"]),
+            ["dd", "-x"]
+        );
+        // An unknown option is still an error, not a command.
+        assert!(parse(&["tracekit", "record", "-e", "sched", "-Z"]).is_err());
+        assert!(parse(&["tracekit", "record", "-e", "sched", "--bogus", "ls"]).is_err());
     }
 
     #[test]

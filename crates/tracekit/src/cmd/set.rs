@@ -153,6 +153,9 @@ fn apply(ctx: &Ctx, a: &SetArgs, specs: &[EventSpec]) -> Result<()> {
     for o in &a.setup.options {
         inst.set_option(o)?;
     }
+    for w in inst.filter_warnings(&a.setup.ftrace_filter) {
+        eprintln!("tracekit: warning: {w}");
+    }
     if !a.setup.ftrace_filter.is_empty() {
         inst.set_list("set_ftrace_filter", &a.setup.ftrace_filter)
             .context("setting the function filter (-l)")?;
