@@ -241,6 +241,9 @@ pub(crate) fn configure_with(
         }
         if i == 0 {
             if !cfg.ftrace_filter.is_empty() {
+                for w in inst.filter_warnings(&cfg.ftrace_filter) {
+                    log::warn!("{w}");
+                }
                 set(inst.set_list("set_ftrace_filter", &cfg.ftrace_filter))?;
             }
             if !cfg.ftrace_notrace.is_empty() {
