@@ -127,6 +127,41 @@ pub fn combine(rows: &[ProfileRow]) -> Vec<FunctionStat> {
     out
 }
 
+/// `--dry-run` of [`profile`]: the kernel profiler's commands, printed by the
+/// dry-run `tfs`, with `say` telling what happens in between (and, on a
+/// kernel without the profiler, that the commands would fail here).
+pub fn dry_run(
+    tfs: &Tracefs,
+    cfg: &ProfileConfig,
+    command: Option<&[String]>,
+    say: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let top = Instance::top(tfs);
+    if !top.path("function_profile_enabled").exists() {
+        say("# note: this kernel has no function profiler (CONFIG_FUNCTION_PROFILER); these are the commands where it exists:");
+    }
+    if !cfg.filter.is_empty() {
+        top.set_list("set_ftrace_filter", &cfg.filter)
+            .map_err(usage)?;
+    }
+    if !cfg.notrace.is_empty() {
+        top.set_list("set_ftrace_notrace", &cfg.notrace)
+            .map_err(usage)?;
+    }
+    top.set("function_profile_enabled", "1").map_err(usage)?;
+    match (command, cfg.duration) {
+        (Some(c), _) => say(&format!("# {} runs now", c.join(" "))),
+        (None, Some(d)) => say(&format!("# sleep {:.3}", d.as_secs_f64())),
+        (None, None) => say("# until Ctrl-C"),
+    }
+    say(&format!(
+        "cat {}/trace_stat/function*",
+        tfs.root().display()
+    ));
+    top.set("function_profile_enabled", "0").map_err(usage)?;
+    Ok(())
+}
+
 /// Runs the profiler around `command` (or for the duration, or until
 /// `stop`). The caller restores the settings (journal).
 pub fn profile(

@@ -146,6 +146,39 @@ pub(crate) fn configure(tfs: &Tracefs, cfg: &RecordConfig) -> Result<Vec<Armed>>
     configure_with(tfs, cfg, None)
 }
 
+/// `--dry-run` of a recording: the set-up, arming and tear-down commands
+/// are printed by the dry-run `tfs` (nothing is written, no command runs, no
+/// trace data is read); `say` gets what happens in between, as shell
+/// comments, in order (`destination`: what happens to the data, e.g.
+/// "read into x.dat").
+pub fn dry_run(
+    tfs: &Tracefs,
+    cfg: &RecordConfig,
+    command: Option<&[String]>,
+    destination: &str,
+    say: &mut dyn FnMut(&str),
+) -> Result<()> {
+    let command = command.filter(|c| !c.is_empty());
+    validate(tfs, cfg, command)?;
+    if command.is_some() && (cfg.only_command || cfg.children) {
+        say("# the command is forked first and held; then, before the events: echo PID >> set_event_pid (of the trace array below)");
+    }
+    let armed = configure_with(tfs, cfg, None)?;
+    for a in &armed {
+        a.inst.set_tracing_on(true).map_err(usage)?;
+    }
+    if let Some(argv) = command {
+        say(&format!("# {} runs now", argv.join(" ")));
+    }
+    say(&format!(
+        "# per_cpu/cpu*/trace_pipe_raw {destination} until the command ends"
+    ));
+    for a in &armed {
+        a.inst.set_tracing_on(false).map_err(usage)?;
+    }
+    Ok(())
+}
+
 /// The pids the trace arrays are filtered on: `-P`, plus the command with
 /// `-F`/`-c`.
 fn filter_pids(cfg: &RecordConfig, command_pid: Option<u32>) -> Vec<u32> {

@@ -80,7 +80,7 @@ fn main() -> ExitCode {
         Command::Report(a) => cmd::report::run(a),
         Command::Dump(a) => cmd::dump::run(a),
         Command::Probe(a) => cmd::probe::run(&cli.global, a),
-        Command::Perf(a) => cmd::perf::run(a),
+        Command::Perf(a) => cmd::perf::run(&cli.global, a),
         Command::Profile(a) => cmd::profile::run(&cli.global, a),
         Command::Completions(a) => {
             let mut c = Cli::command();

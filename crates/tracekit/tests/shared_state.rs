@@ -264,3 +264,66 @@ fn probe_add_habits_and_holes() {
     );
     assert!(!out.contains("tracekit_default"), "{out}");
 }
+
+/// Issue #14.20: `--dry-run` of record, stream, profile, start and perf
+/// stat/record prints the commands and changes nothing: no instance, no
+/// output file, the workload does not run.
+#[test]
+fn dry_run_everywhere_prints_and_changes_nothing() {
+    let root = require_live_tracefs();
+    let state = StateDir::new();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let m = marker.to_str().unwrap();
+    let out = dir.path().join("x.dat");
+    let o = out.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "record",
+                "-e",
+                "sched:sched_switch",
+                "-F",
+                "-o",
+                o,
+                "--",
+                "touch",
+                m,
+            ],
+            "tracing_on",
+        ),
+        (
+            vec!["stream", "-e", "sched:sched_switch", "--", "touch", m],
+            "tracing_on",
+        ),
+        (
+            vec!["profile", "-l", "vfs_read", "--", "touch", m],
+            "function_profile_enabled",
+        ),
+        (
+            vec!["start", "--name", "tkdrystart", "-e", "sched:sched_switch"],
+            "tracing_on",
+        ),
+        (vec!["perf", "stat", "--", "touch", m], "perf stat -e "),
+        (
+            vec!["perf", "record", "-o", o, "--", "touch", m],
+            "perf record",
+        ),
+    ];
+    for (args, expect) in cases {
+        let mut v = vec!["--dry-run"];
+        v.extend(&args);
+        let (ok, stdout, err) = tk_run(state.path(), &v);
+        assert!(ok, "{args:?}: {err}");
+        assert!(stdout.contains(expect), "{args:?}:\n{stdout}");
+        assert!(!marker.exists(), "{args:?} ran the workload");
+        assert!(!out.exists(), "{args:?} wrote {o}");
+        // Every instance the dry run would make does not exist.
+        for l in stdout.lines() {
+            if let Some(d) = l.strip_prefix("mkdir ") {
+                assert!(!std::path::Path::new(d).exists(), "{args:?} made {d}");
+                assert!(d.starts_with(root.to_str().unwrap()), "{d}");
+            }
+        }
+    }
+}

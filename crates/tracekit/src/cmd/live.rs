@@ -95,6 +95,17 @@ pub fn stream(g: &GlobalArgs, a: &StreamArgs, m: &ArgMatches) -> Result<()> {
     }
     let ctx = Ctx::open(g)?;
     let cfg = config(&ctx, &a.rec, m)?;
+    if !ctx.tfs.applies() {
+        let command = (!a.rec.command.is_empty()).then_some(a.rec.command.as_slice());
+        let mut say = |l: &str| {
+            let _ = outln!("{l}");
+        };
+        let res =
+            tracecmd::session::dry_run(&ctx.tfs, &cfg, command, "decoded and printed", &mut say);
+        let fin = ctx.finish(false);
+        res?;
+        return fin;
+    }
     {
         let _lock = StateLock::acquire(&ctx.state_dir)?;
         check_buffer_users(&ctx, &cfg, a.rec.force)?;

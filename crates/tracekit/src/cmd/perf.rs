@@ -308,7 +308,22 @@ pub struct AnnotateArgs {
     pub sym: SymbolArgs,
 }
 
-pub fn run(a: &PerfArgs) -> Result<()> {
+pub fn run(g: &crate::cli::GlobalArgs, a: &PerfArgs) -> Result<()> {
+    if g.dry_run {
+        match &a.cmd {
+            PerfCmd::Stat(s) => {
+                let ev = if s.events.is_empty() {
+                    vec![perf::stat::DEFAULT_EVENTS.to_string()]
+                } else {
+                    s.events.clone()
+                };
+                return dry_run("stat", &ev, &s.command);
+            }
+            PerfCmd::Record(r) => return dry_run("record", &r.events, &r.command),
+            // The others only read files.
+            _ => {}
+        }
+    }
     match &a.cmd {
         PerfCmd::Stat(s) => stat(s),
         PerfCmd::Record(r) => record(r, a.buildid_dir()),
@@ -317,6 +332,33 @@ pub fn run(a: &PerfArgs) -> Result<()> {
         PerfCmd::Annotate(s) => annotate(s, &a.symbol_paths(&s.sym)),
         PerfCmd::Archive(s) => archive(s, a.buildid_dir()),
     }
+}
+
+/// `--dry-run perf stat|record`: nothing of tracefs changes; print the
+/// counters tracekit would open (validated) and the equivalent perf command,
+/// without running the workload.
+fn dry_run(what: &str, events: &[String], command: &[String]) -> Result<()> {
+    let specs = perf::event::parse_list(events)?;
+    outln!("# perf_event_open(2) per CPU or thread, no tracefs changes:")?;
+    for e in &specs {
+        outln!(
+            "#   {}: type={} config={:#x}",
+            e.name,
+            e.attr.type_,
+            e.attr.config
+        )?;
+    }
+    let ev: Vec<&str> = specs.iter().map(|e| e.name.as_str()).collect();
+    let mut line = format!("perf {what}");
+    if !ev.is_empty() {
+        line.push_str(&format!(" -e {}", ev.join(",")));
+    }
+    if !command.is_empty() {
+        line.push_str(" -- ");
+        line.push_str(&command.join(" "));
+    }
+    outln!("{line}")?;
+    Ok(())
 }
 
 fn stat(a: &StatArgs) -> Result<()> {

@@ -50,9 +50,6 @@ fn us(v: Option<f64>) -> String {
 }
 
 pub fn run(g: &GlobalArgs, a: &ProfileArgs) -> Result<()> {
-    if g.dry_run {
-        bail!("profile does not support --dry-run (use `tracekit --dry-run set -l FUNC` to see the filter commands)");
-    }
     let cfg = ProfileConfig {
         filter: a.filter.clone(),
         notrace: a.notrace.clone(),
@@ -62,6 +59,16 @@ pub fn run(g: &GlobalArgs, a: &ProfileArgs) -> Result<()> {
         eprintln!("tracekit: profiling until Ctrl-C");
     }
     let ctx = Ctx::open(g)?;
+    if !ctx.tfs.applies() {
+        let command = (!a.command.is_empty()).then_some(a.command.as_slice());
+        let mut say = |l: &str| {
+            let _ = outln!("{l}");
+        };
+        let res = profile::dry_run(&ctx.tfs, &cfg, command, &mut say);
+        let fin = ctx.finish(false);
+        res?;
+        return fin;
+    }
     let stop = stop_flag()?;
     let command = (!a.command.is_empty()).then_some(a.command.as_slice());
     let res = profile::profile(&ctx.tfs, &cfg, command, stop);

@@ -308,11 +308,19 @@ pub fn stop_flag() -> Result<Arc<AtomicBool>> {
 }
 
 pub fn run(g: &GlobalArgs, a: &RecordArgs, m: &ArgMatches) -> Result<()> {
-    if g.dry_run {
-        bail!("record does not support --dry-run (use `tracekit --dry-run set …` to see the setup commands)");
-    }
     let ctx = Ctx::open(g)?;
     let cfg = config(&ctx, a, m)?;
+    if !ctx.tfs.applies() {
+        let command = (!a.command.is_empty()).then_some(a.command.as_slice());
+        let mut say = |l: &str| {
+            let _ = outln!("{l}");
+        };
+        let dest = format!("read into {}", a.output.display());
+        let res = session::dry_run(&ctx.tfs, &cfg, command, &dest, &mut say);
+        let fin = ctx.finish(false);
+        res?;
+        return fin;
+    }
     let stop = stop_flag()?;
     let show = !a.quiet && std::io::stderr().is_terminal();
     let bar = if show {
