@@ -13,7 +13,8 @@
 //!   rejects every mismatched image), so a changed file never lends its names.
 //! - the kernel: `--kallsyms FILE` (taken as given), `-k/--vmlinux FILE`
 //!   (build id checked), the standard vmlinux paths under `--symfs`; with a
-//!   symfs nothing else; otherwise `/proc/kallsyms` only when the running
+//!   symfs only the kallsyms of a build-id cache inside it (an unpacked
+//!   `perf archive`; perf itself stops at the vmlinux paths); otherwise `/proc/kallsyms` only when the running
 //!   kernel is the recorded one (or the recording has no build id), else the
 //!   build-id cache's `[kernel.kallsyms]/ID/kallsyms`. No source → raw
 //!   addresses, as perf prints them.
@@ -360,6 +361,13 @@ impl SymbolPaths {
             }
         }
         if let Some(fs) = &self.symfs {
+            // perf stops here; tracekit also takes the kallsyms of the
+            // symfs's own build-id cache (an unpacked `perf archive`).
+            if let Some(p) = build_id.and_then(|id| self.cache_kallsyms(id)) {
+                if p.is_file() && self.buildid_dir.as_ref().is_some_and(|d| d.starts_with(fs)) {
+                    return KernelSource::Kallsyms(p);
+                }
+            }
             return KernelSource::None(format!(
                 "no vmlinux with the recorded build id under --symfs {} and no --kallsyms",
                 fs.display()

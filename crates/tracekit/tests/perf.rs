@@ -295,3 +295,40 @@ fn perf_option_typos_and_missing_programs() {
         "previous recording"
     );
 }
+
+/// Bad symbol input: a `--kallsyms` that is not a kallsyms file is named in a
+/// warning and the kernel addresses stay raw (exit 0, never a panic); a
+/// missing `--symfs` directory is an error naming it.
+#[test]
+fn bad_symbol_options_are_explained() {
+    let f = corpus().join("cpuclock-fp.perf.data");
+    let dir = tempfile::tempdir().unwrap();
+    let bogus = dir.path().join("kallsyms");
+    std::fs::write(&bogus, "this is not\na kallsyms file\n").unwrap();
+    let cache = dir.path().join("cache");
+    let (out, err, ok) = tracekit(&[
+        "perf",
+        "--buildid-dir",
+        cache.to_str().unwrap(),
+        "script",
+        "-i",
+        f.to_str().unwrap(),
+        "--kallsyms",
+        bogus.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        err.contains("not a kallsyms file") && err.contains(bogus.to_str().unwrap()),
+        "{err}"
+    );
+    assert!(out.contains("[unknown] ([kernel.kallsyms])"), "{out}");
+    let (_, err, ok) = tracekit(&[
+        "perf",
+        "script",
+        "-i",
+        f.to_str().unwrap(),
+        "--symfs",
+        "/nonexistent/symfs",
+    ]);
+    assert!(!ok && err.contains("--symfs /nonexistent/symfs"), "{err}");
+}

@@ -254,6 +254,26 @@ fn record_fills_the_buildid_cache_and_archive_packs_it_like_perf() {
     let want = perf_report(&cache, &data);
     assert!(want.contains("[.] "), "{want}");
     testutil::assert_text_eq!(perf_report(&ex, &data), want);
+    // tracekit reads the unpacked directory as --symfs too (and as perf's
+    // --buildid-dir), naming what perf names.
+    let report = [
+        "report",
+        "-i",
+        s(&data),
+        "--stdio",
+        "--no-children",
+        "--sort",
+        "dso,sym",
+        "-g",
+        "none",
+    ];
+    let mut a = vec!["perf", "report"];
+    a.extend(&report[1..]);
+    a.extend(["--symfs", s(&ex)]);
+    let (out, err, ok) = tk(&a);
+    assert!(ok, "{err}");
+    assert!(!err.contains("warning"), "{err}");
+    testutil::assert_text_eq!(without_tip(&out), want);
 }
 
 #[test]
