@@ -7,6 +7,14 @@
 /// the file's path relative to a trace array (`kprobe_events`,
 /// `events/sched/sched_switch/hist`).
 pub fn file_feature(rel: &str) -> Option<(&'static str, &'static str)> {
+    // A file inside an instance is the feature of that file, not "instances".
+    if let Some(rest) = rel.strip_prefix("instances/") {
+        if let Some((_, inner)) = rest.split_once('/') {
+            if !inner.is_empty() {
+                return file_feature(inner);
+            }
+        }
+    }
     let last = rel.rsplit('/').next().unwrap_or(rel);
     let first = rel.split('/').next().unwrap_or(rel);
     Some(match (first, last) {
@@ -109,3 +117,21 @@ pub const KNOWN_TRACERS: &[&str] = &[
     "branch",
     "nop",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_files_name_their_own_feature() {
+        assert_eq!(
+            file_feature("instances/x/set_ftrace_filter").map(|f| f.0),
+            Some("function filters")
+        );
+        assert_eq!(file_feature("instances/x").map(|f| f.0), Some("instances"));
+        assert_eq!(
+            file_feature("instances/x/events/sched/sched_switch/hist").map(|f| f.0),
+            Some("hist triggers")
+        );
+    }
+}
