@@ -2,7 +2,7 @@
 //! and C types) and struct member offsets, for naming probe arguments
 //! (`do_sys_openat2 dfd filename:string`, `vfs_read file->f_pos`).
 //!
-//! The BTF file is `TRACEKIT_BTF`, else `/sys/kernel/btf/vmlinux`.
+//! The BTF file is the caller's choice; the kernel's is [`DEFAULT_BTF`].
 
 use std::path::{Path, PathBuf};
 
@@ -123,19 +123,7 @@ impl std::fmt::Debug for KernelBtf {
     }
 }
 
-/// The BTF path: `TRACEKIT_BTF` or [`DEFAULT_BTF`].
-pub fn btf_path() -> PathBuf {
-    std::env::var_os("TRACEKIT_BTF")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_BTF))
-}
-
 impl KernelBtf {
-    /// Loads BTF from [`btf_path`].
-    pub fn load_default() -> Result<KernelBtf> {
-        KernelBtf::load(&btf_path())
-    }
-
     /// Loads BTF from a file.
     pub fn load(path: &Path) -> Result<KernelBtf> {
         if !path.exists() {

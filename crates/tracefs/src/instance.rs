@@ -297,7 +297,7 @@ impl Instance {
             .map(|t| values::normalize(&file, &t))
             .unwrap_or_default();
         journal.record(&Entry::Applied { seq, readback })?;
-        test_pause_point(self.tfs.changes_made());
+        self.tfs.pause_point();
         Ok(())
     }
 
@@ -694,7 +694,7 @@ impl Instance {
                 let _ = j.record(&Entry::Undone { seq });
                 return Err(self.explain_trigger_error(trigger, e));
             }
-            test_pause_point(self.tfs.changes_made());
+            self.tfs.pause_point();
             return Ok(());
         }
         self.tfs
@@ -770,21 +770,6 @@ pub fn list_instances(tfs: &Tracefs) -> Result<Vec<String>> {
         .collect();
     v.sort();
     Ok(v)
-}
-
-/// Test-only pause point: with `TRACEKIT_TEST_PAUSE_AFTER_CHANGES=N`, stop
-/// for a long time once N journaled changes were applied, so a test can
-/// kill the process mid-change.
-fn test_pause_point(changes: u64) {
-    if let Some(n) = std::env::var("TRACEKIT_TEST_PAUSE_AFTER_CHANGES")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-    {
-        if changes == n {
-            eprintln!("tracekit: test pause after {n} changes");
-            std::thread::sleep(std::time::Duration::from_secs(600));
-        }
-    }
 }
 
 /// An instance tracekit created; removed (`rmdir`) on drop unless kept.

@@ -21,13 +21,6 @@ use crate::error::{Error, Result};
 /// Default state directory.
 pub const DEFAULT_STATE_DIR: &str = "/run/tracekit";
 
-/// The state directory: `TRACEKIT_STATE_DIR`, else [`DEFAULT_STATE_DIR`].
-pub fn state_dir() -> PathBuf {
-    std::env::var_os("TRACEKIT_STATE_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR))
-}
-
 /// Identity of the process that owns a journal file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {

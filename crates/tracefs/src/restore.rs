@@ -51,6 +51,7 @@ pub fn tracefs_for(owner: &Owner, current: &Tracefs) -> Result<Tracefs> {
         echo: None,
         journal: None,
         mount_if_needed: false,
+        pause_after_changes: None,
     })
 }
 

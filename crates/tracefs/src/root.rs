@@ -54,6 +54,7 @@ struct Inner {
     journal: Option<Arc<Journal>>,
     euid_root: bool,
     changes: Mutex<u64>,
+    pause_after_changes: Option<u64>,
 }
 
 /// A handle on a tracefs mount: the root directory plus how changes are made.
@@ -108,6 +109,9 @@ pub struct TracefsOptions {
     pub journal: Option<Arc<Journal>>,
     /// Mount tracefs at `/sys/kernel/tracing` if it is not mounted (root only).
     pub mount_if_needed: bool,
+    /// Test hook: after this many journaled changes, sleep (so a test can
+    /// kill the process mid-change). `None` in normal use.
+    pub pause_after_changes: Option<u64>,
 }
 
 impl Tracefs {
@@ -122,10 +126,7 @@ impl Tracefs {
                 let _ = writeln!(out, "{s}");
             })
         });
-        let explicit = options
-            .root
-            .clone()
-            .or_else(|| std::env::var_os("TRACEFS").map(PathBuf::from));
+        let explicit = options.root.clone();
         let root = if let Some(r) = explicit {
             if !r.is_dir() {
                 return Err(Error::NotMounted {
@@ -192,6 +193,7 @@ impl Tracefs {
                 journal: options.journal,
                 euid_root,
                 changes: Mutex::new(0),
+                pause_after_changes: options.pause_after_changes,
             }),
         })
     }
@@ -433,6 +435,17 @@ impl Tracefs {
             path: path.to_path_buf(),
             error: e,
         })
+    }
+
+    /// The test hook's pause point: sleeps once `changes_made` reaches
+    /// [`TracefsOptions::pause_after_changes`].
+    pub(crate) fn pause_point(&self) {
+        if let Some(n) = self.inner.pause_after_changes {
+            if self.changes_made() == n {
+                eprintln!("tracekit: test pause after {n} changes");
+                std::thread::sleep(std::time::Duration::from_secs(600));
+            }
+        }
     }
 
     /// Number of writes performed so far by this handle (for test pause points).

@@ -79,7 +79,7 @@ fn dry_run_touches_nothing_and_journals_nothing() {
         echo: Some(Box::new(move |s: &str| {
             l2.lock().unwrap().push(s.to_string())
         })),
-        mount_if_needed: false,
+        ..Default::default()
     })
     .unwrap();
     let inst = Instance::create(&t, "dry").unwrap();

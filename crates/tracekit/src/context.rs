@@ -43,6 +43,7 @@ impl Ctx {
             root: Some(probe.root().to_path_buf()),
             mode: mode(g),
             journal: Some(journal.clone()),
+            pause_after_changes: test_pause_after_changes(),
             ..Default::default()
         })?;
         let ctx = Ctx {
@@ -146,4 +147,15 @@ impl Drop for BlockSignals {
             libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut());
         }
     }
+}
+
+/// The kill-mid-change test hook (`TRACEKIT_TEST_PAUSE_AFTER_CHANGES=N`),
+/// honoured only in debug builds (the test builds), never in a release.
+fn test_pause_after_changes() -> Option<u64> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    std::env::var("TRACEKIT_TEST_PAUSE_AFTER_CHANGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
 }

@@ -379,7 +379,7 @@ $TK probe add 'do_sys_openat2%return' '$retval'; echo rc=$?
 $TK probe add vfs_read 'file->f_pos' count; echo rc=$?
 cat $T/kprobe_events
 echo "=== record ==="
-$TK set -B k -e 'tracekit_default:*'; echo rc=$?
+$TK set -B k -e 'tracekit_root:*'; echo rc=$?
 cat /etc/hostname >/dev/null
 echo 0 > $T/instances/k/tracing_on
 grep 'do_sys_openat2: ' $T/instances/k/trace | grep -c 'filename="/etc/hostname"'
@@ -406,7 +406,7 @@ fn rig_kprobes() {
     assert_eq!(add.matches("rc=0").count(), 3, "{add}\n{}", out.stderr);
     assert!(
         add.contains(
-            "p:tracekit_default/do_sys_openat2 do_sys_openat2 dfd=%di:s32 filename=+0(%si):string"
+            "p:tracekit_root/do_sys_openat2 do_sys_openat2 dfd=%di:s32 filename=+0(%si):string"
         ),
         "{add}"
     );
@@ -436,7 +436,7 @@ fn rig_kprobes() {
     let nobtf: Vec<&str> = out.section("nobtf").lines().collect();
     assert_eq!(
         nobtf,
-        ["rc=1", "tracekit_default:regs", "rc=0"],
+        ["rc=1", "tracekit_root:regs", "rc=0"],
         "{}",
         out.stderr
     );

@@ -1073,9 +1073,7 @@ impl Compiled {
                 c.items = items;
             }
             Err(e) => {
-                if std::env::var_os("TRACEKIT_DEBUG_FMT").is_some() {
-                    eprintln!("print fmt of {}: {e}", ev.name);
-                }
+                log::debug!("print fmt of {}: {e}", ev.name);
                 c.failed = true
             }
         }

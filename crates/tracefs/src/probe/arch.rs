@@ -82,11 +82,11 @@ pub const PPC64: Arch = Arch {
 pub const ALL: &[Arch] = &[X86_64, AARCH64, RISCV64, S390X, PPC64];
 
 impl Arch {
-    /// The architecture tracekit runs on (`TRACEKIT_ARCH` overrides, for tests).
-    pub fn current() -> Arch {
-        let name =
-            std::env::var("TRACEKIT_ARCH").unwrap_or_else(|_| std::env::consts::ARCH.to_string());
-        Arch::by_name(&name).unwrap_or(X86_64)
+    /// The architecture tracekit was built for; `None` when its probe
+    /// registers are not known (an error for the caller, never x86_64 by
+    /// default).
+    pub fn current() -> Option<Arch> {
+        Arch::by_name(std::env::consts::ARCH)
     }
 
     /// Looks up `x86_64`, `aarch64`/`arm64`, `riscv64`, `s390x`, `ppc64`/`ppc64le`/`powerpc64`.

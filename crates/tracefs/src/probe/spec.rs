@@ -188,7 +188,7 @@ pub struct KernelSupport {
 impl Default for KernelSupport {
     fn default() -> Self {
         KernelSupport {
-            arch: Arch::current(),
+            arch: Arch::current().unwrap_or(crate::probe::arch::X86_64),
             btf_args: false,
         }
     }

@@ -162,12 +162,12 @@ fn kernel_version() -> (u32, u32) {
     (it.next().unwrap_or(0), it.next().unwrap_or(0))
 }
 
-fn support() -> KernelSupport {
-    let btf = symbols::btf::btf_path().exists();
-    KernelSupport {
-        arch: Arch::current(),
+fn support() -> Result<KernelSupport> {
+    let btf = btf_path().exists();
+    Ok(KernelSupport {
+        arch: host_arch()?,
         btf_args: btf && kernel_version() >= (6, 5),
-    }
+    })
 }
 
 fn add(g: &GlobalArgs, a: &AddArgs) -> Result<()> {
@@ -189,7 +189,7 @@ fn add(g: &GlobalArgs, a: &AddArgs) -> Result<()> {
     let opts = FriendlyOptions {
         group,
         event: a.event.clone(),
-        arch: Arch::current(),
+        arch: host_arch()?,
         debuginfo: debuginfo_options(),
     };
     let joined = a.spec.join(" ");
@@ -201,7 +201,7 @@ fn add(g: &GlobalArgs, a: &AddArgs) -> Result<()> {
         friendly::usdt_probe(bin, &joined, &opts)?
     } else if looks_raw(&joined) && a.exec.is_none() {
         let mut s =
-            spec::parse(&joined, support()).map_err(|e| anyhow::anyhow!("invalid probe: {e}"))?;
+            spec::parse(&joined, support()?).map_err(|e| anyhow::anyhow!("invalid probe: {e}"))?;
         if a.group.is_some() || a.event.is_some() {
             bail!("-g/-n apply to the friendly syntax; a raw definition names its own group/event");
         }
@@ -228,7 +228,7 @@ fn add(g: &GlobalArgs, a: &AddArgs) -> Result<()> {
             spec::is_c_ident(head)
         });
         let (btf, err) = if needs_btf {
-            match KernelBtf::load_default() {
+            match KernelBtf::load(&btf_path()) {
                 Ok(b) => (Some(b), None),
                 Err(e) => (None, Some(e.to_string())),
             }
@@ -667,7 +667,7 @@ fn funcs(a: &FuncsArgs) -> Result<()> {
         }
         return Ok(());
     }
-    match KernelBtf::load_default() {
+    match KernelBtf::load(&btf_path()) {
         Ok(btf) => {
             let names = btf.functions(&a.glob);
             let sigs: Vec<_> = names.iter().filter_map(|n| btf.function(n).ok()).collect();
@@ -727,4 +727,21 @@ fn user_name() -> String {
         }
         format!("uid{uid}")
     }
+}
+
+/// The kernel's BTF: `TRACEKIT_BTF` (tests, other kernels), else the running kernel's.
+fn btf_path() -> std::path::PathBuf {
+    std::env::var_os("TRACEKIT_BTF")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| symbols::btf::DEFAULT_BTF.into())
+}
+
+/// The probe register set of the architecture tracekit runs on.
+fn host_arch() -> Result<Arch> {
+    Arch::current().with_context(|| {
+        format!(
+            "probe registers of {} are not known to tracekit (x86_64, aarch64, riscv64, s390x, ppc64): write fetch arguments in the raw kernel syntax",
+            std::env::consts::ARCH
+        )
+    })
 }
