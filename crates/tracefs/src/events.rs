@@ -49,94 +49,10 @@ pub fn parse_available(text: &str) -> Vec<EventName> {
     v
 }
 
-/// Shell-style glob match (`*`, `?`, `[abc]`, `[a-z]`, `[!x]`).
+/// Shell-style glob match (`*`, `?`, `[abc]`, `[a-z]`, `[!x]`): tracekit's
+/// one glob, [`symbols::glob`].
 pub fn glob_match(pattern: &str, text: &str) -> bool {
-    fn inner(p: &[char], t: &[char], depth: usize) -> bool {
-        if depth > 64 {
-            return false;
-        }
-        let (mut pi, mut ti) = (0, 0);
-        let (mut star_p, mut star_t) = (None::<usize>, 0);
-        while ti < t.len() {
-            if pi < p.len() {
-                match p[pi] {
-                    '*' => {
-                        star_p = Some(pi);
-                        star_t = ti;
-                        pi += 1;
-                        continue;
-                    }
-                    '?' => {
-                        pi += 1;
-                        ti += 1;
-                        continue;
-                    }
-                    '[' => {
-                        if let Some((matched, next)) = class(p, pi, t[ti]) {
-                            if matched {
-                                pi = next;
-                                ti += 1;
-                                continue;
-                            }
-                        } else if t[ti] == '[' {
-                            pi += 1;
-                            ti += 1;
-                            continue;
-                        }
-                    }
-                    c if c == t[ti] => {
-                        pi += 1;
-                        ti += 1;
-                        continue;
-                    }
-                    _ => {}
-                }
-            }
-            match star_p {
-                Some(sp) => {
-                    pi = sp + 1;
-                    star_t += 1;
-                    ti = star_t;
-                }
-                None => return false,
-            }
-        }
-        while pi < p.len() && p[pi] == '*' {
-            pi += 1;
-        }
-        let _ = depth;
-        pi == p.len()
-    }
-    fn class(p: &[char], start: usize, c: char) -> Option<(bool, usize)> {
-        let mut i = start + 1;
-        let negate = matches!(p.get(i), Some('!') | Some('^'));
-        if negate {
-            i += 1;
-        }
-        let mut matched = false;
-        let mut first = true;
-        while i < p.len() {
-            if p[i] == ']' && !first {
-                return Some((matched != negate, i + 1));
-            }
-            first = false;
-            if i + 2 < p.len() && p[i + 1] == '-' && p[i + 2] != ']' {
-                if p[i] <= c && c <= p[i + 2] {
-                    matched = true;
-                }
-                i += 3;
-            } else {
-                if p[i] == c {
-                    matched = true;
-                }
-                i += 1;
-            }
-        }
-        None
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    inner(&p, &t, 0)
+    symbols::glob(pattern, text)
 }
 
 /// Whether a pattern contains glob characters.

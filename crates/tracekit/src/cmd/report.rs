@@ -89,25 +89,9 @@ pub struct ReportArgs {
     pub summary: bool,
 }
 
+/// `--cpu 0,2-3`: the one CPU-list parser (perf's `-C` uses it too).
 fn parse_cpus(s: &str) -> Result<Vec<u32>> {
-    let mut v = Vec::new();
-    for part in s.split(',').filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (u32, u32) = (a.trim().parse()?, b.trim().parse()?);
-                if b < a || b - a > 65536 {
-                    bail!("bad CPU range '{part}'");
-                }
-                v.extend(a..=b);
-            }
-            None => v.push(
-                part.trim()
-                    .parse()
-                    .with_context(|| format!("bad CPU '{part}'"))?,
-            ),
-        }
-    }
-    Ok(v)
+    Ok(perf::event::parse_cpu_list(s)?)
 }
 
 /// Builds the library options from the flags.
