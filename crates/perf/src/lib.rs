@@ -3,7 +3,9 @@
 //!
 //! - [`stat`]: counting (`tracekit perf stat`), perf's layouts, `-r` noise,
 //!   multiplex scaling and derived ratios;
-//! - [`data`]: perf.data reader ([`data::PerfData`]) and writer ([`data::Writer`]);
+//! - [`data`]: perf.data reader ([`data::PerfData`]: file mode, pipe mode,
+//!   `-z` compressed records) and writer ([`data::Writer`]); [`header`]:
+//!   `perf report --header-only`;
 //! - [`session`]: threads, maps and symbols rebuilt from records (what
 //!   `perf report` calls a machine), shared by [`report`], [`script`] and
 //!   [`annotate`]; [`unwind`] walks DWARF (`--call-graph dwarf`) user stacks;

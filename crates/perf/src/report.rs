@@ -168,15 +168,16 @@ struct CNode {
 
 impl CNode {
     fn cumul(&self) -> u64 {
-        self.hit + self.children_hit
+        // u64 sums wrap as in perf's C (periods come from the file).
+        self.hit.wrapping_add(self.children_hit)
     }
 
     fn append(&mut self, chain: &[(SymKey, String)], period: u64) {
         let Some(first) = chain.first() else {
-            self.hit += period;
+            self.hit = self.hit.wrapping_add(period);
             return;
         };
-        self.children_hit += period;
+        self.children_hit = self.children_hit.wrapping_add(period);
         for c in self.children.iter_mut() {
             if c.val.first().map(|v| &v.0) != Some(&first.0) {
                 continue;
@@ -417,7 +418,7 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
             .period
             .max(if rs.sample.period == 0 { 1 } else { 0 });
         b.samples += 1;
-        b.total += period;
+        b.total = b.total.wrapping_add(period);
         b.has_callchain = has_cc.get(rs.event).copied().unwrap_or(false);
         // Returns the entry index (None when filtered out).
         let add = |b: &mut Builder,
@@ -469,8 +470,8 @@ pub fn build(session: &mut Session, opts: &ReportOptions) -> Result<Report> {
                 });
             }
             if let Some(e) = b.entries.get_mut(i) {
-                e.period += self_p;
-                e.children_period += child_p;
+                e.period = e.period.wrapping_add(self_p);
+                e.children_period = e.children_period.wrapping_add(child_p);
                 if self_p > 0 {
                     e.samples += 1;
                 }

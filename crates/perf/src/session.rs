@@ -596,7 +596,7 @@ fn insert_map(maps: &mut Vec<Map>, m: Map) {
         if old.end > m.end {
             out.push(Map {
                 start: m.end,
-                pgoff: old.pgoff + (m.end - old.start),
+                pgoff: old.pgoff.wrapping_add(m.end - old.start),
                 ..old
             });
         }
@@ -735,7 +735,7 @@ impl Session {
         items.sort_by_key(|(t, _)| *t);
         for (_, it) in items {
             match it {
-                Item::Other(OtherRecord::Lost { lost }) => self.lost += lost,
+                Item::Other(OtherRecord::Lost { lost }) => self.lost = self.lost.wrapping_add(lost),
                 Item::Other(o) => self.machine.apply(&o),
                 Item::Sample(ai, s) => {
                     let mut rs = resolve_sample(&mut self.machine, ai, s);

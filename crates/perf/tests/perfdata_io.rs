@@ -629,3 +629,61 @@ fn endless_fifo_of_zeros_stops_at_the_first_record() {
     drop(pd);
     t.join().unwrap();
 }
+
+fn record(type_: u32, misc: u16, body: &[u8]) -> Vec<u8> {
+    let mut v = type_.to_le_bytes().to_vec();
+    v.extend(misc.to_le_bytes());
+    v.extend(((8 + body.len()) as u16).to_le_bytes());
+    v.extend(body);
+    v
+}
+
+#[test]
+fn values_at_the_edge_of_u64_replay_without_overflow() {
+    // Periods, lost counts and map offsets are file data: sums wrap as in
+    // perf's C instead of panicking.
+    let (mut v, _) = pipe_prefix(sample::IP | sample::TID | sample::TIME | sample::PERIOD);
+    let mmap = |start: u64, len: u64, pgoff: u64| {
+        let mut b = 42u32.to_le_bytes().to_vec();
+        b.extend(42u32.to_le_bytes());
+        b.extend(start.to_le_bytes());
+        b.extend(len.to_le_bytes());
+        b.extend(pgoff.to_le_bytes());
+        b.extend(b"/nonexistent/x\0\0");
+        record(rtype::MMAP, 2, &b)
+    };
+    v.extend(mmap(0x1000, 0x10000, u64::MAX - 10));
+    v.extend(mmap(0x2000, 0x1000, 0));
+    for k in 0..3u64 {
+        let mut b = (0x1800 + k).to_le_bytes().to_vec();
+        b.extend(42u32.to_le_bytes());
+        b.extend(42u32.to_le_bytes());
+        b.extend((100 + k).to_le_bytes());
+        b.extend((u64::MAX - k).to_le_bytes());
+        v.extend(record(rtype::SAMPLE, 2, &b));
+        let mut l = 0u64.to_le_bytes().to_vec();
+        l.extend(u64::MAX.to_le_bytes());
+        v.extend(record(rtype::LOST, 0, &l));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("edge.data");
+    std::fs::write(&p, &v).unwrap();
+    let none = dir.path().join("none");
+    let paths = symbols::locate::SymbolPaths {
+        symfs: Some(none.clone()),
+        debug_root: none.clone(),
+        proc_kallsyms: none,
+        ..Default::default()
+    };
+    let mut s = Session::open_with(&p, paths.clone()).unwrap();
+    let opts = ReportOptions {
+        children: true,
+        ..Default::default()
+    };
+    let r = report::build(&mut s, &opts).unwrap();
+    assert_eq!(r.events[0].samples, 3);
+    let _ = r.to_stdio(&opts);
+    let mut s = Session::open_with(&p, paths).unwrap();
+    let text = perf::script::run(&mut s, None).unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+}
