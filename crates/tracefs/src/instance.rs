@@ -806,7 +806,19 @@ impl OwnedInstance {
         };
         // Disable events first so a probe enabled only here can be deleted.
         let tfs = inst.tfs.clone();
-        let res = tfs.rmdir(&inst.dir);
+        // A reader that just closed its trace_pipe_raw (or a process that
+        // still holds one of the instance's files) makes rmdir EBUSY for a
+        // moment: try again for up to a second before leaving it to `reset`.
+        let mut res = tfs.rmdir(&inst.dir);
+        for _ in 0..50 {
+            match &res {
+                Err(Error::Io { error, .. }) if error.raw_os_error() == Some(libc::EBUSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    res = tfs.rmdir(&inst.dir);
+                }
+                _ => break,
+            }
+        }
         if res.is_ok() {
             if let (Some(j), Some(seq)) = (tfs.journal(), self.seq) {
                 let _ = j.record(&Entry::Undone { seq });
