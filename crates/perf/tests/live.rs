@@ -37,14 +37,9 @@ fn debian_perf() -> PathBuf {
     p
 }
 
+/// perf's report text without the random tip footer.
 fn strip_tip(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    let cut = lines
-        .iter()
-        .rposition(|l| l.starts_with("# (Tip:"))
-        .map(|i| i.saturating_sub(1))
-        .unwrap_or(lines.len());
-    lines[..cut].join("\n")
+    testutil::without_perf_tip(s)
 }
 
 /// Replaces each number by `N` so layouts can be compared run to run.

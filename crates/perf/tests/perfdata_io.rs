@@ -56,16 +56,9 @@ fn perf_out(args: &[&str], input: &Path) -> String {
 }
 
 /// perf ends its report with a random "Tip" block; drop it.
+/// perf's report text without the random tip footer.
 fn strip_tip(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    let cut = lines
-        .iter()
-        .rposition(|l| l.starts_with("# (Tip:"))
-        .map(|i| i.saturating_sub(1))
-        .unwrap_or(lines.len());
-    let mut out = lines[..cut].join("\n");
-    out.push('\n');
-    out
+    testutil::without_perf_tip(s)
 }
 
 fn same(name: &str, ours: &str, perf: &str) {

@@ -33,7 +33,7 @@ mod paths;
 mod rig;
 mod state;
 
-pub use assert::text_diff;
+pub use assert::{text_diff, without_perf_tip};
 pub use fake::{FakeTracefs, FixtureSet};
 pub use live::{require_live_tracefs, LIVE_TRACEFS};
 pub use lock::{global_lock, GlobalLock, GLOBAL_LOCK_PATH};

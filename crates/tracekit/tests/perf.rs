@@ -28,14 +28,9 @@ fn tracekit(args: &[&str]) -> (String, String, bool) {
     )
 }
 
+/// perf's report text without the random tip footer.
 fn without_tip(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    let cut = lines
-        .iter()
-        .rposition(|l| l.starts_with("# (Tip:"))
-        .map(|i| i.saturating_sub(1))
-        .unwrap_or(lines.len());
-    lines[..cut].join("\n")
+    testutil::without_perf_tip(s)
 }
 
 /// The corpus's offline-symbol options: `--symfs symfs --kallsyms symfs/kallsyms`.

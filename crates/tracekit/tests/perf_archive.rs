@@ -112,14 +112,9 @@ fn hex(id: &[u8]) -> String {
 }
 
 /// perf's closing `#` and `# (Tip: …)` lines vary; the rest is compared.
+/// perf's report text without the random tip footer.
 fn without_tip(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    let cut = lines
-        .iter()
-        .rposition(|l| l.starts_with("# (Tip:"))
-        .map(|i| i.saturating_sub(1))
-        .unwrap_or(lines.len());
-    lines[..cut].join("\n")
+    testutil::without_perf_tip(s)
 }
 
 fn perf_report(cache: &Path, data: &Path) -> String {
