@@ -454,12 +454,9 @@ fn plt_symbols(rt: &ElfFile64<'_, Endianness>) -> Vec<Sym> {
     let mut header = entry;
     let mut off = plt.sh_offset(e);
     let mut lazy = true;
-    let plt_sym_start = plt.sh_offset(e);
-    let mut plt_sym_end = plt_sym_start + header;
     if let Some((_, sec)) = secs.section_by_name(e, b".plt.sec") {
         entry = sec.sh_entsize(e);
         header = entry;
-        plt_sym_end = plt_sym_start + plt.sh_size(e);
         off = sec.sh_offset(e);
         lazy = false;
     }
@@ -479,17 +476,13 @@ fn plt_symbols(rt: &ElfFile64<'_, Endianness>) -> Vec<Sym> {
             Some((r_off, (info >> 32) as u32))
         })
         .collect();
-    let mut plt_sym_kept = true;
-    if lazy {
-        if rels.len() as u64 * entry == plt.sh_size(e) {
-            plt_sym_kept = false;
-        } else {
-            off += header;
-        }
+    // The first lazy entry is the PLT header, skipped unless every slot has
+    // a relocation. Newer perf (6.2+) also names the header ".plt"; Debian's
+    // perf 6.1, the reference here, leaves it unresolved (a raw address), so
+    // do we.
+    if lazy && rels.len() as u64 * entry != plt.sh_size(e) {
+        off += header;
     }
-    // Newer perf (6.2+) also names the PLT header ".plt"; Debian's perf 6.1,
-    // the reference here, leaves it unresolved (a raw address), so do we.
-    let _ = (plt_sym_kept, plt_sym_start, plt_sym_end);
     rels.sort_by_key(|r| r.0);
     let dyn_ = rt.elf_dynamic_symbol_table();
     let strings = dyn_.strings();

@@ -94,9 +94,8 @@ pub trait Renderer {
     fn render(&mut self, ctx: &Context<'_>, record: &Record<'_>, out: &mut String) -> Result<()>;
 
     /// Appends the notice for events lost before a sub-buffer of `cpu`.
-    fn render_lost(&mut self, cpu: u32, missed: Missed, out: &mut String) {
-        let _ = (cpu, missed, out);
-    }
+    /// (Default: no notice.)
+    fn render_lost(&mut self, _cpu: u32, _missed: Missed, _out: &mut String) {}
 }
 
 /// Formats the event's print fmt for `record` into `out` (no trailing newline).
