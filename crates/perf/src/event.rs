@@ -73,8 +73,8 @@ const CACHE_OPS: &[(&str, u64, u64)] = &[
     ("prefetch-misses", 2, 1),
 ];
 
-/// Where tracefs lives (events/…/id).
-pub fn tracefs_root() -> PathBuf {
+/// Where tracefs usually lives (events/…/id), for callers without `--tracefs`.
+pub fn default_tracefs_root() -> PathBuf {
     for p in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] {
         if Path::new(p).join("events").is_dir() {
             return PathBuf::from(p);
@@ -83,13 +83,9 @@ pub fn tracefs_root() -> PathBuf {
     PathBuf::from("/sys/kernel/tracing")
 }
 
-/// The tracefs id of `sys:name`.
-pub fn tracepoint_id(sys: &str, name: &str) -> Result<u64> {
-    let p = tracefs_root()
-        .join("events")
-        .join(sys)
-        .join(name)
-        .join("id");
+/// The tracefs id of `sys:name` under the tracefs root `tracefs`.
+pub fn tracepoint_id(tracefs: &Path, sys: &str, name: &str) -> Result<u64> {
+    let p = tracefs.join("events").join(sys).join(name).join("id");
     let s = std::fs::read_to_string(&p).map_err(|e| Error::BadEvent {
         name: format!("{sys}:{name}"),
         why: format!("{}: {e}", p.display()),
@@ -150,8 +146,8 @@ fn is_modifier(s: &str) -> bool {
     !s.is_empty() && s.chars().all(|c| "ukhpGHSD".contains(c))
 }
 
-/// Parses one event name (no groups).
-pub fn parse_one(spec: &str) -> Result<EventSpec> {
+/// Parses one event name (no groups); tracepoints are looked up under `tracefs`.
+pub fn parse_one(spec: &str, tracefs: &Path) -> Result<EventSpec> {
     let bad = |why: &str| Error::BadEvent {
         name: spec.into(),
         why: why.into(),
@@ -201,7 +197,7 @@ pub fn parse_one(spec: &str) -> Result<EventSpec> {
         uprobe_path = Some(c);
         a
     } else if let Some((sys, name)) = base.split_once(':') {
-        Attr::new(types::TRACEPOINT, tracepoint_id(sys, name)?)
+        Attr::new(types::TRACEPOINT, tracepoint_id(tracefs, sys, name)?)
     } else {
         return Err(bad(
             "not a known software, hardware, cache event or SYS:NAME tracepoint",
@@ -217,7 +213,7 @@ pub fn parse_one(spec: &str) -> Result<EventSpec> {
 }
 
 /// Parses a comma-separated list with `{a,b}` groups (repeat `-e` to add more).
-pub fn parse_list(specs: &[String]) -> Result<Vec<EventSpec>> {
+pub fn parse_list(specs: &[String], tracefs: &Path) -> Result<Vec<EventSpec>> {
     let mut out: Vec<EventSpec> = Vec::new();
     for s in specs {
         let mut depth = 0usize;
@@ -227,7 +223,7 @@ pub fn parse_list(specs: &[String]) -> Result<Vec<EventSpec>> {
             |cur: &mut String, out: &mut Vec<EventSpec>, group: Option<usize>| -> Result<()> {
                 let t = cur.trim();
                 if !t.is_empty() {
-                    let mut e = parse_one(t)?;
+                    let mut e = parse_one(t, tracefs)?;
                     e.leader = group.unwrap_or(out.len());
                     out.push(e);
                 }
@@ -293,20 +289,24 @@ mod tests {
 
     #[test]
     fn names() {
-        let e = parse_one("cycles").unwrap();
+        let e = parse_one("cycles", Path::new("/sys/kernel/tracing")).unwrap();
         assert_eq!((e.attr.type_, e.attr.config), (types::HARDWARE, 0));
-        let e = parse_one("cycles:u").unwrap();
+        let e = parse_one("cycles:u", Path::new("/sys/kernel/tracing")).unwrap();
         assert!(e.attr.has(flag::EXCLUDE_KERNEL) && !e.attr.has(flag::EXCLUDE_USER));
-        let e = parse_one("L1-dcache-load-misses").unwrap();
+        let e = parse_one("L1-dcache-load-misses", Path::new("/sys/kernel/tracing")).unwrap();
         assert_eq!((e.attr.type_, e.attr.config), (types::HW_CACHE, 0x10000));
-        let e = parse_one("LLC-stores").unwrap();
+        let e = parse_one("LLC-stores", Path::new("/sys/kernel/tracing")).unwrap();
         assert_eq!(e.attr.config, 0x102);
-        assert!(parse_one("nonsense").is_err());
+        assert!(parse_one("nonsense", Path::new("/sys/kernel/tracing")).is_err());
     }
 
     #[test]
     fn groups() {
-        let l = parse_list(&["task-clock,{cycles,instructions},cs".into()]).unwrap();
+        let l = parse_list(
+            &["task-clock,{cycles,instructions},cs".into()],
+            Path::new("/sys/kernel/tracing"),
+        )
+        .unwrap();
         let leaders: Vec<usize> = l.iter().map(|e| e.leader).collect();
         assert_eq!(leaders, vec![0, 1, 1, 3]);
     }

@@ -15,7 +15,7 @@ use crate::attr::{flag, read, sample, types, Attr};
 use crate::buildid::Hits;
 use crate::data::{misc, rtype, BuildIdEntry, FileAttr, TracingData, Writer, WriterInfo};
 use crate::error::{Error, Result};
-use crate::event::{parse_cpu_list, parse_list, tracefs_root};
+use crate::event::{parse_cpu_list, parse_list};
 use crate::sys::{self, EventFd, Ring, Workload};
 
 /// How call chains are collected.
@@ -60,6 +60,8 @@ impl CallGraph {
 pub struct RecordOptions {
     /// `-e` (default: cycles, falling back to cpu-clock without a PMU).
     pub events: Vec<String>,
+    /// The tracefs root tracepoint ids and formats are read from (`--tracefs`).
+    pub tracefs: PathBuf,
     /// `-F`.
     pub freq: Option<u64>,
     /// `-c`.
@@ -356,7 +358,7 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
     } else {
         opts.events.clone()
     };
-    let specs = parse_list(&events)?;
+    let specs = parse_list(&events, &opts.tracefs)?;
     let system_wide = opts.all_cpus || opts.cpus.is_some();
     let cpus: Vec<u32> = match &opts.cpus {
         Some(c) => parse_cpu_list(c)?,
@@ -633,7 +635,7 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
         })
         .collect();
     if !tps.is_empty() {
-        info.tracing = Some(TracingData::from_tracefs(&tracefs_root(), &tps)?);
+        info.tracing = Some(TracingData::from_tracefs(&opts.tracefs, &tps)?);
     }
     // HEADER_BUILD_ID: the kernel and every mapped file (perf lists only
     // those with hits; the others help name call chains elsewhere).

@@ -19,6 +19,8 @@ use crate::sys::{self, EventFd, Workload};
 pub struct StatOptions {
     /// `-e` lists (default: perf's default set).
     pub events: Vec<String>,
+    /// The tracefs root tracepoint ids are read from (`--tracefs`).
+    pub tracefs: std::path::PathBuf,
     /// `-a`.
     pub all_cpus: bool,
     /// `-C`.
@@ -599,7 +601,7 @@ pub fn run(opts: &StatOptions, out: &mut dyn Write) -> Result<i32> {
     } else {
         opts.events.clone()
     };
-    let specs = parse_list(&evs)?;
+    let specs = parse_list(&evs, &opts.tracefs)?;
     let target = if let Some(c) = &opts.cpus {
         Target::Cpus(parse_cpu_list(c)?)
     } else if opts.all_cpus {

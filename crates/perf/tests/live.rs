@@ -69,6 +69,7 @@ fn stat_layout_matches_perf() {
     require_root();
     let perf = debian_perf();
     let opts = StatOptions {
+        tracefs: perf::event::default_tracefs_root(),
         events: vec!["task-clock,context-switches,cycles".into()],
         repeat: 3,
         command: vec!["sleep".into(), "0.1".into()],
@@ -122,6 +123,7 @@ fn stat_layout_matches_perf() {
 fn stat_counts_software_events_and_tracepoints() {
     require_root();
     let opts = StatOptions {
+        tracefs: perf::event::default_tracefs_root(),
         events: vec!["task-clock,page-faults,sched:sched_process_exec,instructions".into()],
         repeat: 1,
         csv_sep: Some(",".into()),
@@ -159,6 +161,7 @@ fn stat_uprobe_counts_calls() {
     let libc_path = Path::new("/lib/x86_64-linux-gnu/libc.so.6");
     assert!(libc_path.exists(), "needs {}", libc_path.display());
     let opts = StatOptions {
+        tracefs: perf::event::default_tracefs_root(),
         events: vec![format!("uprobe:{}:getpid", libc_path.display())],
         repeat: 1,
         csv_sep: Some(",".into()),
@@ -194,6 +197,7 @@ fn record_g_is_read_by_debian_perf_with_the_same_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("perf.data");
     let opts = RecordOptions {
+        tracefs: perf::event::default_tracefs_root(),
         events: Vec::new(),
         freq: Some(999),
         period: None,
@@ -284,6 +288,7 @@ fn record_tracepoints_system_wide() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("tp.data");
     let opts = RecordOptions {
+        tracefs: perf::event::default_tracefs_root(),
         events: vec!["sched:sched_switch,sched:sched_process_exec".into()],
         freq: None,
         period: None,
@@ -330,6 +335,7 @@ fn record_dwarf_unwinds_user_stacks() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("dwarf.data");
     let opts = RecordOptions {
+        tracefs: perf::event::default_tracefs_root(),
         events: vec!["cpu-clock".into()],
         freq: Some(999),
         period: None,

@@ -327,3 +327,23 @@ fn bad_symbol_options_are_explained() {
     ]);
     assert!(!ok && err.contains("--symfs /nonexistent/symfs"), "{err}");
 }
+
+/// Issue #15: perf's tracepoints come from `--tracefs` like everything else.
+#[test]
+fn perf_tracepoints_honour_tracefs() {
+    let (_, err, ok) = tracekit(&[
+        "--tracefs",
+        "/nonexistent/tracefs",
+        "perf",
+        "stat",
+        "-e",
+        "sched:sched_switch",
+        "--",
+        "true",
+    ]);
+    assert!(!ok);
+    assert!(
+        err.contains("/nonexistent/tracefs/events/sched/sched_switch/id"),
+        "{err}"
+    );
+}

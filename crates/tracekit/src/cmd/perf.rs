@@ -309,6 +309,11 @@ pub struct AnnotateArgs {
 }
 
 pub fn run(g: &crate::cli::GlobalArgs, a: &PerfArgs) -> Result<()> {
+    // Tracepoint ids and formats come from `--tracefs` (or `TRACEFS`) when given.
+    let tracefs = g
+        .tracefs
+        .clone()
+        .unwrap_or_else(perf::event::default_tracefs_root);
     if g.dry_run {
         match &a.cmd {
             PerfCmd::Stat(s) => {
@@ -317,16 +322,16 @@ pub fn run(g: &crate::cli::GlobalArgs, a: &PerfArgs) -> Result<()> {
                 } else {
                     s.events.clone()
                 };
-                return dry_run("stat", &ev, &s.command);
+                return dry_run("stat", &ev, &s.command, &tracefs);
             }
-            PerfCmd::Record(r) => return dry_run("record", &r.events, &r.command),
+            PerfCmd::Record(r) => return dry_run("record", &r.events, &r.command, &tracefs),
             // The others only read files.
             _ => {}
         }
     }
     match &a.cmd {
-        PerfCmd::Stat(s) => stat(s),
-        PerfCmd::Record(r) => record(r, a.buildid_dir()),
+        PerfCmd::Stat(s) => stat(s, &tracefs),
+        PerfCmd::Record(r) => record(r, a.buildid_dir(), &tracefs),
         PerfCmd::Report(r) => report(r, &a.symbol_paths(&r.sym)),
         PerfCmd::Script(s) => script(s, &a.symbol_paths(&s.sym)),
         PerfCmd::Annotate(s) => annotate(s, &a.symbol_paths(&s.sym)),
@@ -337,8 +342,13 @@ pub fn run(g: &crate::cli::GlobalArgs, a: &PerfArgs) -> Result<()> {
 /// `--dry-run perf stat|record`: nothing of tracefs changes; print the
 /// counters tracekit would open (validated) and the equivalent perf command,
 /// without running the workload.
-fn dry_run(what: &str, events: &[String], command: &[String]) -> Result<()> {
-    let specs = perf::event::parse_list(events)?;
+fn dry_run(
+    what: &str,
+    events: &[String],
+    command: &[String],
+    tracefs: &std::path::Path,
+) -> Result<()> {
+    let specs = perf::event::parse_list(events, tracefs)?;
     outln!("# perf_event_open(2) per CPU or thread, no tracefs changes:")?;
     for e in &specs {
         outln!(
@@ -361,8 +371,9 @@ fn dry_run(what: &str, events: &[String], command: &[String]) -> Result<()> {
     Ok(())
 }
 
-fn stat(a: &StatArgs) -> Result<()> {
+fn stat(a: &StatArgs, tracefs: &std::path::Path) -> Result<()> {
     let opts = perf::stat::StatOptions {
+        tracefs: tracefs.to_path_buf(),
         events: a.events.clone(),
         all_cpus: a.all_cpus,
         cpus: a.cpus.clone(),
@@ -389,13 +400,14 @@ fn stat(a: &StatArgs) -> Result<()> {
     Ok(())
 }
 
-fn record(a: &RecordArgs, buildid_dir: Option<PathBuf>) -> Result<()> {
+fn record(a: &RecordArgs, buildid_dir: Option<PathBuf>, tracefs: &std::path::Path) -> Result<()> {
     let call_graph = match (&a.call_graph, a.g) {
         (Some(m), _) => perf::record::CallGraph::parse(m)?,
         (None, true) => perf::record::CallGraph::Fp,
         (None, false) => perf::record::CallGraph::None,
     };
     let opts = perf::record::RecordOptions {
+        tracefs: tracefs.to_path_buf(),
         events: a.events.clone(),
         freq: a.freq,
         period: a.count,
