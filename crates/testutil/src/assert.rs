@@ -93,6 +93,20 @@ macro_rules! assert_contains {
     };
 }
 
+/// `perf report`'s text without its random `# (Tip: …)` footer (and the `#`
+/// line before it), newline-terminated: comparable run to run.
+pub fn without_perf_tip(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    let cut = lines
+        .iter()
+        .rposition(|l| l.starts_with("# (Tip:"))
+        .map(|i| i.saturating_sub(1))
+        .unwrap_or(lines.len());
+    let mut out = lines[..cut].join("\n");
+    out.push('\n');
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::text_diff;
@@ -134,18 +148,4 @@ mod tests {
     fn contains_panics() {
         crate::assert_contains!("abc", "zz");
     }
-}
-
-/// `perf report`'s text without its random `# (Tip: …)` footer (and the `#`
-/// line before it), newline-terminated: comparable run to run.
-pub fn without_perf_tip(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    let cut = lines
-        .iter()
-        .rposition(|l| l.starts_with("# (Tip:"))
-        .map(|i| i.saturating_sub(1))
-        .unwrap_or(lines.len());
-    let mut out = lines[..cut].join("\n");
-    out.push('\n');
-    out
 }
