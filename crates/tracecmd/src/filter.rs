@@ -36,7 +36,7 @@ pub struct Filter {
 /// tracekit's one (linear-time) glob.
 fn glob_match(pat: &str, s: &str) -> bool {
     let p = pat.replace(".*", "*").replace('.', "?");
-    tracefs::events::glob_match(&p, s)
+    symbols::glob(&p, s)
 }
 
 impl Filter {

@@ -18,13 +18,9 @@ pub mod dump;
 mod error;
 pub mod filter;
 pub mod io;
-pub mod live;
 pub mod perfetto;
-pub mod profile;
-pub mod recorder;
 pub mod render;
 pub mod report;
-pub mod session;
 pub mod stream;
 pub mod writer;
 

@@ -4,9 +4,9 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use ::live::live::{self, StreamFormat};
 use anyhow::{bail, Context as _, Result};
 use clap::{ArgMatches, Args};
-use tracecmd::live::{self, StreamFormat};
 use tracecmd::writer::{Compression, WriterOptions};
 use tracefs::journal::StateLock;
 use tracefs::Instance;
@@ -101,7 +101,7 @@ pub fn stream(g: &GlobalArgs, a: &StreamArgs, m: &ArgMatches) -> Result<()> {
             let _ = outln!("{l}");
         };
         let res =
-            tracecmd::session::dry_run(&ctx.tfs, &cfg, command, "decoded and printed", &mut say);
+            ::live::session::dry_run(&ctx.tfs, &cfg, command, "decoded and printed", &mut say);
         let fin = ctx.finish(false);
         res?;
         return fin;

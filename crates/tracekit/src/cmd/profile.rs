@@ -6,7 +6,7 @@ use std::io::Write;
 
 use anyhow::{bail, Result};
 use clap::Args;
-use tracecmd::profile::{self, ProfileConfig};
+use live::profile::{self, ProfileConfig};
 
 use crate::cli::GlobalArgs;
 use crate::cmd::record::{parse_duration, stop_flag};

@@ -20,7 +20,7 @@ pub fn run(g: &GlobalArgs, a: &ShowArgs) -> Result<()> {
     };
     let path = inst.path(file);
     if a.pipe && (a.tc || a.format.is_some()) {
-        use tracecmd::live::{self, StreamFormat};
+        use ::live::live::{self, StreamFormat};
         let format = match (a.tc, a.format.as_deref()) {
             (true, _) => StreamFormat::TraceCmd,
             (_, Some("json")) => StreamFormat::Json,

@@ -14,7 +14,7 @@ use tracefs::files::ProfileRow;
 use tracefs::{Instance, Tracefs};
 
 use crate::error::{Error, Result};
-use crate::session::{usage, HeldChild};
+use crate::session::HeldChild;
 
 /// What to profile.
 #[derive(Debug, Clone, Default)]
@@ -141,14 +141,12 @@ pub fn dry_run(
         say("# note: this kernel has no function profiler (CONFIG_FUNCTION_PROFILER); these are the commands where it exists:");
     }
     if !cfg.filter.is_empty() {
-        top.set_list("set_ftrace_filter", &cfg.filter)
-            .map_err(usage)?;
+        top.set_list("set_ftrace_filter", &cfg.filter)?;
     }
     if !cfg.notrace.is_empty() {
-        top.set_list("set_ftrace_notrace", &cfg.notrace)
-            .map_err(usage)?;
+        top.set_list("set_ftrace_notrace", &cfg.notrace)?;
     }
-    top.set("function_profile_enabled", "1").map_err(usage)?;
+    top.set("function_profile_enabled", "1")?;
     match (command, cfg.duration) {
         (Some(c), _) => say(&format!("# {} runs now", c.join(" "))),
         (None, Some(d)) => say(&format!("# sleep {:.3}", d.as_secs_f64())),
@@ -158,7 +156,7 @@ pub fn dry_run(
         "cat {}/trace_stat/function*",
         tfs.root().display()
     ));
-    top.set("function_profile_enabled", "0").map_err(usage)?;
+    top.set("function_profile_enabled", "0")?;
     Ok(())
 }
 
@@ -190,20 +188,18 @@ pub fn profile(
         )));
     }
     if !cfg.filter.is_empty() {
-        top.set_list("set_ftrace_filter", &cfg.filter)
-            .map_err(usage)?;
+        top.set_list("set_ftrace_filter", &cfg.filter)?;
     }
     if !cfg.notrace.is_empty() {
-        top.set_list("set_ftrace_notrace", &cfg.notrace)
-            .map_err(usage)?;
+        top.set_list("set_ftrace_notrace", &cfg.notrace)?;
     }
     let mut child = match command {
         Some(a) if !a.is_empty() => Some(HeldChild::spawn(a)?),
         _ => None,
     };
     // Enabling resets the statistics.
-    top.set_function_profile(false).map_err(usage)?;
-    top.set_function_profile(true).map_err(usage)?;
+    top.set_function_profile(false)?;
+    top.set_function_profile(true)?;
     let start = Instant::now();
     let mut sum = ProfileSummary::default();
     let run = (|| -> Result<()> {
@@ -229,8 +225,8 @@ pub fn profile(
     })();
     sum.elapsed = start.elapsed();
     // Read while still enabled (the statistics are those of this run), then stop.
-    let rows = top.function_profile().map_err(usage);
-    let off = top.set_function_profile(false).map_err(usage);
+    let rows = top.function_profile().map_err(Error::from);
+    let off = top.set_function_profile(false).map_err(Error::from);
     if let Some(c) = child.as_mut() {
         if c.try_wait().is_none() {
             c.kill();
@@ -268,9 +264,9 @@ fn profile_with_graph(
         duration: cfg.duration,
         // The graph tracer is top-level only on most kernels (6.1).
         top_level: true,
-        writer: crate::writer::WriterOptions {
+        writer: tracecmd::writer::WriterOptions {
             version: 7,
-            compression: crate::writer::Compression::None,
+            compression: tracecmd::writer::Compression::None,
         },
         ..Default::default()
     };
@@ -304,7 +300,7 @@ fn tempfile_dir() -> Result<std::path::PathBuf> {
 /// Per CPU and function: hits, total, mean and sample variance of
 /// `rettime - calltime` over the `funcgraph_exit` records of a trace.dat.
 fn graph_stats(path: &std::path::Path) -> Result<Vec<ProfileRow>> {
-    let dat = crate::TraceDat::open(path)?;
+    let dat = tracecmd::TraceDat::open(path)?;
     let kallsyms = traceevent::Kallsyms::parse(&String::from_utf8_lossy(&dat.kallsyms_text))
         .unwrap_or_default();
     let Some(exit) = dat
@@ -322,16 +318,16 @@ fn graph_stats(path: &std::path::Path) -> Result<Vec<ProfileRow>> {
     let mut streams = Vec::new();
     if let Some(b) = dat.buffers.first() {
         for cd in &b.cpus {
-            streams.push(crate::stream::CpuStream::new(
+            streams.push(tracecmd::stream::CpuStream::new(
                 &dat,
                 0,
                 b,
                 *cd,
-                crate::stream::TsCalc::default(),
+                tracecmd::stream::TsCalc::default(),
             ));
         }
     }
-    let mut merge = crate::stream::Merge::new(streams);
+    let mut merge = tracecmd::stream::Merge::new(streams);
     // (cpu, func address) -> (n, sum ns, sum of squares ns²)
     let mut acc: BTreeMap<(u32, u64), (u64, f64, f64)> = BTreeMap::new();
     let num = |d: &[u8], (off, size): (usize, usize)| dat.endian.read_uint(d, off, size);

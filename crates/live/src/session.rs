@@ -23,7 +23,7 @@ use tracefs::{CpuStats, EventName, Instance, OwnedInstance, Tracefs};
 
 use crate::error::{Error, Result};
 use crate::recorder::{InPlace, Recorder, RecorderOptions};
-use crate::writer::{BufferInput, CpuWritten, Metadata, TraceDatWriter, WriterOptions};
+use tracecmd::writer::{BufferInput, CpuWritten, Metadata, TraceDatWriter, WriterOptions};
 
 /// Per-CPU buffer of tracekit's private recording instances, in KiB.
 pub const DEFAULT_INSTANCE_BUFFER_KB: u64 = 4096;
@@ -165,7 +165,7 @@ pub fn dry_run(
     }
     let armed = configure_with(tfs, cfg, None)?;
     for a in &armed {
-        a.inst.set_tracing_on(true).map_err(usage)?;
+        a.inst.set_tracing_on(true)?;
     }
     if let Some(argv) = command {
         say(&format!("# {} runs now", argv.join(" ")));
@@ -174,7 +174,7 @@ pub fn dry_run(
         "# per_cpu/cpu*/trace_pipe_raw {destination} until the command ends"
     ));
     for a in &armed {
-        a.inst.set_tracing_on(false).map_err(usage)?;
+        a.inst.set_tracing_on(false)?;
     }
     Ok(())
 }
@@ -211,18 +211,18 @@ pub(crate) fn configure_with(
     for b in &cfg.buffers {
         let mut evs = Vec::new();
         for e in &b.events {
-            evs.push((top.resolve_events(&e.selector).map_err(usage)?, e.clone()));
+            evs.push((top.resolve_events(&e.selector)?, e.clone()));
         }
         resolved.push(evs);
     }
     if let Some(t) = &cfg.tracer {
-        top.check_tracer(t).map_err(usage)?;
+        top.check_tracer(t)?;
     }
     if let Some(c) = &cfg.clock {
-        top.check_clock(c).map_err(usage)?;
+        top.check_clock(c)?;
     }
     for o in &cfg.options {
-        top.check_option(o).map_err(usage)?;
+        top.check_option(o)?;
     }
     let pids = filter_pids(cfg, command_pid);
     let mut out = Vec::new();
@@ -230,17 +230,17 @@ pub(crate) fn configure_with(
         let (inst, owned) = match (&b.name, i == 0 && cfg.top_level) {
             (None, true) => (Instance::top(tfs), None),
             (None, false) => {
-                let o = Instance::create_unique(tfs, "tk-record").map_err(usage)?;
+                let o = Instance::create_unique(tfs, "tk-record")?;
                 (o.instance().clone(), Some(o))
             }
             (Some(n), _) => {
-                let (inst, created) = Instance::open_or_create(tfs, n).map_err(usage)?;
+                let (inst, created) = Instance::open_or_create(tfs, n)?;
                 // An instance we created is removed by the journal at the end.
                 let _ = created;
                 (inst, None)
             }
         };
-        let set = |r: tracefs::Result<()>| r.map_err(usage);
+        let set = |r: tracefs::Result<()>| r.map_err(Error::from);
         set(inst.set_tracing_on(false))?;
         if let Some(kb) = cfg.subbuf_kb {
             if inst.has("buffer_subbuf_size_kb") {
@@ -361,20 +361,20 @@ pub fn validate(tfs: &Tracefs, cfg: &RecordConfig, command: Option<&[String]>) -
     }
     for b in &cfg.buffers {
         if let Some(n) = &b.name {
-            tracefs::validate_instance_name(n).map_err(usage)?;
+            tracefs::validate_instance_name(n)?;
         }
         for e in &b.events {
-            top.resolve_events(&e.selector).map_err(usage)?;
+            top.resolve_events(&e.selector)?;
         }
     }
     if let Some(t) = &cfg.tracer {
-        top.check_tracer(t).map_err(usage)?;
+        top.check_tracer(t)?;
     }
     if let Some(c) = &cfg.clock {
-        top.check_clock(c).map_err(usage)?;
+        top.check_clock(c)?;
     }
     for o in &cfg.options {
-        top.check_option(o).map_err(usage)?;
+        top.check_option(o)?;
     }
     check_output(&cfg.output)?;
     if let Some(prog) = command.and_then(|c| c.first()) {
@@ -934,8 +934,7 @@ impl<'a> TempFiles<'a> {
                 seq: s,
                 dir: std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()),
                 prefix: prefix.clone(),
-            })
-            .map_err(usage)?;
+            })?;
             seq = Some(s);
         }
         Ok(TempFiles {
@@ -965,6 +964,12 @@ impl<'a> TempFiles<'a> {
                 path: output.to_path_buf(),
                 source,
             },
+            Error::File(tracecmd::Error::Io { path, source }) if self.owns(&path) => {
+                Error::File(tracecmd::Error::Io {
+                    path: output.to_path_buf(),
+                    source,
+                })
+            }
             e => e,
         }
     }
@@ -1081,7 +1086,7 @@ fn record_to(
         None
     };
     for a in armed {
-        a.inst.set_tracing_on(true).map_err(usage)?;
+        a.inst.set_tracing_on(true)?;
     }
     let start = Instant::now();
     if let Some(c) = child.as_deref_mut() {
@@ -1117,7 +1122,7 @@ fn record_to(
         }
     }
     for a in armed {
-        a.inst.set_tracing_on(false).map_err(usage)?;
+        a.inst.set_tracing_on(false)?;
     }
     let elapsed = start.elapsed();
     let mut stats = Vec::new();
@@ -1201,9 +1206,9 @@ pub(crate) fn arm_pid_filters(cfg: &RecordConfig, armed: &[Armed], pid: u32) -> 
         .map(|t| t.starts_with("function"))
         .unwrap_or(false);
     for a in armed {
-        a.inst.add_pids("set_event_pid", &[pid]).map_err(usage)?;
+        a.inst.add_pids("set_event_pid", &[pid])?;
         if function && a.inst.has("set_ftrace_pid") {
-            a.inst.add_pids("set_ftrace_pid", &[pid]).map_err(usage)?;
+            a.inst.add_pids("set_ftrace_pid", &[pid])?;
         }
     }
     Ok(())

@@ -123,12 +123,11 @@ impl Recorder {
     ) -> Result<Recorder> {
         let mut in_place = in_place.filter(|_| opts.max_bytes.is_none());
         let stop = Arc::new(AtomicBool::new(false));
-        let cpus = raw::cpus(inst).map_err(|e| Error::Usage(e.to_string()))?;
+        let cpus = raw::cpus(inst)?;
         let mut threads = Vec::new();
         let mut bytes = Vec::new();
         for cpu in cpus {
-            let reader =
-                CpuReader::open(inst, cpu, true).map_err(|e| Error::Usage(e.to_string()))?;
+            let reader = CpuReader::open(inst, cpu, true)?;
             let (path, file, offset) = match in_place.take() {
                 Some(ip) => {
                     let mut f = std::fs::OpenOptions::new()
@@ -235,9 +234,7 @@ fn pump(
     let subbuf = reader.subbuf_size() as u64;
     while moved < limit {
         let want = (limit - moved).min(chunk as u64).max(subbuf) as usize;
-        let n = reader
-            .splice_to(pw, want)
-            .map_err(|e| Error::Usage(e.to_string()))?;
+        let n = reader.splice_to(pw, want)?;
         if n == 0 {
             break;
         }
@@ -351,9 +348,7 @@ fn record_cpu(
         }
     }
     let mut rest = Vec::new();
-    reader
-        .drain(&mut rest)
-        .map_err(|e| Error::Usage(e.to_string()))?;
+    reader.drain(&mut rest)?;
     file.write_all(&rest).map_err(io(path))?;
     total += rest.len() as u64;
     file.flush().map_err(io(path))?;

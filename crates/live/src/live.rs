@@ -22,13 +22,13 @@ use tracefs::{CpuStats, Instance, Tracefs};
 
 use crate::error::{Error, Result};
 use crate::recorder::{Recorder, RecorderOptions};
-use crate::render::{TepOptions, TepRenderer};
 use crate::session::{
     arm_pid_filters, collect_metadata, configure, usage, HeldChild, RecordConfig,
 };
-use crate::stream::Event;
-use crate::writer::{BufferInput, CpuWritten, Metadata, TraceDatWriter, WriterOptions};
-use crate::TraceDat;
+use tracecmd::render::{TepOptions, TepRenderer};
+use tracecmd::stream::Event;
+use tracecmd::writer::{BufferInput, CpuWritten, Metadata, TraceDatWriter, WriterOptions};
+use tracecmd::TraceDat;
 
 /// Output layout of `stream`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,8 +121,10 @@ impl Tables {
         let endian = Endian::native();
         let mut registry = EventRegistry::new(long, endian);
         let hp_text = String::from_utf8_lossy(&meta.header_page).into_owned();
-        let header = HeaderPage::parse(&hp_text)
-            .map_err(|e| Error::Usage(format!("events/header_page: {e}")))?;
+        let header = HeaderPage::parse(&hp_text).map_err(|source| tracecmd::Error::Event {
+            context: "events/header_page".into(),
+            source,
+        })?;
         registry.set_header_page(header);
         for f in &meta.ftrace_formats {
             let _ = registry.add_format("ftrace", &String::from_utf8_lossy(f));
@@ -162,7 +164,7 @@ impl Tables {
                 &path,
                 WriterOptions {
                     version: 7,
-                    compression: crate::writer::Compression::None,
+                    compression: tracecmd::writer::Compression::None,
                 },
             )
             .and_then(|w| w.write(meta, &[input]));
@@ -514,7 +516,7 @@ struct Pipeline {
 
 impl Pipeline {
     fn spawn(inst: &Instance, tables: Arc<Tables>, pin: bool) -> Result<Pipeline> {
-        let cpus = raw::cpus(inst).map_err(usage)?;
+        let cpus = raw::cpus(inst)?;
         let (tx, rx) = mpsc::sync_channel::<(usize, Chunk)>(CHUNKS_QUEUED.max(4 * cpus.len()));
         let stop = Arc::new(AtomicBool::new(false));
         let mut threads = Vec::new();
@@ -523,7 +525,7 @@ impl Pipeline {
         // thread behind.
         let readers = cpus
             .iter()
-            .map(|&cpu| CpuReader::open(inst, cpu, true).map_err(usage))
+            .map(|&cpu| CpuReader::open(inst, cpu, true).map_err(Error::from))
             .collect::<Result<Vec<_>>>()?;
         for (idx, (&cpu, mut r)) in cpus.iter().zip(readers).enumerate() {
             let (back_tx, back_rx) = mpsc::channel::<Chunk>();
@@ -814,7 +816,7 @@ pub fn stream(
             arm_pid_filters(cfg, &armed, c.pid())?;
         }
         for a in &armed {
-            a.inst.set_tracing_on(true).map_err(usage)?;
+            a.inst.set_tracing_on(true)?;
         }
         if let Some(c) = child.as_mut() {
             c.release()?;
@@ -867,7 +869,7 @@ pub fn pipe(
     stop: Arc<AtomicBool>,
     out: &mut dyn Write,
 ) -> Result<StreamSummary> {
-    let events = inst.enabled_events().map_err(usage)?;
+    let events = inst.enabled_events()?;
     let meta = collect_metadata(tfs, inst, &events, None)?;
     let tables = Arc::new(Tables::new(
         tfs,
@@ -896,7 +898,7 @@ pub fn start(tfs: &Tracefs, cfg: &RecordConfig) -> Result<Vec<String>> {
     let mut armed = configure(tfs, cfg)?;
     let mut names = Vec::new();
     for a in &mut armed {
-        a.inst.set_tracing_on(true).map_err(usage)?;
+        a.inst.set_tracing_on(true)?;
         if let Some(o) = a._owned.take() {
             o.keep();
         }
@@ -922,7 +924,7 @@ pub fn extract(
     output: &Path,
     writer: WriterOptions,
 ) -> Result<ExtractSummary> {
-    let events = inst.enabled_events().map_err(usage)?;
+    let events = inst.enabled_events()?;
     let dir = output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
