@@ -189,11 +189,126 @@ fn filter_pids(cfg: &RecordConfig, command_pid: Option<u32>) -> Vec<u32> {
     pids
 }
 
-/// Whether the tracer honours `set_ftrace_pid`.
-fn function_tracer(cfg: &RecordConfig) -> bool {
-    cfg.tracer
-        .as_deref()
-        .is_some_and(|t| t.starts_with("function"))
+/// What `set` and `record` write into one trace array, with trace-cmd's
+/// flags: one implementation, one order (sizes and clock, options, function
+/// filters and tracer, pid filters, then events with their filters and
+/// triggers — the pid filter first, so a counted trigger is only used up by
+/// the traced tasks).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Setup<'a> {
+    /// `-b` KiB per CPU.
+    pub buffer_kb: Option<u64>,
+    /// `-C`.
+    pub clock: Option<&'a str>,
+    /// `-M`.
+    pub cpumask: Option<&'a str>,
+    /// `-O` (`NAME` or `noNAME`).
+    pub options: &'a [String],
+    /// `-T`: the `stacktrace` option.
+    pub stacktrace: bool,
+    /// Whether the function filters and the tracer below apply here.
+    pub functions: bool,
+    /// `-l`.
+    pub ftrace_filter: &'a [String],
+    /// `-n`.
+    pub ftrace_notrace: &'a [String],
+    /// `-g`.
+    pub graph_function: &'a [String],
+    /// `--max-graph-depth`.
+    pub max_graph_depth: Option<u32>,
+    /// `-p`.
+    pub tracer: Option<&'a str>,
+    /// `-c`: the `event-fork` option (children inherit the pid filter).
+    pub event_fork: bool,
+    /// `-P` (and the command's pid): `set_event_pid`, and `set_ftrace_pid`
+    /// for the function tracers.
+    pub pids: &'a [u32],
+}
+
+/// Resolved events with the filter and triggers that apply to them
+/// (`enable: false` switches them off instead: `set -e '!EVENT'`).
+#[derive(Debug, Clone)]
+pub struct EventSetup {
+    /// The events.
+    pub events: Vec<EventName>,
+    /// `-f`.
+    pub filter: Option<String>,
+    /// `-R`.
+    pub triggers: Vec<String>,
+    /// Enable (true) or disable (false).
+    pub enable: bool,
+}
+
+/// Applies `s` and `events` to `inst` (journaled outside tracekit's own
+/// instances); returns the events enabled.
+pub fn apply_setup(
+    inst: &Instance,
+    s: &Setup<'_>,
+    events: &[EventSetup],
+) -> Result<Vec<EventName>> {
+    if let Some(kb) = s.buffer_kb {
+        inst.set_buffer_size_kb(kb)?;
+    }
+    if let Some(c) = s.clock {
+        inst.set_clock(c)?;
+    }
+    if let Some(m) = s.cpumask {
+        inst.set("tracing_cpumask", m)?;
+    }
+    for o in s.options {
+        inst.set_option(o)?;
+    }
+    if s.stacktrace {
+        inst.set_option("stacktrace")?;
+    }
+    if s.functions {
+        if !s.ftrace_filter.is_empty() {
+            for w in inst.filter_warnings(s.ftrace_filter) {
+                log::warn!("{w}");
+            }
+            inst.set_list("set_ftrace_filter", s.ftrace_filter)?;
+        }
+        if !s.ftrace_notrace.is_empty() {
+            inst.set_list("set_ftrace_notrace", s.ftrace_notrace)?;
+        }
+        if !s.graph_function.is_empty() {
+            inst.set_list("set_graph_function", s.graph_function)?;
+        }
+        if let Some(d) = s.max_graph_depth {
+            inst.set_max_graph_depth(d)?;
+        }
+        if let Some(t) = s.tracer {
+            inst.set_tracer(t)?;
+        }
+    }
+    if s.event_fork {
+        inst.set_option("event-fork")?;
+    }
+    if !s.pids.is_empty() {
+        inst.add_pids("set_event_pid", s.pids)?;
+        let function_tracer = s.tracer.is_some_and(|t| t.starts_with("function"));
+        if s.functions && function_tracer && inst.has("set_ftrace_pid") {
+            inst.add_pids("set_ftrace_pid", s.pids)?;
+        }
+    }
+    let mut all = Vec::new();
+    for e in events {
+        for ev in &e.events {
+            if !e.enable {
+                inst.enable_event(ev, false)?;
+                continue;
+            }
+            if let Some(f) = &e.filter {
+                inst.set_filter(ev, f)?;
+            }
+            for t in &e.triggers {
+                inst.add_trigger(ev, t)?;
+            }
+            inst.enable_event(ev, true)?;
+            all.push(ev.clone());
+        }
+    }
+    Ok(all)
 }
 
 /// [`configure`] with the pid of the held command: its pid filter is in
@@ -257,66 +372,32 @@ pub(crate) fn configure_with(
         let kb = cfg
             .buffer_kb
             .or(owned.as_ref().map(|_| DEFAULT_INSTANCE_BUFFER_KB));
-        if let Some(kb) = kb {
-            set(inst.set_buffer_size_kb(kb))?;
-        }
-        if let Some(c) = &cfg.clock {
-            set(inst.set_clock(c))?;
-        }
-        if let Some(m) = &cfg.cpumask {
-            set(inst.set("tracing_cpumask", m))?;
-        }
-        for o in &cfg.options {
-            set(inst.set_option(o))?;
-        }
-        if cfg.stacktrace {
-            set(inst.set_option("stacktrace"))?;
-        }
-        if i == 0 {
-            if !cfg.ftrace_filter.is_empty() {
-                for w in inst.filter_warnings(&cfg.ftrace_filter) {
-                    log::warn!("{w}");
-                }
-                set(inst.set_list("set_ftrace_filter", &cfg.ftrace_filter))?;
-            }
-            if !cfg.ftrace_notrace.is_empty() {
-                set(inst.set_list("set_ftrace_notrace", &cfg.ftrace_notrace))?;
-            }
-            if !cfg.graph_function.is_empty() {
-                set(inst.set_list("set_graph_function", &cfg.graph_function))?;
-            }
-            if let Some(d) = cfg.max_graph_depth {
-                set(inst.set_max_graph_depth(d))?;
-            }
-            if let Some(t) = &cfg.tracer {
-                set(inst.set_tracer(t))?;
-            }
-        }
-        if cfg.children {
-            set(inst.set_option("event-fork"))?;
-        }
-        // The pid filter before the events and their triggers: the kernel
-        // tests it before running a trigger, so a counted trigger is only
-        // used up by the traced tasks.
-        if !pids.is_empty() {
-            set(inst.add_pids("set_event_pid", &pids))?;
-            if function_tracer(cfg) && inst.has("set_ftrace_pid") {
-                set(inst.add_pids("set_ftrace_pid", &pids))?;
-            }
-        }
-        let mut all = Vec::new();
-        for (list, spec) in evs {
-            for ev in list {
-                if let Some(f) = &spec.filter {
-                    set(inst.set_filter(&ev, f))?;
-                }
-                for t in &spec.triggers {
-                    set(inst.add_trigger(&ev, t))?;
-                }
-                set(inst.enable_event(&ev, true))?;
-                all.push(ev);
-            }
-        }
+        let setup = Setup {
+            buffer_kb: kb,
+            clock: cfg.clock.as_deref(),
+            cpumask: cfg.cpumask.as_deref(),
+            options: &cfg.options,
+            stacktrace: cfg.stacktrace,
+            // Function filters and the tracer belong to the main buffer.
+            functions: i == 0,
+            ftrace_filter: &cfg.ftrace_filter,
+            ftrace_notrace: &cfg.ftrace_notrace,
+            graph_function: &cfg.graph_function,
+            max_graph_depth: cfg.max_graph_depth,
+            tracer: cfg.tracer.as_deref(),
+            event_fork: cfg.children,
+            pids: &pids,
+        };
+        let events: Vec<EventSetup> = evs
+            .into_iter()
+            .map(|(events, spec)| EventSetup {
+                events,
+                filter: spec.filter,
+                triggers: spec.triggers,
+                enable: true,
+            })
+            .collect();
+        let all = apply_setup(&inst, &setup, &events)?;
         set(inst.clear_trace())?;
         out.push(Armed {
             spec: b.clone(),

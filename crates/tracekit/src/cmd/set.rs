@@ -141,68 +141,30 @@ fn apply(ctx: &Ctx, a: &SetArgs, specs: &[EventSpec]) -> Result<()> {
         }
         None => Instance::top(&ctx.tfs),
     };
-    if let Some(kb) = a.setup.buffer_kb {
-        inst.set_buffer_size_kb(kb)?;
-    }
-    if let Some(c) = &a.setup.clock {
-        inst.set_clock(c)?;
-    }
-    if let Some(mask) = &a.setup.cpumask {
-        inst.set("tracing_cpumask", mask)?;
-    }
-    for o in &a.setup.options {
-        inst.set_option(o)?;
-    }
-    for w in inst.filter_warnings(&a.setup.ftrace_filter) {
-        eprintln!("tracekit: warning: {w}");
-    }
-    if !a.setup.ftrace_filter.is_empty() {
-        inst.set_list("set_ftrace_filter", &a.setup.ftrace_filter)
-            .context("setting the function filter (-l)")?;
-    }
-    if !a.setup.ftrace_notrace.is_empty() {
-        inst.set_list("set_ftrace_notrace", &a.setup.ftrace_notrace)
-            .context("setting the function notrace filter (-n)")?;
-    }
-    if !a.setup.graph_function.is_empty() {
-        inst.set_list("set_graph_function", &a.setup.graph_function)
-            .context("setting the graph function (-g)")?;
-    }
-    if let Some(d) = a.setup.max_graph_depth {
-        inst.set("max_graph_depth", &d.to_string())?;
-    }
-    if !a.setup.pids.is_empty() {
-        inst.add_pids("set_event_pid", &a.setup.pids)?;
-        let function_tracer = a
-            .setup
-            .tracer
-            .as_deref()
-            .map(|t| t.starts_with("function"))
-            .unwrap_or(false);
-        if function_tracer && inst.has("set_ftrace_pid") {
-            inst.add_pids("set_ftrace_pid", &a.setup.pids)?;
-        }
-    }
-    if let Some(t) = &a.setup.tracer {
-        inst.set_tracer(t)?;
-    }
-    for (events, spec, on) in &resolved {
-        for ev in events {
-            if !on {
-                inst.enable_event(ev, false)?;
-                continue;
-            }
-            if let Some(f) = &spec.filter {
-                inst.set_filter(ev, f)
-                    .with_context(|| format!("setting the filter of {ev}"))?;
-            }
-            for t in &spec.triggers {
-                inst.add_trigger(ev, t)
-                    .with_context(|| format!("adding trigger '{t}' to {ev}"))?;
-            }
-            inst.enable_event(ev, true)?;
-        }
-    }
+    let setup = live::session::Setup {
+        buffer_kb: a.setup.buffer_kb,
+        clock: a.setup.clock.as_deref(),
+        cpumask: a.setup.cpumask.as_deref(),
+        options: &a.setup.options,
+        functions: true,
+        ftrace_filter: &a.setup.ftrace_filter,
+        ftrace_notrace: &a.setup.ftrace_notrace,
+        graph_function: &a.setup.graph_function,
+        max_graph_depth: a.setup.max_graph_depth,
+        tracer: a.setup.tracer.as_deref(),
+        pids: &a.setup.pids,
+        ..Default::default()
+    };
+    let events: Vec<live::session::EventSetup> = resolved
+        .into_iter()
+        .map(|(events, spec, on)| live::session::EventSetup {
+            events,
+            filter: spec.filter.clone(),
+            triggers: spec.triggers.clone(),
+            enable: on,
+        })
+        .collect();
+    live::session::apply_setup(&inst, &setup, &events)?;
     Ok(())
 }
 
