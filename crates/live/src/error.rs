@@ -14,6 +14,9 @@ pub enum Error {
     /// Writing or reading a trace.dat file failed.
     #[error(transparent)]
     File(#[from] tracecmd::Error),
+    /// The command could not be started.
+    #[error(transparent)]
+    Spawn(#[from] spawn::Error),
     /// A file could not be created, read or written.
     #[error("{}: {source}", path.display())]
     Io {

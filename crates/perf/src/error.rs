@@ -60,6 +60,9 @@ pub enum Error {
         /// Why.
         why: String,
     },
+    /// The workload could not be started.
+    #[error(transparent)]
+    Spawn(#[from] spawn::Error),
     /// The host cannot symbolize a recording made elsewhere.
     #[error("host differs from the recording: {0}")]
     HostMismatch(String),

@@ -16,7 +16,9 @@ use crate::buildid::Hits;
 use crate::data::{misc, rtype, BuildIdEntry, FileAttr, TracingData, Writer, WriterInfo};
 use crate::error::{Error, Result};
 use crate::event::{parse_cpu_list, parse_list};
-use crate::sys::{self, EventFd, Ring, Workload};
+use crate::sys::{self, EventFd, Ring};
+use spawn::HeldChild;
+use std::os::unix::process::ExitStatusExt;
 
 /// How call chains are collected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -392,7 +394,7 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
     let mut child = if opts.command.is_empty() {
         None
     } else {
-        Some(Workload::spawn(&opts.command)?)
+        Some(HeldChild::spawn(&opts.command)?)
     };
     let multi = specs.len() > 1;
     let mut attrs: Vec<Attr> = Vec::new();
@@ -444,7 +446,7 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
     } else if let Some(t) = &threads {
         t.clone()
     } else {
-        vec![child.as_ref().map(|c| c.pid).unwrap_or(-1)]
+        vec![child.as_ref().map(|c| c.pid() as i32).unwrap_or(-1)]
     };
     let mut fds: Vec<Vec<EventFd>> = Vec::new();
     let mut rings: Vec<Ring> = Vec::new();
@@ -570,7 +572,7 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
     }
     sys::catch_sigint();
     if let Some(c) = child.as_mut() {
-        c.go()?;
+        c.release()?;
     }
     let mut buf = Vec::with_capacity(1 << 20);
     let mut status = 0;
@@ -579,8 +581,8 @@ pub fn run(opts: &RecordOptions) -> Result<RecordSummary> {
     let mut last_time = 0u64;
     for _ in 0..u64::MAX / 2 {
         if let Some(c) = child.as_mut() {
-            if let Some((st, _)) = c.try_wait() {
-                status = st;
+            if let Some(st) = c.try_wait() {
+                status = st.into_raw();
                 done = true;
             }
         }

@@ -12,7 +12,9 @@ use std::time::{Duration, Instant};
 use crate::attr::{flag, read, types, Attr};
 use crate::error::{Error, Result};
 use crate::event::{parse_cpu_list, parse_list, EventSpec};
-use crate::sys::{self, EventFd, Workload};
+use crate::sys::{self, EventFd};
+use spawn::HeldChild;
+use std::os::unix::process::ExitStatusExt;
 
 /// What to count and how to print it (perf stat's options).
 #[derive(Debug, Clone, Default)]
@@ -645,12 +647,12 @@ pub fn run(opts: &StatOptions, out: &mut dyn Write) -> Result<i32> {
         let mut child = if opts.command.is_empty() {
             None
         } else {
-            Some(Workload::spawn(&opts.command)?)
+            Some(HeldChild::spawn(&opts.command)?)
         };
         let counters = open_counters(
             &specs,
             &target,
-            child.as_ref().map(|c| c.pid),
+            child.as_ref().map(|c| c.pid() as i32),
             !opts.no_inherit,
         )?;
         if !matches!(target, Target::Child) {
@@ -662,7 +664,7 @@ pub fn run(opts: &StatOptions, out: &mut dyn Write) -> Result<i32> {
         }
         let t0 = Instant::now();
         if let Some(c) = child.as_mut() {
-            c.go()?;
+            c.release()?;
         }
         let mut prev = vec![Reading::default(); specs.len()];
         if opts.interval_ms.is_some() && !printer.json && printer.csv_sep.is_none() {
@@ -682,9 +684,9 @@ pub fn run(opts: &StatOptions, out: &mut dyn Write) -> Result<i32> {
                 break;
             }
             if let Some(c) = child.as_mut() {
-                if let Some((st, r)) = c.try_wait() {
-                    status = st;
-                    ru = Some(r);
+                if let Some(st) = c.try_wait() {
+                    status = st.into_raw();
+                    ru = c.rusage();
                     reaped = true;
                     break;
                 }
@@ -711,9 +713,9 @@ pub fn run(opts: &StatOptions, out: &mut dyn Write) -> Result<i32> {
             }
         }
         if let Some(c) = child.as_mut().filter(|_| !reaped) {
-            if let Ok((st, r)) = c.wait() {
-                status = st;
-                ru = Some(r);
+            if let Some(st) = c.wait_blocking() {
+                status = st.into_raw();
+                ru = c.rusage();
             }
         }
         let el = t0.elapsed();

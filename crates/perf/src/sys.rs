@@ -1,14 +1,13 @@
 //! The only place that calls `perf_event_open(2)`: event fds, their ioctls
-//! and reads, the mmap'ed sample ring, and a workload child that waits for a
-//! "go" byte before `execvp` (so counters with `enable_on_exec` see exactly
-//! the command). All `unsafe` of the crate lives here.
+//! and reads, and the mmap'ed sample ring. (The workload is the `spawn`
+//! crate's held child, released once the counters are open, so counters with
+//! `enable_on_exec` see exactly the command.) All `unsafe` of the crate lives
+//! here.
 
-use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::attr::Attr;
-use crate::error::{Error, Result};
 
 const PERF_EVENT_IOC_ENABLE: libc::c_ulong = 0x2400;
 const PERF_EVENT_IOC_DISABLE: libc::c_ulong = 0x2401;
@@ -187,179 +186,6 @@ impl Drop for Ring {
         unsafe {
             libc::munmap(self.base.cast(), self.len);
         }
-    }
-}
-
-/// A forked workload stopped before `execvp` until [`Workload::go`].
-#[derive(Debug)]
-pub struct Workload {
-    /// Its pid.
-    pub pid: i32,
-    go: Option<OwnedFd>,
-    /// Read end of the close-on-exec pipe the child reports exec's errno on.
-    exec_err: Option<OwnedFd>,
-    program: String,
-}
-
-impl Workload {
-    /// Forks `argv`; the child blocks on a pipe, then execs.
-    pub fn spawn(argv: &[String]) -> Result<Workload> {
-        if argv.is_empty() {
-            return Err(Error::BadArg {
-                what: "command",
-                value: String::new(),
-                why: "empty".into(),
-            });
-        }
-        let cargs: Vec<CString> = argv
-            .iter()
-            .map(|a| CString::new(a.as_str()))
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|_| Error::BadArg {
-                what: "command",
-                value: argv.join(" "),
-                why: "contains a NUL byte".into(),
-            })?;
-        let mut ptrs: Vec<*const libc::c_char> = cargs.iter().map(|c| c.as_ptr()).collect();
-        ptrs.push(std::ptr::null());
-        let mut fds = [0 as libc::c_int; 2];
-        let mut efds = [0 as libc::c_int; 2];
-        // SAFETY: `fds`/`efds` have room for the two descriptors pipe2 writes.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0
-            || unsafe { libc::pipe2(efds.as_mut_ptr(), libc::O_CLOEXEC) } < 0
-        {
-            return Err(Error::Sys {
-                what: "pipe".into(),
-                source: io::Error::last_os_error(),
-            });
-        }
-        // SAFETY: fork in a process that may have threads; the child only
-        // calls async-signal-safe functions (read, close, execvp, _exit)
-        // before exec, with buffers prepared before the fork.
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(Error::Sys {
-                what: "fork".into(),
-                source: io::Error::last_os_error(),
-            });
-        }
-        if pid == 0 {
-            // SAFETY: child side: see above.
-            unsafe {
-                libc::close(fds[1]);
-                libc::close(efds[0]);
-                let mut b = 0u8;
-                let n = libc::read(fds[0], (&mut b as *mut u8).cast(), 1);
-                if n == 1 {
-                    libc::execvp(ptrs[0], ptrs.as_ptr());
-                    // Tell the parent why (the pipe closes on a successful exec).
-                    let errno = *libc::__errno_location();
-                    let e = errno.to_ne_bytes();
-                    libc::write(efds[1], e.as_ptr().cast(), e.len());
-                    libc::_exit(127);
-                }
-                libc::_exit(126);
-            }
-        }
-        // SAFETY: parent side: we own both pipe ends; close the read end,
-        // wrap the write end.
-        let (go, exec_err) = unsafe {
-            libc::close(fds[0]);
-            libc::close(efds[1]);
-            (OwnedFd::from_raw_fd(fds[1]), OwnedFd::from_raw_fd(efds[0]))
-        };
-        Ok(Workload {
-            pid,
-            go: Some(go),
-            exec_err: Some(exec_err),
-            program: argv[0].clone(),
-        })
-    }
-
-    /// Lets the child exec; fails (naming the program and the errno, as
-    /// perf's "Workload failed") when it could not.
-    pub fn go(&mut self) -> Result<()> {
-        if let Some(fd) = self.go.take() {
-            let b = [1u8];
-            // SAFETY: writing one byte from a valid buffer to our pipe end.
-            unsafe {
-                libc::write(fd.as_raw_fd(), b.as_ptr().cast(), 1);
-            }
-        }
-        if let Some(efd) = self.exec_err.take() {
-            let mut e = [0u8; 4];
-            let mut got = 0;
-            while got < e.len() {
-                // SAFETY: reading into the unfilled tail of a local buffer.
-                let n = unsafe {
-                    libc::read(efd.as_raw_fd(), e[got..].as_mut_ptr().cast(), e.len() - got)
-                };
-                if n > 0 {
-                    got += n as usize;
-                } else if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                    continue;
-                } else {
-                    break;
-                }
-            }
-            if got == e.len() {
-                let _ = self.wait();
-                return Err(Error::BadArg {
-                    what: "command",
-                    value: self.program.clone(),
-                    why: format!(
-                        "cannot run it: {}",
-                        errno_text(&io::Error::from_raw_os_error(i32::from_ne_bytes(e)))
-                    ),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Waits for the child; returns its exit status and rusage.
-    pub fn wait(&mut self) -> Result<(i32, libc::rusage)> {
-        self.go = None;
-        let mut status = 0;
-        // SAFETY: rusage is plain old data; zeroed is a valid value.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        for _ in 0..1_000_000 {
-            // SAFETY: valid pointers to locals.
-            let r = unsafe { libc::wait4(self.pid, &mut status, 0, &mut ru) };
-            if r >= 0 {
-                return Ok((status, ru));
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(Error::Sys {
-                    what: "wait".into(),
-                    source: e,
-                });
-            }
-        }
-        Err(Error::Sys {
-            what: "wait".into(),
-            source: io::ErrorKind::TimedOut.into(),
-        })
-    }
-
-    /// Non-blocking wait: `Some((status, rusage))` once the child exited.
-    pub fn try_wait(&mut self) -> Option<(i32, libc::rusage)> {
-        let mut status = 0;
-        // SAFETY: rusage is plain old data; zeroed is a valid value.
-        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: valid pointers to locals.
-        let r = unsafe { libc::wait4(self.pid, &mut status, libc::WNOHANG, &mut ru) };
-        (r == self.pid).then_some((status, ru))
-    }
-}
-
-/// The errno text without Rust's "(os error N)" suffix.
-fn errno_text(e: &io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
     }
 }
 
