@@ -25,10 +25,9 @@ use crate::recorder::{Recorder, RecorderOptions};
 use crate::session::{
     arm_pid_filters, collect_metadata, configure, usage, HeldChild, RecordConfig,
 };
-use tracecmd::render::{TepOptions, TepRenderer};
+use tracecmd::render::{TepOptions, TepRenderer, TepTables};
 use tracecmd::stream::Event;
 use tracecmd::writer::{BufferInput, CpuWritten, Metadata, TraceDatWriter, WriterOptions};
-use tracecmd::TraceDat;
 
 /// Output layout of `stream`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +91,8 @@ struct Tables {
     endian: Endian,
     format: StreamFormat,
     kernel: KernelTextOptions,
-    tep: Option<(TraceDat, TepOptions)>,
+    /// trace-cmd's renderer: its options and the texts it is built from.
+    tep: Option<TepSource>,
     cmdlines: Mutex<(Arc<Cmdlines>, Instant)>,
     /// Bumped on every re-read, so readers notice without locking.
     cmdlines_gen: AtomicU64,
@@ -107,6 +107,16 @@ struct Tables {
 /// pid is known (a reused pid keeps its old name until then).
 const CMDLINE_REFRESH: Duration = Duration::from_millis(100);
 
+/// trace-cmd's renderer's options and the raw kallsyms, printk and
+/// saved_cmdlines texts each reader builds it from.
+#[derive(Debug)]
+struct TepSource {
+    opts: TepOptions,
+    kallsyms: Vec<u8>,
+    printk: Vec<u8>,
+    cmdlines: Vec<u8>,
+}
+
 impl Tables {
     /// Builds the tables from the metadata of the trace array `inst`.
     fn new(
@@ -114,7 +124,6 @@ impl Tables {
         inst: &Instance,
         meta: &Metadata,
         format: StreamFormat,
-        scratch: &Path,
     ) -> Result<Tables> {
         let long = traceevent::LongSize::from_bytes(usize::from(meta.long_size))
             .unwrap_or(traceevent::LongSize::Eight);
@@ -142,46 +151,19 @@ impl Tables {
             clock: ClockKind::from_name(&clock),
             ..KernelTextOptions::default()
         };
-        let tep = if format == StreamFormat::TraceCmd {
-            // trace-cmd's renderer reads its tables from a trace.dat: write
-            // one with the metadata and no data.
-            let path = scratch.join(format!(".tk-stream-{}.dat", std::process::id()));
-            let empty = scratch.join(format!(".tk-stream-{}.cpu", std::process::id()));
-            std::fs::write(&empty, b"").map_err(|source| Error::Io {
-                path: empty.clone(),
-                source,
-            })?;
-            let input = BufferInput {
-                name: String::new(),
-                clock: clock.clone(),
-                subbuf_size: raw::subbuf_size(inst) as u32,
-                cpus: (0..meta.cpus)
-                    .map(|c| (c, empty.clone(), String::new()))
-                    .collect(),
-                in_place: None,
-            };
-            let written = TraceDatWriter::create(
-                &path,
-                WriterOptions {
-                    version: 7,
-                    compression: tracecmd::writer::Compression::None,
-                },
-            )
-            .and_then(|w| w.write(meta, &[input]));
-            let dat = written.and_then(|_| TraceDat::open(&path));
-            let _ = std::fs::remove_file(&path);
-            let _ = std::fs::remove_file(&empty);
+        // trace-cmd's renderer, built from the same tables (no file).
+        let tep = (format == StreamFormat::TraceCmd).then(|| {
             let in_usecs = !matches!(clock.as_str(), "x86-tsc" | "counter" | "boot");
-            Some((
-                dat?,
-                TepOptions {
+            TepSource {
+                opts: TepOptions {
                     in_usecs,
                     ..TepOptions::default()
                 },
-            ))
-        } else {
-            None
-        };
+                kallsyms: meta.kallsyms.clone(),
+                printk: meta.printk.clone(),
+                cmdlines: meta.cmdlines.clone(),
+            }
+        });
         let cmdlines =
             Cmdlines::parse(&String::from_utf8_lossy(&meta.cmdlines)).unwrap_or_default();
         Ok(Tables {
@@ -311,10 +293,18 @@ struct Worker {
 
 impl Worker {
     fn new(cpu: u32, tables: Arc<Tables>) -> Worker {
-        let tep = tables
-            .tep
-            .as_ref()
-            .map(|(dat, opts)| TepRenderer::new(dat, *opts));
+        let tep = tables.tep.as_ref().map(|t| {
+            TepRenderer::from_parts(
+                &TepTables {
+                    registry: &tables.registry,
+                    endian: tables.endian,
+                    kallsyms: &t.kallsyms,
+                    printk: &t.printk,
+                    cmdlines: &t.cmdlines,
+                },
+                t.opts,
+            )
+        });
         let (cmdlines, cmdlines_at, cmdlines_gen) = tables.cmdlines();
         Worker {
             cpu,
@@ -799,13 +789,7 @@ pub fn stream(
         .flat_map(|a| a.events.iter().cloned())
         .collect();
     let meta = collect_metadata(tfs, &main.inst, &events, None)?;
-    let tables = Arc::new(Tables::new(
-        tfs,
-        &main.inst,
-        &meta,
-        opts.format,
-        &std::env::temp_dir(),
-    )?);
+    let tables = Arc::new(Tables::new(tfs, &main.inst, &meta, opts.format)?);
     let mut child = match command {
         Some(a) if !a.is_empty() => Some(HeldChild::spawn(a)?),
         _ => None,
@@ -871,13 +855,7 @@ pub fn pipe(
 ) -> Result<StreamSummary> {
     let events = inst.enabled_events()?;
     let meta = collect_metadata(tfs, inst, &events, None)?;
-    let tables = Arc::new(Tables::new(
-        tfs,
-        inst,
-        &meta,
-        opts.format,
-        &std::env::temp_dir(),
-    )?);
+    let tables = Arc::new(Tables::new(tfs, inst, &meta, opts.format)?);
     let mut pipeline = Pipeline::spawn(inst, tables, opts.pin_readers)?;
     let mut sum = StreamSummary::default();
     let ran = pipeline.run(out, &mut sum, |_| stop.load(Ordering::SeqCst));

@@ -57,6 +57,22 @@ struct Ev {
     bprint: bool,
 }
 
+/// What [`TepRenderer`] is built from: the event formats and the kallsyms,
+/// printk and saved_cmdlines texts, as a trace.dat or tracefs holds them.
+#[derive(Debug, Clone, Copy)]
+pub struct TepTables<'a> {
+    /// Event formats.
+    pub registry: &'a traceevent::EventRegistry,
+    /// Byte order of the records.
+    pub endian: Endian,
+    /// `/proc/kallsyms` text.
+    pub kallsyms: &'a [u8],
+    /// `printk_formats` text.
+    pub printk: &'a [u8],
+    /// `saved_cmdlines` text.
+    pub cmdlines: &'a [u8],
+}
+
 /// Renders records as `trace-cmd report` does.
 #[derive(Debug)]
 pub struct TepRenderer {
@@ -74,9 +90,24 @@ pub struct TepRenderer {
 impl TepRenderer {
     /// Builds the renderer for a file.
     pub fn new(dat: &TraceDat, opts: TepOptions) -> TepRenderer {
-        let long = dat.long_size().bytes();
+        Self::from_parts(
+            &TepTables {
+                registry: &dat.registry,
+                endian: dat.endian,
+                kallsyms: &dat.kallsyms_text,
+                printk: &dat.printk_text,
+                cmdlines: &dat.cmdlines_text,
+            },
+            opts,
+        )
+    }
+
+    /// Builds the renderer from the tables a trace.dat holds, wherever they
+    /// came from (a file, or a live trace array's tracefs files).
+    pub fn from_parts(t: &TepTables<'_>, opts: TepOptions) -> TepRenderer {
+        let long = t.registry.long_size().bytes();
         let mut events: Vec<Option<Ev>> = Vec::new();
-        for ev in dat.registry.iter() {
+        for ev in t.registry.iter() {
             let id = usize::from(ev.id);
             if events.len() <= id {
                 events.resize(id + 1, None);
@@ -96,7 +127,7 @@ impl TepRenderer {
             }
         }
         let mut printk = HashMap::new();
-        for line in String::from_utf8_lossy(&dat.printk_text).lines() {
+        for line in String::from_utf8_lossy(t.printk).lines() {
             if let Some((a, s)) = line.split_once(" : ") {
                 let a = a.trim();
                 let a = a.strip_prefix("0x").unwrap_or(a);
@@ -109,14 +140,14 @@ impl TepRenderer {
             }
         }
         let mut comms = comm::CommTable::default();
-        comms.parse_saved_cmdlines(&dat.cmdlines_text);
+        comms.parse_saved_cmdlines(t.cmdlines);
         TepRenderer {
             opts,
             events,
-            funcs: LazyFuncs::new(dat.kallsyms_text.clone()),
+            funcs: LazyFuncs::new(t.kallsyms.to_vec()),
             printk,
             comms,
-            endian: dat.endian,
+            endian: t.endian,
             long,
             leaf: None,
         }
