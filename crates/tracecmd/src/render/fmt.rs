@@ -1826,11 +1826,6 @@ mod tests {
             Some(16)
         );
     }
-}
-
-#[cfg(test)]
-mod debug_tests {
-    use super::*;
 
     #[test]
     fn parse_timer_flags() {
