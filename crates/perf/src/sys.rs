@@ -198,15 +198,6 @@ pub fn nr_cpus() -> usize {
         .unwrap_or(1)
 }
 
-/// Monotonic clock in ns (what perf sample times use: `CLOCK_MONOTONIC`-based `perf_clock`).
-pub fn monotonic_ns() -> u64 {
-    // SAFETY: timespec is plain data; clock_gettime writes it.
-    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
-    // SAFETY: valid pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
-
 /// Installs a SIGINT handler that only sets a flag (checked with [`interrupted`]).
 pub fn catch_sigint() {
     extern "C" fn on_int(_: libc::c_int) {

@@ -181,11 +181,6 @@ impl ElfFile {
             .map(|b| b.iter().map(|x| format!("{x:02x}")).collect()))
     }
 
-    /// Whether the file carries DWARF debug info.
-    pub fn has_debug_info(&self) -> Result<bool> {
-        Ok(self.parse()?.section_by_name(".debug_info").is_some())
-    }
-
     /// USDT probes from `.note.stapsdt`.
     pub fn usdt(&self) -> Result<Vec<UsdtProbe>> {
         let f = self.parse()?;

@@ -9,7 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use object::elf;
-use object::read::elf::{ElfFile64, FileHeader, ProgramHeader, SectionHeader, Sym as _};
+use object::read::elf::{ElfFile64, ProgramHeader, SectionHeader, Sym as _};
 use object::Endianness;
 
 use crate::error::{Error, Result};
@@ -303,8 +303,6 @@ pub fn kernel_build_id() -> Option<Vec<u8>> {
     None
 }
 
-type Elf64 = object::elf::FileHeader64<Endianness>;
-
 /// Loads the symbols of a user-space ELF file on this host as perf does, in
 /// file-offset space (`ip - map.start + map.pgoff` looks them up): the
 /// `.symtab` of its separate debug file when [`crate::locate`] finds one with
@@ -504,13 +502,6 @@ fn plt_symbols(rt: &ElfFile64<'_, Endianness>) -> Vec<Sym> {
         off = off.saturating_add(entry);
     }
     out
-}
-
-/// ELF header machine check used by callers that disassemble.
-pub fn is_x86_64(data: &[u8]) -> bool {
-    object::elf::FileHeader64::<Endianness>::parse(data)
-        .map(|h: &Elf64| h.e_machine(h.endian().unwrap_or(Endianness::Little)) == elf::EM_X86_64)
-        .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -55,11 +55,6 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     symbols::glob(pattern, text)
 }
 
-/// Whether a pattern contains glob characters.
-pub fn is_glob(s: &str) -> bool {
-    s.contains(['*', '?', '['])
-}
-
 /// Resolves one trace-cmd style event selector against the available events:
 /// `all`, `SYSTEM`, `SYSTEM:EVENT`, `SYSTEM:GLOB`, `GLOB:GLOB`, `EVENT`
 /// (any system). Returns the matching events (sorted), empty if none match.

@@ -345,11 +345,6 @@ impl Instance {
         );
     }
 
-    /// Appends to a control file without journaling (the caller journals).
-    pub fn append_raw(&self, rel: &str, value: &str) -> Result<()> {
-        self.tfs.write(&self.path(rel), value, WriteMode::Append)
-    }
-
     // ----- tracers -------------------------------------------------------
 
     /// `available_tracers`.
