@@ -57,6 +57,24 @@ pub enum Distro {
     Fedora,
 }
 
+/// Takes the next `->m` or `.m` off a member chain (`a->b.c`): whether it
+/// dereferences, and the member name.
+fn next_member<'a>(rest: &mut &'a str, whole: &str) -> Result<(bool, &'a str)> {
+    let (arrow, after) = if let Some(a) = rest.strip_prefix("->") {
+        (true, a)
+    } else if let Some(a) = rest.strip_prefix('.') {
+        (false, a)
+    } else {
+        return Err(invalid(
+            whole,
+            format!("cannot parse '{rest}' (use a->b or a.b)"),
+        ));
+    };
+    let end = after.find(['-', '.']).unwrap_or(after.len());
+    *rest = &after[end..];
+    Ok((arrow, &after[..end]))
+}
+
 fn invalid(value: &str, why: impl Into<String>) -> Error {
     Error::Invalid {
         what: "probe",
@@ -215,19 +233,7 @@ fn resolve_path(
     // Pending byte offset inside the current struct (for '.' chains).
     let mut pending: Option<(u64, String)> = None;
     while !rest.is_empty() {
-        let (arrow, after) = if let Some(a) = rest.strip_prefix("->") {
-            (true, a)
-        } else if let Some(a) = rest.strip_prefix('.') {
-            (false, a)
-        } else {
-            return Err(invalid(
-                whole,
-                format!("cannot parse '{rest}' (use a->b or a.b)"),
-            ));
-        };
-        let end = after.find(['-', '.']).unwrap_or(after.len());
-        let member = &after[..end];
-        rest = &after[end..];
+        let (arrow, member) = next_member(&mut rest, whole)?;
         let struct_id = if arrow {
             // Dereference: flush the pending offset into the fetch.
             if let Some((off, base)) = pending.take() {
@@ -822,19 +828,7 @@ fn dwarf_arg(
     let mut cty = var.ty.clone();
     let mut bitfield: Option<(u64, u64)> = None;
     while !rest.is_empty() {
-        let (arrow, after) = if let Some(a) = rest.strip_prefix("->") {
-            (true, a)
-        } else if let Some(a) = rest.strip_prefix('.') {
-            (false, a)
-        } else {
-            return Err(invalid(
-                whole,
-                format!("cannot parse '{rest}' (use a->b or a.b)"),
-            ));
-        };
-        let end = after.find(['-', '.']).unwrap_or(after.len());
-        let member = &after[..end];
-        rest = &after[end..];
+        let (arrow, member) = next_member(&mut rest, whole)?;
         if bitfield.is_some() {
             return Err(invalid(
                 whole,
