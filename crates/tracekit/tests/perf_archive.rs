@@ -38,6 +38,20 @@ fn perf(args: &[&str]) -> (String, String, bool) {
     run(Command::new(p).args(args))
 }
 
+/// `tracekit perf --buildid-dir CACHE archive -i DATA -o OUT`.
+fn tk_archive(cache: &Path, data: &Path, out: &Path) -> (String, String, bool) {
+    tk(&[
+        "perf",
+        "--buildid-dir",
+        s(cache),
+        "archive",
+        "-i",
+        s(data),
+        "-o",
+        s(out),
+    ])
+}
+
 fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
 }
@@ -206,16 +220,7 @@ fn record_fills_the_buildid_cache_and_archive_packs_it_like_perf() {
 
     // The archive: perf-archive's listing, perf's hint.
     let tarball = dir.path().join("tk.tar.bz2");
-    let (_, err, ok) = tk(&[
-        "perf",
-        "--buildid-dir",
-        s(&cache),
-        "archive",
-        "-i",
-        s(&data),
-        "-o",
-        s(&tarball),
-    ]);
+    let (_, err, ok) = tk_archive(&cache, &data, &tarball);
     assert!(ok, "{err}");
     assert!(
         err.contains(&format!(
@@ -373,16 +378,7 @@ fn archive_warns_about_objects_it_cannot_find() {
     std::fs::write(&data, &bytes).unwrap();
     let cache = dir.path().join("cache");
     let tarball = dir.path().join("c.tar.bz2");
-    let (_, err, ok) = tk(&[
-        "perf",
-        "--buildid-dir",
-        s(&cache),
-        "archive",
-        "-i",
-        s(&data),
-        "-o",
-        s(&tarball),
-    ]);
+    let (_, err, ok) = tk_archive(&cache, &data, &tarball);
     assert!(ok, "{err}");
     let warned: Vec<&str> = err
         .lines()
@@ -417,16 +413,7 @@ fn rig_archive_names_symbols_on_another_kernel() {
     let data = dir.path().join("x.data");
     tk_record(&cache, &data, &[]);
     let tarball = dir.path().join("x.tar.bz2");
-    let (_, err, ok) = tk(&[
-        "perf",
-        "--buildid-dir",
-        s(&cache),
-        "archive",
-        "-i",
-        s(&data),
-        "-o",
-        s(&tarball),
-    ]);
+    let (_, err, ok) = tk_archive(&cache, &data, &tarball);
     assert!(ok, "{err}");
     let script = format!(
         r#"T={t}
