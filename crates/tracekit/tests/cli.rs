@@ -13,10 +13,30 @@ fn every_subcommand_has_help_with_an_example() {
         "set",
         "reset",
         "completions",
+        "record",
+        "profile",
+        "report",
+        "dump",
+        "stream",
+        "start",
+        "stop",
+        "extract",
+        "clear",
+        "probe add",
+        "probe list",
+        "probe del",
+        "probe profile",
+        "probe funcs",
+        "perf stat",
+        "perf record",
+        "perf report",
+        "perf script",
+        "perf annotate",
+        "perf archive",
     ] {
         let (ok, out, err) = run({
             let mut c = tk(state.path());
-            c.args([sub, "--help"]);
+            c.args(sub.split(' ')).arg("--help");
             c
         });
         assert!(ok, "{sub} --help failed: {err}");
