@@ -22,12 +22,18 @@ TCREC=$ROOT/../shared/corpus/tracecmd/tcrec.sh
 command -v trace-cmd >/dev/null || apt-get install -y -qq trace-cmd >/dev/null
 [ -x "$TK" ] || (cd "$ROOT" && cargo build --release -q -p tracekit)
 mkdir -p /tmp/tc/fake && (cd /tmp/tc/fake && echo 1 > ftrace_enabled && : > empty1 && : > empty2 && echo 'no pid' > nopid1 && echo 'no pid' > nopid2)
-W=$(mktemp -d); trap 'rm -rf "$W"; pkill -f "dd if=/dev/zero of=/dev/null bs=1" 2>/dev/null || true' EXIT
+W=$(mktemp -d)
+LOAD_PIDS=()   # the load this script started; only these are ever killed
+stop_load() { [ ${#LOAD_PIDS[@]} -eq 0 ] || kill "${LOAD_PIDS[@]}" 2>/dev/null || true; LOAD_PIDS=(); }
+trap 'stop_load; rm -rf "$W"' EXIT
 NCPU=$(nproc)
 export TRACEKIT_STATE_DIR=$W/state
 
 load() { # $1 = copies per CPU
-  for _ in $(seq $(( $1 * NCPU ))); do timeout "$((D + 3))" dd if=/dev/zero of=/dev/null bs=1 2>/dev/null & done
+  for _ in $(seq $(( $1 * NCPU ))); do
+    timeout "$((D + 3))" dd if=/dev/zero of=/dev/null bs=1 2>/dev/null &
+    LOAD_PIDS+=("$!")
+  done
 }
 
 stats() { # file -> "events lost"
@@ -47,7 +53,7 @@ run_one() { # tool compression loadcopies -> prints "lost cpu_s wall_s size_byte
     /usr/bin/time -f '%U %S %e' -o "$W/time" timeout -s INT "$D" "$TCREC" record -q -e syscalls --compression "$comp" -o "$out" >/dev/null 2>&1 || true
     echo 1 > /sys/kernel/tracing/tracing_on
   fi
-  wait 2>/dev/null || true
+  wait "${LOAD_PIDS[@]}" 2>/dev/null || true; LOAD_PIDS=()
   read -r u s e < <(tail -n 1 "$W/time")
   set -- $(stats "$out")
   printf '%s %s %s %s %s\n' "$2" "$(awk -v u="$u" -v s="$s" 'BEGIN {printf "%.2f", u + s}')" "$e" "$(stat -c %s "$out")" "$3"
@@ -57,7 +63,7 @@ stream_one() { # load copies -> "lost cpu_s wall_s events"
   local l=$1
   load "$l"; sleep 0.3
   /usr/bin/time -f '%U %S %e' -o "$W/time" "$TK" stream -e syscalls --duration "${D}s" > /dev/null 2> "$W/stream.err"
-  wait 2>/dev/null || true
+  wait "${LOAD_PIDS[@]}" 2>/dev/null || true; LOAD_PIDS=()
   read -r u s e < <(tail -n 1 "$W/time")
   lost=$(sed -n 's/^tracekit: CPU[0-9]*: \([0-9]*\) events lost$/\1/p' "$W/stream.err" | awk '{s+=$1} END {print s+0}')
   events=$(sed -n 's/^tracekit: \([0-9]*\) events.*/\1/p' "$W/stream.err" | head -n 1)

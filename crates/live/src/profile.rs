@@ -25,6 +25,11 @@ pub struct ProfileConfig {
     pub notrace: Vec<String>,
     /// Stop after this long (else when the command exits or on `stop`).
     pub duration: Option<Duration>,
+    /// Where the command is looked up (the caller's `PATH`).
+    pub search_path: Option<std::ffi::OsString>,
+    /// Where the function_graph fallback keeps its scratch recording (the
+    /// caller's temporary directory; `None`: `/tmp`).
+    pub scratch_dir: Option<std::path::PathBuf>,
 }
 
 /// One function over all CPUs.
@@ -253,7 +258,7 @@ fn profile_with_graph(
     eprintln!(
         "tracekit: no function profiler in this kernel (CONFIG_FUNCTION_PROFILER): timing the calls with the function_graph tracer instead"
     );
-    let dir = tempfile_dir()?;
+    let dir = tempfile_dir(cfg.scratch_dir.as_deref())?;
     let out = dir.join("profile.dat");
     let rc = crate::session::RecordConfig {
         buffers: vec![crate::session::BufferSpec::default()],
@@ -262,6 +267,7 @@ fn profile_with_graph(
         ftrace_notrace: cfg.notrace.clone(),
         output: out.clone(),
         duration: cfg.duration,
+        search_path: cfg.search_path.clone(),
         // The graph tracer is top-level only on most kernels (6.1).
         top_level: true,
         writer: tracecmd::writer::WriterOptions {
@@ -288,8 +294,10 @@ fn profile_with_graph(
 }
 
 /// A private scratch directory.
-fn tempfile_dir() -> Result<std::path::PathBuf> {
-    let d = std::env::temp_dir().join(format!(".tk-profile-{}", std::process::id()));
+fn tempfile_dir(base: Option<&std::path::Path>) -> Result<std::path::PathBuf> {
+    let d = base
+        .unwrap_or(std::path::Path::new("/tmp"))
+        .join(format!(".tk-profile-{}", std::process::id()));
     std::fs::create_dir_all(&d).map_err(|source| Error::Io {
         path: d.clone(),
         source,

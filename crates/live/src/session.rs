@@ -98,7 +98,13 @@ pub struct RecordConfig {
     /// `--keep-command`: let the command run on when tracekit dies or the
     /// recording ends first (by default it is killed: it would run untraced).
     pub keep_command: bool,
+    /// The directories the command is looked up in (the caller's `PATH`;
+    /// `None`: [`DEFAULT_SEARCH_PATH`], as `execvp` without `PATH`).
+    pub search_path: Option<std::ffi::OsString>,
 }
+
+/// Where `execvp` looks for a command when `PATH` is unset.
+pub const DEFAULT_SEARCH_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
 
 /// What happened.
 #[derive(Debug, Clone, Default)]
@@ -459,7 +465,7 @@ pub fn validate(tfs: &Tracefs, cfg: &RecordConfig, command: Option<&[String]>) -
     }
     check_output(&cfg.output)?;
     if let Some(prog) = command.and_then(|c| c.first()) {
-        resolve_command(prog)?;
+        resolve_command(prog, cfg.search_path.as_deref())?;
     }
     Ok(())
 }
@@ -511,9 +517,10 @@ pub fn check_output(output: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Finds a command as `execvp` would (`PATH`, or a path with a `/`), so a
-/// missing or non-executable command is reported before anything starts.
-pub fn resolve_command(prog: &str) -> Result<PathBuf> {
+/// Finds a command as `execvp` would (in `search_path`, the caller's `PATH`,
+/// or a path with a `/`), so a missing or non-executable command is reported
+/// before anything starts.
+pub fn resolve_command(prog: &str, search_path: Option<&std::ffi::OsStr>) -> Result<PathBuf> {
     let runnable = |p: &Path| -> std::io::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         let m = std::fs::metadata(p)?;
@@ -532,8 +539,8 @@ pub fn resolve_command(prog: &str) -> Result<PathBuf> {
             .map(|()| PathBuf::from(prog))
             .map_err(|e| cannot(e.to_string()));
     }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    for d in std::env::split_paths(&path) {
+    let path = search_path.unwrap_or(std::ffi::OsStr::new(DEFAULT_SEARCH_PATH));
+    for d in std::env::split_paths(path) {
         let d = if d.as_os_str().is_empty() {
             PathBuf::from(".")
         } else {
@@ -1158,20 +1165,20 @@ mod tests {
 
     #[test]
     fn commands_are_found_as_execvp_finds_them() {
-        assert!(resolve_command("sh").is_ok_and(|p| p.is_absolute()));
-        assert!(resolve_command("/bin/sh").is_ok());
-        let e = resolve_command("tk-no-such-command")
+        assert!(resolve_command("sh", None).is_ok_and(|p| p.is_absolute()));
+        assert!(resolve_command("/bin/sh", None).is_ok());
+        let e = resolve_command("tk-no-such-command", None)
             .unwrap_err()
             .to_string();
         assert!(e.contains("not found in PATH"), "{e}");
         let d = scratch("cmd");
         let plain = d.join("plain");
         std::fs::write(&plain, "#!/bin/sh\n").unwrap();
-        let e = resolve_command(&plain.display().to_string())
+        let e = resolve_command(&plain.display().to_string(), None)
             .unwrap_err()
             .to_string();
         assert!(e.contains("cannot run the command: "), "{e}");
-        assert!(resolve_command(&d.display().to_string()).is_err());
+        assert!(resolve_command(&d.display().to_string(), None).is_err());
         let _ = std::fs::remove_dir_all(&d);
     }
 

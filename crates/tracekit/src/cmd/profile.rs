@@ -51,6 +51,8 @@ fn us(v: Option<f64>) -> String {
 
 pub fn run(g: &GlobalArgs, a: &ProfileArgs) -> Result<()> {
     let cfg = ProfileConfig {
+        search_path: std::env::var_os("PATH"),
+        scratch_dir: Some(std::env::temp_dir()),
         filter: a.filter.clone(),
         notrace: a.notrace.clone(),
         duration: a.duration.as_deref().map(parse_duration).transpose()?,

@@ -220,6 +220,8 @@ pub fn config(ctx: &Ctx, a: &RecordArgs, m: &ArgMatches) -> Result<RecordConfig>
         }
     }
     Ok(RecordConfig {
+        // The command is looked up as the shell would: in this user's PATH.
+        search_path: std::env::var_os("PATH"),
         buffers: bufs,
         tracer: a.setup.tracer.clone(),
         ftrace_filter: a.setup.ftrace_filter.clone(),
