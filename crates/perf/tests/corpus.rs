@@ -55,23 +55,7 @@ fn strip_tip(s: &str) -> String {
 }
 
 fn diff(name: &str, got: &str, want: &str) {
-    if got == want {
-        return;
-    }
-    let (g, w): (Vec<&str>, Vec<&str>) = (got.lines().collect(), want.lines().collect());
-    let first = g
-        .iter()
-        .zip(&w)
-        .position(|(a, b)| a != b)
-        .unwrap_or(g.len().min(w.len()));
-    panic!(
-        "{name}: output differs from perf at line {} (got {} lines, perf {} lines)\n  got:  {:?}\n  perf: {:?}",
-        first + 1,
-        g.len(),
-        w.len(),
-        g.get(first),
-        w.get(first)
-    );
+    testutil::assert_text_eq!(want, got, "{name}: ours vs perf");
 }
 
 fn check_report(base: &str) {

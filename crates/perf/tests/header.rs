@@ -31,23 +31,7 @@ fn perf_bin() -> PathBuf {
 }
 
 fn first_diff(name: &str, got: &str, want: &str) {
-    if got == want {
-        return;
-    }
-    let (g, w): (Vec<&str>, Vec<&str>) = (got.lines().collect(), want.lines().collect());
-    let i = g
-        .iter()
-        .zip(&w)
-        .position(|(a, b)| a != b)
-        .unwrap_or(g.len().min(w.len()));
-    panic!(
-        "{name}: differs from perf at line {} (ours {} lines, perf {})\n  ours: {:?}\n  perf: {:?}\nours:\n{got}\nperf:\n{want}",
-        i + 1,
-        g.len(),
-        w.len(),
-        g.get(i),
-        w.get(i)
-    );
+    testutil::assert_text_eq!(want, got, "{name}: ours vs perf");
 }
 
 fn check_corpus(base: &str) {

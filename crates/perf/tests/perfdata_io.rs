@@ -62,23 +62,7 @@ fn strip_tip(s: &str) -> String {
 }
 
 fn same(name: &str, ours: &str, perf: &str) {
-    if ours == perf {
-        return;
-    }
-    let (g, w): (Vec<&str>, Vec<&str>) = (ours.lines().collect(), perf.lines().collect());
-    let i = g
-        .iter()
-        .zip(&w)
-        .position(|(a, b)| a != b)
-        .unwrap_or(g.len().min(w.len()));
-    panic!(
-        "{name}: differs from perf at line {} (ours {} lines, perf {})\n  ours: {:?}\n  perf: {:?}",
-        i + 1,
-        g.len(),
-        w.len(),
-        g.get(i),
-        w.get(i)
-    );
+    testutil::assert_text_eq!(perf, ours, "{name}: ours vs perf");
 }
 
 /// perf script, perf report --no-children --sort comm,dso,sym, and with perf's
